@@ -1,0 +1,158 @@
+/**
+ * The single source of truth for every name, port and rule that more than one part of feedkit
+ * depends on. The app, the renderers, the charts, the Pulumi program and the chaos checker all
+ * import from here; nothing else spells these values.
+ */
+
+/** The topic exchange every post is published to. */
+export const EXCHANGE = 'post_feed';
+
+/** AMQP exchange type of {@link EXCHANGE}. */
+export const EXCHANGE_TYPE = 'topic';
+
+/** Every app replica's queue name starts with this; the policy pattern below must match it. */
+export const REPLICA_QUEUE_PREFIX = `${EXCHANGE}.replica.`;
+
+/** Name of the per-replica queue owned by the app replica `replicaId` (its pod name). */
+export function replicaQueueName(replicaId: string): string {
+  return `${REPLICA_QUEUE_PREFIX}${replicaId}`;
+}
+
+/** Prefix of every per-user routing key. */
+export const USER_ROUTING_KEY_PREFIX = 'user.';
+
+/** Routing key that delivers to the sockets of user `userId`: `user.{userId}`. */
+export function userRoutingKey(userId: string): string {
+  return `${USER_ROUTING_KEY_PREFIX}${userId}`;
+}
+
+/** Inverse of {@link userRoutingKey}; `undefined` when the key is not a user key. */
+export function userIdFromRoutingKey(routingKey: string): string | undefined {
+  return routingKey.startsWith(USER_ROUTING_KEY_PREFIX) && routingKey.length > USER_ROUTING_KEY_PREFIX.length
+    ? routingKey.slice(USER_ROUTING_KEY_PREFIX.length)
+    : undefined;
+}
+
+/** Binding that matches every user's routing key (broadcast mode: filter locally). */
+export const ALL_USERS_BINDING_KEY = `${USER_ROUTING_KEY_PREFIX}*`;
+
+/** The policy that mirrors the replica queues in mirrored mode. */
+export const POLICY_NAME = 'ha-feed';
+
+/** Pattern of {@link POLICY_NAME}: anchored on the exchange name, so it matches every replica queue. */
+export const POLICY_PATTERN = `^${EXCHANGE}`;
+
+/** Classic mirrored queue definition, as the design card asks (RabbitMQ <= 3.13 only). */
+export const MIRRORED_POLICY_DEFINITION = Object.freeze({
+  'ha-mode': 'all',
+  'ha-sync-mode': 'automatic',
+} as const);
+
+/** How the per-replica queues survive a broker node's death. */
+export enum QueueMode {
+  /** Classic queues mirrored on every node by the `ha-mode=all` policy. Removed in RabbitMQ 4.0. */
+  MIRRORED = 'mirrored',
+  /** Raft-replicated quorum queues, declared with `x-queue-type: quorum`. Works on 3.8+ and 4.x. */
+  QUORUM = 'quorum',
+}
+
+/** Queue arguments the app must declare its replica queue with in each mode. */
+export function replicaQueueArguments(mode: QueueMode, expiresMs: number): Record<string, unknown> {
+  const args: Record<string, unknown> = { 'x-expires': expiresMs };
+  if (mode === QueueMode.QUORUM) args['x-queue-type'] = 'quorum';
+  return args;
+}
+
+/** The first RabbitMQ major version that rejects `ha-mode` policies. */
+export const FIRST_VERSION_WITHOUT_MIRRORING = 4;
+
+/** Well-known ports. */
+export const Ports = Object.freeze({
+  AMQP: 5672,
+  RABBITMQ_DIST: 25672,
+  EPMD: 4369,
+  RABBITMQ_MANAGEMENT: 15672,
+  RABBITMQ_PROMETHEUS: 15692,
+  HAPROXY_AMQP: 5672,
+  HAPROXY_STATS: 8404,
+  APP_HTTP: 8080,
+  POSTGRES: 5432,
+} as const);
+
+/** The 8-byte AMQP 0-9-1 protocol header; a 6-byte `AMQP\r\n` probe hangs until the handshake timeout. */
+export const AMQP_PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x00, 0x09, 0x01]);
+
+/** HTTP routes of the feed app (wire contract). */
+export const Routes = Object.freeze({
+  FEED_SOCKET: '/post/feed/posted',
+  POST_CREATE: '/post/create',
+  POST_GET: '/post/get/',
+  FEED: '/post/feed',
+  FRIEND_SET: '/friend/set/',
+  FRIEND_DELETE: '/friend/delete/',
+  HEALTH: '/healthz',
+  READY: '/readyz',
+  METRICS: '/metrics',
+} as const);
+
+/** WebSocket close codes the app uses; clients reconnect on all of them. */
+export const CloseCodes = Object.freeze({
+  /** Server going away for a restart: reconnect (to another replica) with `since`. */
+  SERVICE_RESTART: 1012,
+  /** The token's `exp` passed while connected: reconnect with a fresh token. */
+  TOKEN_EXPIRED: 4001,
+  /** The client read too slowly and its send buffer passed the bound: reconnect with `since`. */
+  SLOW_CONSUMER: 4008,
+  /** The `since` gap was larger than the replay bound: fetch older posts over HTTP. */
+  REPLAY_TRUNCATED: 4009,
+} as const);
+
+/** Environment variables the app reads; the charts and the local twin set exactly these. */
+export const AppEnv = Object.freeze({
+  PORT: 'PORT',
+  REPLICA_ID: 'REPLICA_ID',
+  /** Comma-separated AMQP URLs, tried in order (the twin passes both HAProxy fronts). */
+  AMQP_URLS: 'AMQP_URLS',
+  AMQP_USERNAME: 'AMQP_USERNAME',
+  AMQP_PASSWORD: 'AMQP_PASSWORD',
+  /** Postgres URL without password; the password comes from PGPASSWORD. */
+  DATABASE_URL: 'DATABASE_URL',
+  PGPASSWORD: 'PGPASSWORD',
+  JWT_SECRET: 'JWT_SECRET',
+  JWKS_URL: 'JWKS_URL',
+  QUEUE_MODE: 'QUEUE_MODE',
+  QUEUE_EXPIRES_MS: 'QUEUE_EXPIRES_MS',
+  PREFETCH: 'PREFETCH',
+  LOG_LEVEL: 'LOG_LEVEL',
+} as const);
+
+/** Kubernetes object names derived from the stack name; charts and the chaos suite share them. */
+export function objectNames(stackName: string) {
+  return Object.freeze({
+    namespace: stackName,
+    rabbitmq: `${stackName}-rabbitmq`,
+    rabbitmqHeadless: `${stackName}-rabbitmq-headless`,
+    rabbitmqConfig: `${stackName}-rabbitmq-config`,
+    rabbitmqServiceAccount: `${stackName}-rabbitmq`,
+    erlangCookieSecret: `${stackName}-rabbitmq-erlang-cookie`,
+    rabbitmqUserSecret: `${stackName}-rabbitmq-default-user`,
+    haproxy: `${stackName}-haproxy`,
+    haproxyConfig: `${stackName}-haproxy-config`,
+    app: `${stackName}-app`,
+    appConfig: `${stackName}-app-config`,
+    appSecret: `${stackName}-app`,
+    postgres: `${stackName}-postgres`,
+    postgresSecret: `${stackName}-postgres`,
+  });
+}
+
+/** Keys inside the Secrets above. */
+export const SecretKeys = Object.freeze({
+  ERLANG_COOKIE: 'cookie',
+  USERNAME: 'username',
+  PASSWORD: 'password',
+  JWT_SECRET: 'jwt-secret',
+} as const);
+
+/** Minimum erlang cookie length feedkit accepts. */
+export const MIN_COOKIE_LENGTH = 32;

@@ -1,0 +1,3 @@
+export * from './constants.js';
+export * from './spec.js';
+export * from './overrides.js';
