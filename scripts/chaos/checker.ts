@@ -1,0 +1,231 @@
+/**
+ * The chaos checker, after Jepsen's total-queue checker: every post the API acknowledged is
+ * expected at every follower of its author (all followers are subscribed for the whole run: the
+ * follow graph is set before load and `since` resume covers reconnect gaps). Pure: a function of a
+ * {@link History}, so it is unit-tested with hand-built histories.
+ */
+import type { AckedPost, Delivery, FaultEvent, History } from './history.js';
+
+/** What the latency figures measure. */
+export const LATENCY_BASIS = 'client receive time minus client ack time (first receipt per follower)';
+
+/** Latency quantiles in milliseconds. */
+export interface LatencySummary {
+  readonly basis: string;
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Recovery after one fault. */
+export interface FaultGap {
+  readonly name: string;
+  /** Seconds from the start of load to the fault. */
+  readonly atS: number;
+  /** Seconds from the fault to the heal action's end; undefined when there is none. */
+  readonly healedAfterS?: number;
+  /**
+   * Seconds from the fault until deliveries flow again: the first receipt of a post created after
+   * the fault. Null when no post created after the fault was ever delivered.
+   */
+  readonly flowAgainS: number | null;
+  /**
+   * Seconds from the fault until the backlog is drained: the last first-receipt of every delivery
+   * that was still outstanding at the fault or belongs to a post acknowledged before the heal.
+   * Null when part of that backlog never arrived (it is then counted in `lost`).
+   */
+  readonly drainedS: number | null;
+}
+
+/** One point of the latency-over-time plot: a one-second bucket of receive times. */
+export interface LatencyPoint {
+  /** Seconds since load start (bucket start). */
+  readonly t: number;
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly maxMs: number;
+}
+
+/** A missing or unexpected delivery, for the report's samples. */
+export interface DeliveryRef {
+  readonly postId: string;
+  readonly user: string;
+  readonly reason?: string;
+}
+
+export interface CheckResult {
+  readonly acknowledged: number;
+  /** Creates with an unknown outcome (never counted as acknowledged). */
+  readonly indeterminate: number;
+  /** Deliveries of indeterminate creates that did show up (legitimate, not unexpected). */
+  readonly indeterminateDelivered: number;
+  readonly expectedDeliveries: number;
+  /** Distinct expected (post, follower) pairs received. */
+  readonly delivered: number;
+  /** Expected pairs never received. Must be 0. */
+  readonly lost: number;
+  /** Raw frames minus distinct (follower, post) pairs: what the client's postId dedupe hid. */
+  readonly duplicates: number;
+  /** Frames of unknown posts, or to users who do not follow the author. Must be 0. */
+  readonly unexpected: number;
+  readonly latency: LatencySummary;
+  readonly faults: readonly FaultGap[];
+  readonly series: readonly LatencyPoint[];
+  /** Up to 20 lost pairs. */
+  readonly lostSample: readonly DeliveryRef[];
+  /** Up to 20 unexpected frames. */
+  readonly unexpectedSample: readonly DeliveryRef[];
+  /** True when nothing was lost and nothing unexpected arrived. */
+  readonly ok: boolean;
+}
+
+const SAMPLE = 20;
+
+/** Nearest-rank quantile of an ascending array; 0 for an empty one. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+function pairKey(user: string, postId: string): string {
+  return `${user}\u0000${postId}`;
+}
+
+/** Checks a history; see the module comment for the model. */
+export function check(history: History): CheckResult {
+  const followersOf = new Map<string, Set<string>>();
+  for (const [follower, followee] of history.follows) {
+    if (follower === followee) continue;
+    let set = followersOf.get(followee);
+    if (!set) followersOf.set(followee, (set = new Set()));
+    set.add(follower);
+  }
+  const ackedById = new Map<string, AckedPost>();
+  for (const post of history.acked) ackedById.set(post.postId, post);
+  const indeterminateNonces = new Set(history.indeterminate.map((p) => p.nonce));
+
+  // First receipt per (follower, post); everything else is a duplicate.
+  const firstReceipt = new Map<string, Delivery>();
+  let duplicates = 0;
+  let unexpected = 0;
+  const unexpectedSample: DeliveryRef[] = [];
+  const indeterminateSeen = new Set<string>();
+  const noteUnexpected = (d: Delivery, reason: string): void => {
+    unexpected++;
+    if (unexpectedSample.length < SAMPLE) unexpectedSample.push({ postId: d.postId, user: d.user, reason });
+  };
+  const ordered = [...history.deliveries].sort((a, b) => a.receivedAt - b.receivedAt);
+  for (const d of ordered) {
+    const key = pairKey(d.user, d.postId);
+    if (firstReceipt.has(key)) {
+      duplicates++;
+      continue;
+    }
+    firstReceipt.set(key, d);
+    const post = ackedById.get(d.postId);
+    if (!post) {
+      if (d.nonce !== undefined && indeterminateNonces.has(d.nonce) && followersOf.get(d.author)?.has(d.user)) {
+        indeterminateSeen.add(d.nonce);
+      } else {
+        noteUnexpected(d, 'unknown post');
+      }
+      continue;
+    }
+    if (!followersOf.get(post.author)?.has(d.user)) noteUnexpected(d, `${d.user} does not follow ${post.author}`);
+    else if (d.author !== post.author) noteUnexpected(d, `author ${d.author} differs from acknowledged ${post.author}`);
+  }
+
+  let expectedDeliveries = 0;
+  let delivered = 0;
+  const lostSample: DeliveryRef[] = [];
+  const latencies: number[] = [];
+  const received: Array<{ at: number; latency: number }> = [];
+  for (const post of history.acked) {
+    for (const follower of followersOf.get(post.author) ?? []) {
+      expectedDeliveries++;
+      const d = firstReceipt.get(pairKey(follower, post.postId));
+      if (!d) {
+        if (lostSample.length < SAMPLE) lostSample.push({ postId: post.postId, user: follower });
+        continue;
+      }
+      delivered++;
+      const latency = Math.max(0, d.receivedAt - post.ackAt);
+      latencies.push(latency);
+      received.push({ at: d.receivedAt, latency });
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const lost = expectedDeliveries - delivered;
+
+  return {
+    acknowledged: history.acked.length,
+    indeterminate: history.indeterminate.length,
+    indeterminateDelivered: indeterminateSeen.size,
+    expectedDeliveries,
+    delivered,
+    lost,
+    duplicates,
+    unexpected,
+    latency: {
+      basis: LATENCY_BASIS,
+      count: latencies.length,
+      p50Ms: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+      maxMs: latencies.length ? latencies[latencies.length - 1]! : 0,
+    },
+    faults: history.faults.map((f) => faultGap(f, history, followersOf, firstReceipt)),
+    series: latencySeries(received, history.startedAt),
+    lostSample,
+    unexpectedSample,
+    ok: lost === 0 && unexpected === 0,
+  };
+}
+
+function faultGap(
+  fault: FaultEvent,
+  history: History,
+  followersOf: ReadonlyMap<string, ReadonlySet<string>>,
+  firstReceipt: ReadonlyMap<string, Delivery>,
+): FaultGap {
+  const seconds = (ms: number): number => Math.round(ms / 10) / 100;
+  const healEnd = fault.healedAt ?? fault.at;
+  let flowAgainAt = Number.POSITIVE_INFINITY;
+  let drainedAt = fault.at;
+  let drained = true;
+  for (const post of history.acked) {
+    for (const follower of followersOf.get(post.author) ?? []) {
+      const d = firstReceipt.get(pairKey(follower, post.postId));
+      if (post.sentAt >= fault.at && d && d.receivedAt < flowAgainAt) flowAgainAt = d.receivedAt;
+      // The backlog: outstanding at the fault, or acknowledged before the heal ended.
+      const inBacklog = post.ackAt <= healEnd && (!d || d.receivedAt >= fault.at);
+      if (!inBacklog) continue;
+      if (!d) drained = false;
+      else if (d.receivedAt > drainedAt) drainedAt = d.receivedAt;
+    }
+  }
+  return {
+    name: fault.name,
+    atS: seconds(fault.at - history.startedAt),
+    ...(fault.healedAt !== undefined ? { healedAfterS: seconds(fault.healedAt - fault.at) } : {}),
+    flowAgainS: Number.isFinite(flowAgainAt) ? seconds(flowAgainAt - fault.at) : null,
+    drainedS: drained ? seconds(drainedAt - fault.at) : null,
+  };
+}
+
+function latencySeries(received: ReadonlyArray<{ at: number; latency: number }>, startedAt: number): LatencyPoint[] {
+  const buckets = new Map<number, number[]>();
+  for (const r of received) {
+    const t = Math.floor((r.at - startedAt) / 1000);
+    let b = buckets.get(t);
+    if (!b) buckets.set(t, (b = []));
+    b.push(r.latency);
+  }
+  return [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([t, values]) => {
+      values.sort((a, b) => a - b);
+      return { t, count: values.length, p50Ms: quantile(values, 0.5), maxMs: values[values.length - 1]! };
+    });
+}
