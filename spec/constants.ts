@@ -124,6 +124,16 @@ export const AppEnv = Object.freeze({
   QUEUE_EXPIRES_MS: 'QUEUE_EXPIRES_MS',
   PREFETCH: 'PREFETCH',
   LOG_LEVEL: 'LOG_LEVEL',
+  /** AMQP heartbeat in seconds when an AMQP URL does not set `?heartbeat=` (optional). */
+  AMQP_HEARTBEAT_SECONDS: 'AMQP_HEARTBEAT_SECONDS',
+  /** Most posts one `?since=` replay sends before closing with REPLAY_TRUNCATED (optional). */
+  REPLAY_LIMIT: 'REPLAY_LIMIT',
+  /** WebSocket ping interval; a socket that misses one pong is terminated (optional). */
+  WS_PING_INTERVAL_MS: 'WS_PING_INTERVAL_MS',
+  /** Send-buffer bound per socket; above it the socket is closed with SLOW_CONSUMER (optional). */
+  WS_MAX_BUFFERED_BYTES: 'WS_MAX_BUFFERED_BYTES',
+  /** Longest graceful shutdown (drain sockets, flush the outbox relay) before forcing (optional). */
+  SHUTDOWN_TIMEOUT_MS: 'SHUTDOWN_TIMEOUT_MS',
 } as const);
 
 /** Kubernetes object names derived from the stack name; charts and the chaos suite share them. */
