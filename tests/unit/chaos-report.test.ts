@@ -1,0 +1,69 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { check } from '../../scripts/chaos/checker.js';
+import type { History } from '../../scripts/chaos/history.js';
+import { renderHtml, renderSummaryTable, reportBaseName, reportOk, type ChaosReport, type ScenarioRun } from '../../scripts/chaos/report.js';
+
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+
+function run(scenario: string, mode: string, lose: boolean): ScenarioRun {
+  const p = { postId: 'p1', author: 'carol', nonce: 'n1', sentAt: T0 + 100, ackAt: T0 + 150 };
+  const faults = [{ name: 'kill -9 rabbit-1', at: T0 + 1000, healedAt: T0 + 4000 }];
+  const history: History = {
+    users: ['alice', 'carol'],
+    follows: [['alice', 'carol']],
+    acked: [p],
+    indeterminate: [],
+    deliveries: lose ? [] : [{ user: 'alice', postId: 'p1', author: 'carol', receivedAt: T0 + 180 }],
+    faults,
+    startedAt: T0,
+    loadEndedAt: T0 + 5000,
+    endedAt: T0 + 9000,
+    counters: { reconnects: 2 },
+  };
+  return { scenario, mode, startedAt: T0, durationS: 9, result: check(history), faults, counters: history.counters };
+}
+
+function report(runs: ScenarioRun[]): ChaosReport {
+  return { target: 'local', seed: 1, startedAt: new Date(T0).toISOString(), finishedAt: new Date(T0 + 9000).toISOString(), runTimeS: 9, options: {}, runs };
+}
+
+describe('chaos report', () => {
+  it('GIVEN a clean run and a skipped one WHEN rendering the summary THEN both rows appear with PASS and SKIP and the report passes', () => {
+    const r = report([run('node-kill', 'mirrored', false), { scenario: 'partition', mode: 'quorum', startedAt: T0, durationS: 0, faults: [], counters: {}, skipped: 'no iptables' }]);
+    const table = renderSummaryTable(r);
+    assert.match(table, /\| node-kill +\| mirrored +\| PASS/);
+    assert.match(table, /\| partition +\| quorum +\| SKIP/);
+    assert.match(table, /partition\/quorum: skipped: no iptables/);
+    assert.equal(reportOk(r), true);
+  });
+
+  it('GIVEN a run that lost a post WHEN judging the report THEN it fails and the row says FAIL', () => {
+    const r = report([run('node-kill', 'quorum', true)]);
+    assert.equal(reportOk(r), false);
+    assert.match(renderSummaryTable(r), /\| node-kill +\| quorum +\| FAIL/);
+  });
+
+  it('GIVEN a run that broke before its check WHEN judging the report THEN it fails', () => {
+    const r = report([{ scenario: 'all-nodes', mode: 'mirrored', startedAt: T0, durationS: 3, faults: [], counters: {}, error: 'cluster did not re-form' }]);
+    assert.equal(reportOk(r), false);
+  });
+
+  it('GIVEN a report WHEN rendering HTML THEN it is self-contained with an inline SVG plot marking the fault', () => {
+    const html = renderHtml(report([run('node-kill', 'mirrored', false)]));
+    assert.match(html, /<svg[^>]*>/);
+    assert.match(html, /class="fault"/);
+    assert.match(html, /kill -9 rabbit-1/);
+    assert.doesNotMatch(html, /<script|<link|src="http|href="http/);
+  });
+
+  it('GIVEN a scenario name with markup WHEN rendering HTML THEN it is escaped', () => {
+    const html = renderHtml(report([run('<b>x</b>', 'mirrored', false)]));
+    assert.doesNotMatch(html, /<b>x<\/b>/);
+    assert.match(html, /&lt;b&gt;x&lt;\/b&gt;/);
+  });
+
+  it('GIVEN a date WHEN naming the report THEN the name is chaos-<timestamp> without colons', () => {
+    assert.equal(reportBaseName(new Date(T0)), 'chaos-2026-11-23T10-00-00Z');
+  });
+});
