@@ -1,0 +1,223 @@
+/**
+ * Renders `haproxy.cfg` for the AMQP front. Pure: the servers and bind addresses are parameters,
+ * so the charts pass the pods' stable DNS names and the local twin passes loopback ports.
+ */
+import { AMQP_PROTOCOL_HEADER, Routes, type FeedkitSpec } from '../spec/index.js';
+import { ALL_INTERFACES, RenderInputError, checkListener, rabbitmqPodHostnames, type Listener } from '../rabbitmq-cluster/index.js';
+
+/** One RabbitMQ node behind the front. */
+export interface HaproxyServer {
+  /** Server name in HAProxy (stats, logs); letters, digits, `-`, `_`, `.`. */
+  readonly name: string;
+  /** DNS name or IP address. */
+  readonly host: string;
+  /** AMQP port. */
+  readonly port: number;
+}
+
+/** A `resolvers` section, so server names are re-resolved while running (a restarted pod gets a new IP). */
+export interface HaproxyResolvers {
+  /**
+   * Section name.
+   * @default 'dns'
+   */
+  readonly name?: string;
+  /**
+   * Seconds a resolved address is kept when it stays valid (`hold valid`); also the re-resolve period.
+   * @default 10
+   */
+  readonly holdValidSeconds?: number;
+}
+
+/** Options of {@link renderHaproxyCfg}. */
+export interface HaproxyCfgOptions {
+  /** The RabbitMQ nodes, e.g. {@link haproxyServersForCluster}. */
+  readonly servers: readonly HaproxyServer[];
+  /**
+   * AMQP listener.
+   * @default every interface, `spec.haproxy.ports.amqp`
+   */
+  readonly amqpBind?: Listener;
+  /**
+   * Stats page (`/stats`), Prometheus (`/metrics`) and probe (`/healthz`) listener.
+   * @default every interface, `spec.haproxy.ports.stats`
+   */
+  readonly statsBind?: Listener;
+  /**
+   * Re-resolve server names through the resolvers of `/etc/resolv.conf`; omit when servers are IPs.
+   * @default none
+   */
+  readonly resolvers?: HaproxyResolvers;
+}
+
+/** HAProxy section and path names other parts (probes, scrapers, the twin) refer to. */
+export const HaproxyNames = Object.freeze({
+  FRONTEND: 'amqp',
+  BACKEND: 'rabbitmq',
+  STATS_FRONTEND: 'stats',
+  STATS_PATH: '/stats',
+  METRICS_PATH: Routes.METRICS,
+  HEALTH_PATH: Routes.HEALTH,
+  DEFAULT_RESOLVERS: 'dns',
+} as const);
+
+/** Health-check timing: a dead node is marked down after `fall` failed checks `inter` apart. */
+export const HealthCheck = Object.freeze({
+  INTER: '2s',
+  FALL: 3,
+  RISE: 2,
+} as const);
+
+/** Seconds HAProxy waits for a TCP connect to a node. */
+export const CONNECT_TIMEOUT_SECONDS = 5;
+
+/** Most concurrent connections per HAProxy process; ~2 file descriptors each stays under a 20,000 open-file limit. */
+export const MAX_CONNECTIONS = 8000;
+
+/**
+ * Regex on the hex dump of the node's first bytes: an AMQP method frame (type 01) on channel 0,
+ * any 4-byte size, then class 10 / method 10 = `connection.start`.
+ */
+export const CONNECTION_START_HEX_REGEX = '^0100000[0-9A-Fa-f]{8}000[Aa]000[Aa]';
+
+/** Bytes of the response needed before matching: 7-byte frame header + class and method ids. */
+export const CONNECTION_START_MIN_BYTES = 11;
+
+/** Renders `haproxy.cfg`; deterministic for the same inputs. */
+export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions): string {
+  const hap = spec.haproxy;
+  const amqpBind = options.amqpBind ?? { host: ALL_INTERFACES, port: hap.ports.amqp };
+  const statsBind = options.statsBind ?? { host: ALL_INTERFACES, port: hap.ports.stats };
+  checkListener('amqpBind', amqpBind);
+  checkListener('statsBind', statsBind);
+  checkServers(options.servers);
+  const resolvers = options.resolvers && {
+    name: options.resolvers.name ?? HaproxyNames.DEFAULT_RESOLVERS,
+    holdValidSeconds: options.resolvers.holdValidSeconds ?? 10,
+  };
+  if (resolvers) checkResolvers(resolvers.name, resolvers.holdValidSeconds);
+  const idle = `${hap.idleTimeoutSeconds}s`;
+
+  const serverOptions = [
+    'check',
+    `inter ${HealthCheck.INTER}`,
+    `fall ${HealthCheck.FALL}`,
+    `rise ${HealthCheck.RISE}`,
+    // Cut the sessions of a dead node at once so clients reconnect through another node.
+    'on-marked-down shutdown-sessions',
+    ...(resolvers ? [`resolvers ${resolvers.name}`, 'init-addr last,libc,none', 'resolve-prefer ipv4'] : []),
+  ];
+
+  const lines: string[] = [
+    '# haproxy.cfg rendered by feedkit from the spec; edit the spec, not this file.',
+    '',
+    'global',
+    '  log stdout format raw local0',
+    `  maxconn ${MAX_CONNECTIONS}`,
+    '',
+  ];
+  if (resolvers) {
+    lines.push(
+      '# Re-resolve the pods\' DNS names while running: a restarted pod comes back with a new IP,',
+      '# and names are resolved once at start without this section.',
+      `resolvers ${resolvers.name}`,
+      '  parse-resolv-conf',
+      '  resolve_retries 3',
+      '  timeout resolve 1s',
+      '  timeout retry 1s',
+      `  hold valid ${resolvers.holdValidSeconds}s`,
+      '  hold other 30s',
+      '  hold refused 30s',
+      '  hold nx 30s',
+      '  hold timeout 30s',
+      '  hold obsolete 30s',
+      '',
+    );
+  }
+  lines.push(
+    'defaults',
+    '  mode tcp',
+    '  log global',
+    '  option tcplog',
+    '  option dontlognull',
+    `  timeout connect ${CONNECT_TIMEOUT_SECONDS}s`,
+    `  # Longer than the AMQP heartbeat (${hap.amqpHeartbeatSeconds}s), so idle but healthy connections are never cut;`,
+    '  # TCP keepalives keep conntrack and cloud load balancers from dropping them.',
+    `  timeout client ${idle}`,
+    `  timeout server ${idle}`,
+    '  option clitcpka',
+    '  option srvtcpka',
+    '',
+    `frontend ${HaproxyNames.FRONTEND}`,
+    `  bind ${haproxyAddress(amqpBind)}`,
+    `  default_backend ${HaproxyNames.BACKEND}`,
+    '',
+    `backend ${HaproxyNames.BACKEND}`,
+    '  balance roundrobin',
+    '  # AMQP-aware check: send the full 8-byte protocol header (a 6-byte "AMQP\\r\\n" probe hangs',
+    '  # until the handshake timeout) and expect the connection.start method frame back.',
+    '  option tcp-check',
+    '  tcp-check connect',
+    `  tcp-check send-binary ${AMQP_PROTOCOL_HEADER.toString('hex')}`,
+    `  tcp-check expect min-recv ${CONNECTION_START_MIN_BYTES} rbinary ${CONNECTION_START_HEX_REGEX}`,
+    `  default-server ${serverOptions.join(' ')}`,
+    ...options.servers.map((s) => `  server ${s.name} ${haproxyAddress({ host: s.host, port: s.port })}`),
+    '',
+    `frontend ${HaproxyNames.STATS_FRONTEND}`,
+    '  mode http',
+    `  bind ${haproxyAddress(statsBind)}`,
+    '  timeout client 30s',
+    '  timeout http-request 10s',
+    '  option dontlog-normal',
+    '  # Liveness/readiness probe: answers 200 while the process runs.',
+    `  monitor-uri ${HaproxyNames.HEALTH_PATH}`,
+    `  http-request use-service prometheus-exporter if { path ${HaproxyNames.METRICS_PATH} }`,
+    '  stats enable',
+    `  stats uri ${HaproxyNames.STATS_PATH}`,
+    '  stats refresh 10s',
+    '  stats show-legends',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** The backend servers of a Kubernetes cluster: each StatefulSet pod by its stable DNS name. */
+export function haproxyServersForCluster(spec: FeedkitSpec): HaproxyServer[] {
+  return rabbitmqPodHostnames(spec).map((host) => ({
+    name: host.split('.')[0]!,
+    host,
+    port: spec.rabbitmq.ports.amqp,
+  }));
+}
+
+/** HAProxy address: `*:port`, `ip:port`, or `[v6]:port`... HAProxy takes the last colon as the port separator. */
+function haproxyAddress(listener: Listener): string {
+  return `${listener.host}:${listener.port}`;
+}
+
+function checkServers(servers: readonly HaproxyServer[]): void {
+  if (servers.length === 0) {
+    throw new RenderInputError('servers', 'is empty', 'pass every RabbitMQ node, e.g. haproxyServersForCluster(spec)');
+  }
+  const names = new Set<string>();
+  for (const [i, s] of servers.entries()) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(s.name)) {
+      throw new RenderInputError(`servers.${i}.name`, `"${s.name}" is not a valid HAProxy server name`, 'use letters, digits, "-", "_" or "."');
+    }
+    if (names.has(s.name)) throw new RenderInputError(`servers.${i}.name`, `"${s.name}" is used twice`, 'give each server a unique name');
+    names.add(s.name);
+    if (s.host === ALL_INTERFACES) {
+      throw new RenderInputError(`servers.${i}.host`, `"${ALL_INTERFACES}" is not a server address`, 'give the node\'s DNS name or IP address');
+    }
+    checkListener(`servers.${i}`, { host: s.host, port: s.port });
+  }
+}
+
+function checkResolvers(name: string, holdValidSeconds: number): void {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+    throw new RenderInputError('resolvers.name', `"${name}" is not a valid section name`, 'use letters, digits, "-", "_" or "."');
+  }
+  if (!Number.isInteger(holdValidSeconds) || holdValidSeconds < 1 || holdValidSeconds > 3600) {
+    throw new RenderInputError('resolvers.holdValidSeconds', `${holdValidSeconds} is out of range`, 'use a whole number of seconds from 1 to 3600');
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Renders `rabbitmq.conf` (the sysctl-like format of RabbitMQ 3.7+). Pure: addresses, the
+ * definitions path and the discovery mode are parameters, so the charts and the local twin render
+ * the same rules with their own addresses. It holds no secret: the default user comes from a
+ * separate conf.d snippet (`renderDefaultUserConf`).
+ */
+import { QueueMode, objectNames, type FeedkitSpec } from '../spec/index.js';
+import { RenderInputError } from './errors.js';
+import { ALL_INTERFACES, checkListener, type Listener } from './listener.js';
+import { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
+import { rabbitmqHostnameSuffix } from './topology.js';
+
+export { ALL_INTERFACES, type Listener } from './listener.js';
+export { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
+
+/** Options of {@link renderRabbitmqConf}. */
+export interface RabbitmqConfOptions {
+  /** How the node finds its peers. */
+  readonly peerDiscovery: PeerDiscovery;
+  /**
+   * Absolute path the node reads definitions from. Give the DIRECTORY holding `definitions.json`
+   * (`renderDefinitions`) and `default-user.json` (`renderDefaultUserDefinitions`):
+   * RabbitMQ imports every `.json` file in it. A single file works too, but then no user exists,
+   * because a node with definitions to load does not seed the default user.
+   */
+  readonly definitionsPath: string;
+  /**
+   * AMQP listener.
+   * @default every interface, `spec.rabbitmq.ports.amqp`
+   */
+  readonly amqp?: Listener;
+  /**
+   * Management (HTTP API and UI) listener.
+   * @default every interface, `spec.rabbitmq.ports.management`
+   */
+  readonly management?: Listener;
+  /**
+   * Prometheus endpoint listener.
+   * @default every interface, `spec.rabbitmq.ports.prometheus`
+   */
+  readonly prometheus?: Listener;
+}
+
+/** Host the Kubernetes peer discovery plugin asks for endpoints (the API server's in-cluster name). */
+export const K8S_API_HOST = 'kubernetes.default.svc';
+
+/** Memory high watermark relative to the memory the node sees (the container limit on Kubernetes). */
+export const MEMORY_HIGH_WATERMARK = 0.6;
+
+/** Free disk below which publishers are blocked. */
+export const DISK_FREE_LIMIT = '1GB';
+
+/** Renders `rabbitmq.conf`; deterministic for the same inputs. */
+export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptions): string {
+  const ports = spec.rabbitmq.ports;
+  const amqp = options.amqp ?? { host: ALL_INTERFACES, port: ports.amqp };
+  const management = options.management ?? { host: ALL_INTERFACES, port: ports.management };
+  const prometheus = options.prometheus ?? { host: ALL_INTERFACES, port: ports.prometheus };
+  checkListener('amqp', amqp);
+  checkListener('management', management);
+  checkListener('prometheus', prometheus);
+  checkDefinitionsPath(options.definitionsPath);
+  const mirrored = spec.rabbitmq.queueMode === QueueMode.MIRRORED;
+
+  const lines: string[] = [
+    '# rabbitmq.conf rendered by feedkit from the spec; edit the spec, not this file.',
+    '# No secrets here: the default user comes from a separate conf.d snippet written from a Secret.',
+    '',
+    '## Listeners',
+    `listeners.tcp.default = ${rabbitAddress(amqp)}`,
+    ...httpListener('management', management),
+    ...httpListener('prometheus', prometheus),
+    '# AMQP heartbeat the server proposes; HAProxy idle timeouts are longer than this, so idle',
+    '# but healthy connections survive and dead peers are still detected.',
+    `heartbeat = ${spec.haproxy.amqpHeartbeatSeconds}`,
+    '# guest may only connect from localhost (the default, stated so nobody widens it by accident).',
+    'loopback_users.guest = true',
+    '',
+    '## Clustering',
+    '# On a network split the minority side pauses instead of diverging, so no acknowledged',
+    '# message lives only on a side that later loses; needs an odd node count.',
+    'cluster_partition_handling = pause_minority',
+    ...peerDiscoveryLines(spec, options.peerDiscovery),
+    '',
+    '## Definitions',
+    '# Exchange, HA policy and the default user (a separate file from the Secret) are imported at',
+    '# every boot, so a fresh cluster and a re-created node both have them without rabbitmqctl.',
+    `load_definitions = ${options.definitionsPath}`,
+    '',
+    '## Resources',
+    '# Block publishers before the kernel OOM-kills the node (relative to the container limit).',
+    `vm_memory_high_watermark.relative = ${MEMORY_HIGH_WATERMARK}`,
+    '# Block publishers before the disk fills and the message store cannot write.',
+    `disk_free_limit.absolute = ${DISK_FREE_LIMIT}`,
+  ];
+  if (mirrored) {
+    lines.push(
+      '',
+      '## Queues',
+      '# Spread classic queue masters over the nodes so one node death moves only some of them.',
+      'queue_master_locator = min-masters',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function peerDiscoveryLines(spec: FeedkitSpec, discovery: PeerDiscovery): string[] {
+  switch (discovery.kind) {
+    case PeerDiscoveryKind.KUBERNETES:
+      return [
+        '# Peers are the endpoints of the headless Service (not-ready ones included), addressed by',
+        '# their stable pod DNS names, so node names survive pod restarts and new IPs.',
+        'cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s',
+        `cluster_formation.k8s.host = ${K8S_API_HOST}`,
+        'cluster_formation.k8s.address_type = hostname',
+        `cluster_formation.k8s.service_name = ${objectNames(spec.name).rabbitmqHeadless}`,
+        `cluster_formation.k8s.hostname_suffix = ${rabbitmqHostnameSuffix(spec)}`,
+        `cluster_formation.target_cluster_size_hint = ${spec.rabbitmq.replicas}`,
+        '# Never remove members that are away for a while (a restarting pod is not gone).',
+        'cluster_formation.node_cleanup.only_log_warning = true',
+      ];
+    case PeerDiscoveryKind.CLASSIC:
+      checkNodes(discovery.nodes);
+      return [
+        '# A fixed member list (the local twin): every node knows all the others up front.',
+        'cluster_formation.peer_discovery_backend = rabbit_peer_discovery_classic_config',
+        ...discovery.nodes.map((node, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${node}`),
+      ];
+    default: {
+      const never: never = discovery;
+      throw new RenderInputError('peerDiscovery.kind', `${JSON.stringify(never)} is not a peer discovery kind`, `use one of ${Object.values(PeerDiscoveryKind).join(', ')}`);
+    }
+  }
+}
+
+/** RabbitMQ listener value: a bare port means every interface; IPv6 literals are written as-is (`::1:5672`). */
+function rabbitAddress(listener: Listener): string {
+  return listener.host === ALL_INTERFACES ? String(listener.port) : `${listener.host}:${listener.port}`;
+}
+
+function httpListener(prefix: 'management' | 'prometheus', listener: Listener): string[] {
+  const lines = [`${prefix}.tcp.port = ${listener.port}`];
+  if (listener.host !== ALL_INTERFACES) lines.push(`${prefix}.tcp.ip = ${listener.host}`);
+  return lines;
+}
+
+function checkDefinitionsPath(path: string): void {
+  if (!path.startsWith('/') || /[\s#]/.test(path)) {
+    throw new RenderInputError('definitionsPath', `"${path}" is not an absolute path without spaces or "#"`, 'give the absolute path of the directory holding definitions.json and default-user.json, e.g. "/etc/rabbitmq/definitions"');
+  }
+}
+
+function checkNodes(nodes: readonly string[]): void {
+  if (nodes.length === 0) {
+    throw new RenderInputError('peerDiscovery.nodes', 'is empty', 'list every cluster member, e.g. ["rabbit-a@localhost", "rabbit-b@localhost", "rabbit-c@localhost"]');
+  }
+  for (const [i, node] of nodes.entries()) {
+    if (!/^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+$/.test(node)) {
+      throw new RenderInputError(`peerDiscovery.nodes.${i}`, `"${node}" is not an Erlang node name`, 'use name@host, e.g. "rabbit-a@localhost"');
+    }
+  }
+  if (new Set(nodes).size !== nodes.length) {
+    throw new RenderInputError('peerDiscovery.nodes', 'lists a node twice', 'list each cluster member once');
+  }
+}
