@@ -1,0 +1,284 @@
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  MIN_COOKIE_LENGTH,
+  QueueMode,
+  SecretKeys,
+  imageRef,
+  objectNames,
+  type FeedkitSpec,
+} from '../../spec/index.js';
+import {
+  NODE_NAME_PREFIX,
+  PeerDiscoveryKind,
+  rabbitmqHostnameSuffix,
+  renderDefaultUserConf,
+  renderDefinitions,
+  renderEnabledPlugins,
+  renderRabbitmqConf,
+} from '../../rabbitmq-cluster/index.js';
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from '../common/checksum.js';
+import { Component, selectorLabels } from '../common/labels.js';
+import { PodDisruptionBudget } from '../common/pod-disruption-budget.js';
+import { containerResources } from '../common/resources.js';
+import { addVolumeClaimTemplate } from '../common/volume-claim.js';
+
+/** uid/gid of the `rabbitmq` user in the official image. */
+export const RABBITMQ_UID = 999;
+
+/** Where things live inside a RabbitMQ pod. */
+export const RabbitmqPaths = Object.freeze({
+  /** HOME of the rabbitmq user; an emptyDir holding only the erlang cookie copy. */
+  HOME: '/var/lib/rabbitmq',
+  /** The node's database, on the PersistentVolumeClaim. */
+  DATA: '/var/lib/rabbitmq/mnesia',
+  /** conf.d, an emptyDir the init container fills (rendered config plus default user). */
+  CONF_D: '/etc/rabbitmq/conf.d',
+  /** The ConfigMap (read-only). */
+  CONFIG: '/etc/rabbitmq-feedkit',
+  COOKIE_SECRET: '/run/feedkit/erlang-cookie',
+  USER_SECRET: '/run/feedkit/default-user',
+});
+
+/** Keys of the RabbitMQ ConfigMap. */
+export const RabbitmqConfigKeys = Object.freeze({
+  CONF: 'rabbitmq.conf',
+  ENABLED_PLUGINS: 'enabled_plugins',
+  DEFINITIONS: 'definitions.json',
+});
+
+/** Name of the volume claim template (and of each node's PVC prefix). */
+export const RABBITMQ_DATA_VOLUME = 'data';
+
+/**
+ * Seconds Kubernetes waits for the preStop drain before killing the node; the waits in the hook
+ * are bounded below it so the node still stops.
+ */
+export const RABBITMQ_TERMINATION_GRACE_SECONDS = 600;
+
+/** Props of {@link RabbitmqCluster}. */
+export interface RabbitmqClusterProps {
+  /** The resolved stack spec (node count, image, ports, storage, resources, queue mode). */
+  readonly spec: FeedkitSpec;
+  /**
+   * Seconds the preStop hook may wait for replicas to be in sync before draining.
+   * @default 300
+   */
+  readonly syncWaitSeconds?: number;
+}
+
+/**
+ * A RabbitMQ cluster of `spec.rabbitmq.replicas` nodes: StatefulSet (Parallel, PVC per node),
+ * headless and client Services, its ConfigMap, the peer-discovery RBAC and a PodDisruptionBudget.
+ * The erlang cookie and the default user come from Secrets referenced by name (never literals).
+ */
+export class RabbitmqCluster extends Construct {
+  /** The StatefulSet (child id 'Resource'). */
+  readonly statefulSet: kplus.StatefulSet;
+  readonly headlessService: kplus.Service;
+  readonly clientService: kplus.Service;
+  readonly configMap: kplus.ConfigMap;
+
+  constructor(scope: Construct, id: string, props: RabbitmqClusterProps) {
+    super(scope, id);
+    const { spec } = props;
+    const rmq = spec.rabbitmq;
+    const syncWait = props.syncWaitSeconds ?? 300;
+    if (!Number.isInteger(syncWait) || syncWait < 1 || syncWait > RABBITMQ_TERMINATION_GRACE_SECONDS / 2) {
+      throw new Error(`RabbitmqCluster: syncWaitSeconds must be a whole number from 1 to ${RABBITMQ_TERMINATION_GRACE_SECONDS / 2}, got ${syncWait}`);
+    }
+    const names = objectNames(spec.name);
+    const labels = selectorLabels(spec, Component.RABBITMQ);
+    const ports = rmq.ports;
+
+    const configData: Record<string, string> = {
+      [RabbitmqConfigKeys.CONF]: renderRabbitmqConf(spec, {
+        peerDiscovery: { kind: PeerDiscoveryKind.KUBERNETES },
+        definitionsPath: `${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.DEFINITIONS}`,
+      }),
+      [RabbitmqConfigKeys.ENABLED_PLUGINS]: renderEnabledPlugins(PeerDiscoveryKind.KUBERNETES),
+      [RabbitmqConfigKeys.DEFINITIONS]: renderDefinitions(spec),
+    };
+    this.configMap = new kplus.ConfigMap(this, 'Config', { metadata: { name: names.rabbitmqConfig }, data: configData });
+
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: names.rabbitmqServiceAccount },
+      automountToken: true,
+    });
+    // The k8s peer discovery plugin lists the headless Service's endpoints and records events.
+    const role = new kplus.Role(this, 'PeerDiscoveryRole', { metadata: { name: names.rabbitmqServiceAccount } });
+    role.allowGet(kplus.ApiResource.ENDPOINTS);
+    role.allowCreate(kplus.ApiResource.EVENTS);
+    const binding = new kplus.RoleBinding(this, 'PeerDiscoveryRoleBinding', { metadata: { name: names.rabbitmqServiceAccount }, role });
+    binding.addSubjects(serviceAccount);
+
+    this.headlessService = new kplus.Service(this, 'Headless', {
+      metadata: { name: names.rabbitmqHeadless },
+      clusterIP: 'None',
+      ports: [
+        { name: 'amqp', port: ports.amqp, targetPort: ports.amqp },
+        { name: 'epmd', port: ports.epmd, targetPort: ports.epmd },
+        { name: 'dist', port: ports.dist, targetPort: ports.dist },
+      ],
+    });
+    // Peers must resolve each other while booting (before ready), or a restarted cluster whose
+    // nodes wait for each other never forms. cdk8s-plus-27's Service has no such field.
+    ApiObject.of(this.headlessService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+
+    this.clientService = new kplus.Service(this, 'Client', {
+      metadata: { name: names.rabbitmq },
+      ports: [
+        { name: 'amqp', port: ports.amqp, targetPort: ports.amqp },
+        { name: 'management', port: ports.management, targetPort: ports.management },
+        { name: 'prometheus', port: ports.prometheus, targetPort: ports.prometheus },
+      ],
+    });
+    for (const [k, v] of Object.entries(labels)) {
+      this.headlessService.selectLabel(k, v);
+      this.clientService.selectLabel(k, v);
+    }
+
+    const cookieSecret = kplus.Secret.fromSecretName(this, 'ErlangCookie', names.erlangCookieSecret);
+    const userSecret = kplus.Secret.fromSecretName(this, 'DefaultUser', names.rabbitmqUserSecret);
+    const volumes = {
+      home: kplus.Volume.fromEmptyDir(this, 'HomeVolume', 'home'),
+      confD: kplus.Volume.fromEmptyDir(this, 'ConfDVolume', 'conf-d'),
+      config: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }),
+      cookie: kplus.Volume.fromSecret(this, 'CookieVolume', cookieSecret, { name: 'erlang-cookie' }),
+      user: kplus.Volume.fromSecret(this, 'UserVolume', userSecret, { name: 'default-user' }),
+    };
+
+    this.statefulSet = new kplus.StatefulSet(this, 'Resource', {
+      metadata: { name: names.rabbitmq },
+      service: this.headlessService,
+      replicas: rmq.replicas,
+      podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
+      select: false,
+      spread: false,
+      podMetadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(configData) } },
+      serviceAccount,
+      automountServiceAccountToken: true,
+      terminationGracePeriod: Duration.seconds(RABBITMQ_TERMINATION_GRACE_SECONDS),
+      securityContext: { ensureNonRoot: true, user: RABBITMQ_UID, group: RABBITMQ_UID, fsGroup: RABBITMQ_UID },
+      initContainers: [
+        {
+          name: 'setup',
+          image: imageRef(rmq.image),
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          command: ['sh', '-c', setupScript()],
+          resources: containerResources('rabbitmq.resources', { ...rmq.resources, cpuLimit: '', memoryRequest: '64Mi', memoryLimit: '64Mi', cpuRequest: '50m' }),
+          securityContext: { ensureNonRoot: true, user: RABBITMQ_UID, group: RABBITMQ_UID, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+          volumeMounts: [
+            { path: RabbitmqPaths.HOME, volume: volumes.home },
+            { path: RabbitmqPaths.CONF_D, volume: volumes.confD },
+            { path: RabbitmqPaths.CONFIG, volume: volumes.config, readOnly: true },
+            { path: RabbitmqPaths.COOKIE_SECRET, volume: volumes.cookie, readOnly: true },
+            { path: RabbitmqPaths.USER_SECRET, volume: volumes.user, readOnly: true },
+          ],
+        },
+      ],
+      containers: [
+        {
+          name: 'rabbitmq',
+          image: imageRef(rmq.image),
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          ports: [
+            { name: 'amqp', number: ports.amqp },
+            { name: 'epmd', number: ports.epmd },
+            { name: 'dist', number: ports.dist },
+            { name: 'management', number: ports.management },
+            { name: 'prometheus', number: ports.prometheus },
+          ],
+          envVariables: {
+            MY_POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+            // Long names: each node is rabbit@<pod>.<headless>.<ns>.svc.<domain>, the stable name
+            // peer discovery and HAProxy use.
+            RABBITMQ_USE_LONGNAME: kplus.EnvValue.fromValue('true'),
+            RABBITMQ_NODENAME: kplus.EnvValue.fromValue(`${NODE_NAME_PREFIX}@$(MY_POD_NAME)${rabbitmqHostnameSuffix(spec)}`),
+            RABBITMQ_CONFIG_FILES: kplus.EnvValue.fromValue(RabbitmqPaths.CONF_D),
+            RABBITMQ_ENABLED_PLUGINS_FILE: kplus.EnvValue.fromValue(`${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.ENABLED_PLUGINS}`),
+            RABBITMQ_MNESIA_BASE: kplus.EnvValue.fromValue(RabbitmqPaths.DATA),
+          },
+          resources: containerResources('rabbitmq.resources', rmq.resources),
+          // Ready once AMQP accepts connections; HAProxy does the AMQP-level check.
+          readiness: kplus.Probe.fromTcpSocket({ port: ports.amqp, initialDelaySeconds: Duration.seconds(10), periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
+          // Generous: a node waiting for its peers' tables must not be killed (15 minutes).
+          startup: kplus.Probe.fromTcpSocket({ port: ports.amqp, periodSeconds: Duration.seconds(10), failureThreshold: 90 }),
+          // Deliberately no liveness probe: restarting a slow or paused (pause_minority) node makes
+          // recovery worse; the process exits by itself on fatal errors.
+          lifecycle: { preStop: kplus.Handler.fromCommand(['sh', '-c', preStopScript(rmq.queueMode, syncWait)]) },
+          // The image's entrypoint and Erlang write outside the mounted volumes (crash dumps in the
+          // working directory), so the root filesystem stays writable.
+          securityContext: { ensureNonRoot: true, user: RABBITMQ_UID, group: RABBITMQ_UID, readOnlyRootFilesystem: false, allowPrivilegeEscalation: false },
+          volumeMounts: [
+            { path: RabbitmqPaths.HOME, volume: volumes.home },
+            { path: RabbitmqPaths.CONF_D, volume: volumes.confD },
+            { path: RabbitmqPaths.CONFIG, volume: volumes.config, readOnly: true },
+          ],
+        },
+      ],
+    });
+    this.statefulSet.select(kplus.LabelSelector.of({ labels }));
+    // Spread nodes over hosts: two nodes on one host would lose the majority with that host.
+    this.statefulSet.scheduling.separate(
+      kplus.Pods.select(this, 'Peers', { labels }),
+      { topology: kplus.Topology.HOSTNAME, weight: 100 },
+    );
+
+    addVolumeClaimTemplate(this.statefulSet, {
+      name: RABBITMQ_DATA_VOLUME,
+      mountPath: RabbitmqPaths.DATA,
+      storage: rmq.storageSize,
+      storageClassName: rmq.storageClassName,
+      labels,
+    });
+
+    new PodDisruptionBudget(this, 'DisruptionBudget', { name: names.rabbitmq, selectorLabels: labels, maxUnavailable: 1 });
+  }
+}
+
+/**
+ * Init container script. The cookie is copied (not mounted) into HOME with mode 0400 because
+ * Erlang refuses a cookie file readable by others, and Secret volumes are group-readable under
+ * fsGroup. RABBITMQ_ERLANG_COOKIE is deprecated since 3.9, so the env route is not used. The
+ * default user snippet is written from the Secret at start with renderDefaultUserConf's format.
+ */
+function setupScript(): string {
+  const USER = 'FEEDKITUSERPLACEHOLDER';
+  const PASS = 'FEEDKITPASSWORDPLACEHOLDER';
+  const template = renderDefaultUserConf(USER, PASS).replace(USER, '${user}').replace(PASS, '${pass}');
+  if (/[`\\]/.test(template)) throw new Error('renderDefaultUserConf output cannot be embedded in a shell here-document');
+  const cookie = `${RabbitmqPaths.HOME}/.erlang.cookie`;
+  return [
+    'set -eu',
+    `cookie_len=$(wc -c < ${RabbitmqPaths.COOKIE_SECRET}/${SecretKeys.ERLANG_COOKIE})`,
+    `if [ "$cookie_len" -lt ${MIN_COOKIE_LENGTH} ]; then echo "erlang cookie in Secret key ${SecretKeys.ERLANG_COOKIE} is shorter than ${MIN_COOKIE_LENGTH} characters" >&2; exit 1; fi`,
+    `rm -f ${cookie}`,
+    `cp ${RabbitmqPaths.COOKIE_SECRET}/${SecretKeys.ERLANG_COOKIE} ${cookie}`,
+    `chmod 0400 ${cookie}`,
+    `cp ${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.CONF} ${RabbitmqPaths.CONF_D}/10-feedkit.conf`,
+    `user=$(cat ${RabbitmqPaths.USER_SECRET}/${SecretKeys.USERNAME})`,
+    `pass=$(cat ${RabbitmqPaths.USER_SECRET}/${SecretKeys.PASSWORD})`,
+    // The conf format cannot carry these characters; refuse rather than write a broken file.
+    'case "$user$pass" in *[[:space:]#\\"\\\'\\\\]*) echo "default user Secret holds whitespace, #, a quote or a backslash" >&2; exit 1;; esac',
+    `cat > ${RabbitmqPaths.CONF_D}/20-default-user.conf <<EOF`,
+    template.trimEnd(),
+    'EOF',
+    `chmod 0400 ${RabbitmqPaths.CONF_D}/20-default-user.conf`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * preStop: wait (bounded) until stopping this node leaves every queue with an in-sync replica,
+ * then drain it (maintenance mode: clients move away, leaders transfer). Both commands exist on
+ * 3.8–3.13; mirror sync is only awaited in mirrored mode (4.x has no mirrors). A timeout does not
+ * block the stop forever: Kubernetes kills the node after the grace period anyway.
+ */
+function preStopScript(mode: QueueMode, syncWaitSeconds: number): string {
+  const wait = mode === QueueMode.MIRRORED
+    ? `rabbitmq-upgrade await_online_synchronized_mirror -t ${syncWaitSeconds}`
+    : `rabbitmq-upgrade await_online_quorum_plus_one -t ${syncWaitSeconds}`;
+  return `${wait} || echo "preStop: replicas not in sync after ${syncWaitSeconds}s, draining anyway" >&2; rabbitmq-upgrade drain`;
+}
