@@ -78,7 +78,7 @@ export const MAX_CONNECTIONS = 8000;
  * Regex on the hex dump of the node's first bytes: an AMQP method frame (type 01) on channel 0,
  * any 4-byte size, then class 10 / method 10 = `connection.start`.
  */
-export const CONNECTION_START_HEX_REGEX = '^0100000[0-9A-Fa-f]{8}000[Aa]000[Aa]';
+export const CONNECTION_START_HEX_REGEX = '^010000[0-9A-Fa-f]{8}000[Aa]000[Aa]';
 
 /** Bytes of the response needed before matching: 7-byte frame header + class and method ids. */
 export const CONNECTION_START_MIN_BYTES = 11;

@@ -163,3 +163,21 @@ function checkNodes(nodes: readonly string[]): void {
     throw new RenderInputError('peerDiscovery.nodes', 'lists a node twice', 'list each cluster member once');
   }
 }
+
+/**
+ * Reads `key = value` lines of a rendered `rabbitmq.conf` (comments and blank lines skipped), for
+ * tests and tools that check what a node was given. Throws on a repeated key.
+ */
+export function parseRabbitmqConf(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new Error(`rabbitmq.conf line without "=": ${line}`);
+    const key = line.slice(0, eq).trim();
+    if (out.has(key)) throw new Error(`rabbitmq.conf sets ${key} twice`);
+    out.set(key, line.slice(eq + 1).trim());
+  }
+  return out;
+}
