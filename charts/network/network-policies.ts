@@ -15,7 +15,7 @@ export interface NetworkPoliciesProps {
  *   management and Prometheus ports from any pod in any namespace (monitoring, operators).
  * - HAProxy: AMQP from the app; the stats/metrics port from any pod in any namespace.
  * - PostgreSQL (in-cluster only): its port from the app.
- * - App: its HTTP port from anywhere (it is the public entry point behind the Service/Ingress).
+ * - App: its HTTP port from any pod and any address (the public entry point behind the Service/Ingress).
  * Egress is not restricted, so DNS and the Kubernetes API (peer discovery) keep working.
  */
 export class NetworkPolicies extends Construct {
@@ -51,7 +51,9 @@ export class NetworkPolicies extends Construct {
     if (spec.postgres.externalUrl === '') {
       policy('Postgres', names.postgres, pods(Component.POSTGRES), [{ peer: app, ports: tcp(spec.postgres.port) }]);
     }
+    // Pods are listed as well as IP blocks: some CNIs do not match pod IPs against ipBlock.
     policy('App', names.app, app, [
+      { peer: anywhereInCluster, ports: tcp(spec.app.port) },
       { peer: kplus.NetworkPolicyIpBlock.anyIpv4(this, 'AnyIpv4'), ports: tcp(spec.app.port) },
       { peer: kplus.NetworkPolicyIpBlock.anyIpv6(this, 'AnyIpv6'), ports: tcp(spec.app.port) },
     ]);
