@@ -1,0 +1,177 @@
+/**
+ * One AMQP connection kept alive: tries the URLs in order, backs off with full jitter after a round
+ * of failures, and on every (re)connect opens a confirm channel for publishing and a channel for
+ * consuming, then runs the `onUp` hooks (declare, re-bind, consume). A channel that closes under us
+ * takes the connection down with it, so every recovery goes through the same path.
+ */
+import { EventEmitter } from 'node:events';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { Logger } from 'pino';
+
+/** The channels of the current connection. */
+export interface AmqpChannels {
+  readonly publish: ConfirmChannel;
+  readonly consume: Channel;
+}
+
+export interface AmqpConnectionProps {
+  /** URLs tried in order; the next one on failure. */
+  readonly urls: readonly string[];
+  readonly log: Logger;
+  /** Called after a connection that replaced a lost one is up. */
+  readonly onReconnect?: () => void;
+  /** First backoff delay ceiling. @default 200 */
+  readonly backoffBaseMs?: number;
+  /** Largest backoff delay ceiling. @default 10000 */
+  readonly backoffMaxMs?: number;
+}
+
+/** Hides the password of an AMQP URL for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparsable url>';
+  }
+}
+
+export class AmqpConnection extends EventEmitter {
+  private model: ChannelModel | undefined;
+  private current: AmqpChannels | undefined;
+  private closing = false;
+  private everConnected = false;
+  private wake: (() => void) | undefined;
+  private readonly hooks: Array<(ch: AmqpChannels) => Promise<void>> = [];
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly props: AmqpConnectionProps) {
+    super();
+  }
+
+  /** Channels of the live connection, once its `onUp` hooks have run; undefined while down. */
+  get channels(): AmqpChannels | undefined {
+    return this.current;
+  }
+
+  /** Registers a hook run (in registration order) on every connect before the connection counts as up. */
+  onUp(hook: (ch: AmqpChannels) => Promise<void>): void {
+    this.hooks.push(hook);
+  }
+
+  /** Starts connecting in the background; emits 'up' each time a connection is ready. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Resolves true once up, false after `timeoutMs`. */
+  async waitUp(timeoutMs: number): Promise<boolean> {
+    if (this.current) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.off('up', onUp);
+        resolve(false);
+      }, timeoutMs);
+      const onUp = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.once('up', onUp);
+    });
+  }
+
+  /** Drops the current connection (a hook found it unusable); the loop reconnects. */
+  fail(reason: string): void {
+    if (!this.model) return;
+    this.props.log.warn({ reason }, 'amqp: dropping connection to recover');
+    void this.model.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
+    const m = this.model;
+    this.current = undefined;
+    if (m) await m.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const base = this.props.backoffBaseMs ?? 200;
+    const max = this.props.backoffMaxMs ?? 10_000;
+    let failures = 0;
+    while (!this.closing) {
+      const lost = await this.connectOnce();
+      if (this.closing) break;
+      if (lost === undefined) {
+        failures++;
+        const ceiling = Math.min(max, base * 2 ** Math.min(failures, 16));
+        await this.sleep(Math.random() * ceiling); // full jitter: replicas do not reconnect in lockstep
+        continue;
+      }
+      failures = 0;
+      await lost; // resolves when this connection is gone
+    }
+  }
+
+  /** Tries each URL once; returns a promise that resolves when the connection is lost, or undefined if none worked. */
+  private async connectOnce(): Promise<Promise<void> | undefined> {
+    for (const url of this.props.urls) {
+      if (this.closing) return undefined;
+      let model: ChannelModel | undefined;
+      try {
+        model = await amqp.connect(url, { timeout: 5000 });
+        const lost = new Promise<void>((resolve) => {
+          model!.once('close', () => resolve());
+        });
+        model.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: connection error'));
+        model.on('blocked', (reason: string) => this.props.log.warn({ reason }, 'amqp: connection blocked by the broker'));
+        this.model = model;
+        const publish = await model.createConfirmChannel();
+        const consume = await model.createChannel();
+        for (const ch of [publish, consume]) {
+          ch.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: channel error'));
+          ch.once('close', () => {
+            if (this.model === model) void model!.close().catch(() => undefined);
+          });
+        }
+        const channels = { publish, consume };
+        for (const hook of this.hooks) await hook(channels);
+        if (this.closing) return undefined;
+        this.current = channels;
+        void lost.then(() => {
+          if (this.current === channels) this.current = undefined;
+          if (this.model === model) this.model = undefined;
+          if (!this.closing) {
+            this.props.log.warn('amqp: connection lost; reconnecting');
+            this.emit('down');
+          }
+        });
+        this.props.log.info({ url: redactUrl(url), reconnect: this.everConnected }, 'amqp: connected');
+        if (this.everConnected) this.props.onReconnect?.();
+        this.everConnected = true;
+        this.emit('up');
+        return lost;
+      } catch (e) {
+        this.props.log.warn({ url: redactUrl(url), err: (e as Error).message }, 'amqp: connect failed');
+        if (model) await model.close().catch(() => undefined);
+        if (this.model === model) this.model = undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * How an outbox entry becomes broker messages. Behind an interface so the fan-out encoding (one
+ * message per follower today; CC-header batching later) is a local change.
+ */
+import { EXCHANGE, userRoutingKey } from '../../../spec/index.js';
+import type { OutboxEntry } from '../db/store.js';
+import { toFrame } from '../ws/frame.js';
+import type { AmqpConnection } from './connection.js';
+
+export interface FeedPublisher {
+  /** Publishes every entry persistently; resolves only after the broker confirmed all of them. */
+  publish(entries: readonly OutboxEntry[]): Promise<number>;
+}
+
+/** One message per follower, routing key `user.{followerId}`. */
+export class PerFollowerPublisher implements FeedPublisher {
+  constructor(
+    private readonly amqp: AmqpConnection,
+    private readonly confirmTimeoutMs = 15_000,
+  ) {}
+
+  async publish(entries: readonly OutboxEntry[]): Promise<number> {
+    const ch = this.amqp.channels?.publish;
+    if (!ch) throw new Error('amqp is down');
+    let count = 0;
+    for (const e of entries) {
+      const body = Buffer.from(JSON.stringify(toFrame(e.post)));
+      for (const follower of e.followerIds) {
+        const ok = ch.publish(EXCHANGE, userRoutingKey(follower), body, {
+          persistent: true,
+          contentType: 'application/json',
+          messageId: e.post.id,
+          timestamp: Math.floor(Date.parse(e.post.createdAt) / 1000),
+        });
+        count++;
+        if (!ok) await new Promise<void>((resolve) => ch.once('drain', () => resolve()));
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs);
+    });
+    try {
+      await Promise.race([ch.waitForConfirms(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return count;
+  }
+}

@@ -1,0 +1,24 @@
+/** The exchange and this replica's queue, declared with the same arguments as the broker definitions. */
+import type { Channel } from 'amqplib';
+import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../spec/index.js';
+
+export interface ReplicaTopology {
+  readonly replicaId: string;
+  readonly queueMode: QueueMode;
+  readonly queueExpiresMs: number;
+}
+
+/** Declares (idempotently) the exchange and the replica queue; returns the queue name. */
+export async function declareTopology(ch: Channel, t: ReplicaTopology): Promise<string> {
+  await ch.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
+  const queue = replicaQueueName(t.replicaId);
+  // Durable (survives a broker restart, mirrored by the ^post_feed policy), not exclusive (exclusive
+  // queues are never mirrored), x-expires so a dead replica's queue goes away.
+  await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false, arguments: replicaQueueArguments(t.queueMode, t.queueExpiresMs) });
+  return queue;
+}
+
+/** Consumer arguments: failover cancel notification only for mirrored queues (a quorum queue answers 406). */
+export function consumerArguments(mode: QueueMode): Record<string, unknown> {
+  return mode === QueueMode.MIRRORED ? { 'x-cancel-on-ha-failover': true } : {};
+}

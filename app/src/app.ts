@@ -1,0 +1,167 @@
+/** Wires one feed replica together: Postgres, AMQP, outbox relay, WebSocket hub, HTTP server. */
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { CloseCodes, replicaQueueName } from '../../spec/index.js';
+import { BindingRegistry } from './amqp/bindings.js';
+import { AmqpConnection } from './amqp/connection.js';
+import { ReplicaConsumer } from './amqp/consumer.js';
+import { PerFollowerPublisher, type FeedPublisher } from './amqp/publisher.js';
+import { createTokenVerifier } from './auth/jwt.js';
+import type { FeedAppConfig } from './config.js';
+import { migrate } from './db/migrations.js';
+import { createPool, FeedStore } from './db/store.js';
+import { apiRoutes } from './http/api.js';
+import { createFeedHttpServer } from './http/server.js';
+import { createMetrics } from './metrics.js';
+import { OutboxRelay } from './outbox/relay.js';
+import { FeedSocketHub } from './ws/hub.js';
+
+/** A running replica. */
+export interface FeedApp {
+  /** The HTTP port it listens on (useful with port 0). */
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly replicaId: string;
+  readonly log: Logger;
+  /** True once the broker connection is up (readiness also needs Postgres). */
+  brokerUp(): boolean;
+  /** Graceful shutdown: readyz fails, sockets close with 1012, in-flight work ends, the relay flushes, AMQP and Postgres close. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Logger to use. @default pino JSON on stdout at `config.logLevel` */
+  readonly logger?: Logger;
+  /** Also export Node process metrics (off for in-process test replicas). @default true */
+  readonly processMetrics?: boolean;
+  /** How long start-up waits for Postgres (migrations need it). @default 60000 */
+  readonly databaseWaitMs?: number;
+  /** How long start-up waits for the broker before serving anyway (fan-out waits in the outbox). @default 10000 */
+  readonly brokerWaitMs?: number;
+  /** Swap the fan-out encoding. @default one message per follower */
+  readonly publisher?: (amqp: AmqpConnection) => FeedPublisher;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function migrateWhenReachable(store: FeedStore, log: Logger, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const client = await store.pool.connect();
+      try {
+        const applied = await migrate(client);
+        log.info({ applied }, 'db: schema up to date');
+        return;
+      } finally {
+        client.release();
+      }
+    } catch (e) {
+      if (Date.now() > deadline || /migration \d+/.test((e as Error).message)) throw e;
+      log.warn({ err: (e as Error).message, attempt }, 'db: not reachable yet; retrying');
+      await sleep(Math.min(2000, 100 * 2 ** attempt));
+    }
+  }
+}
+
+export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {}): Promise<FeedApp> {
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { replica: config.replicaId } });
+  const pool = createPool(config.databaseUrl, config.databasePassword);
+  pool.on('error', (err) => log.warn({ err: err.message }, 'db: idle client error'));
+  const store = new FeedStore(pool);
+  const metrics = createMetrics(() => store.outboxBacklog(), opts.processMetrics ?? true);
+  try {
+    await migrateWhenReachable(store, log, opts.databaseWaitMs ?? 60_000);
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
+
+  const amqp = new AmqpConnection({ urls: config.amqpUrls, log, onReconnect: () => metrics.amqpReconnects.inc() });
+  const queue = replicaQueueName(config.replicaId);
+  const bindings = new BindingRegistry(amqp, queue, log, metrics.bindings);
+  const hub = new FeedSocketHub({
+    store,
+    bindings,
+    log,
+    metrics,
+    replayLimit: config.replayLimit,
+    pingIntervalMs: config.wsPingIntervalMs,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+  });
+  const consumer = new ReplicaConsumer({
+    amqp,
+    topology: { replicaId: config.replicaId, queueMode: config.queueMode, queueExpiresMs: config.queueExpiresMs },
+    bindings,
+    prefetch: config.prefetch,
+    deliver: (userId, frame) => hub.deliver(userId, frame),
+    log,
+  });
+  const relay = new OutboxRelay({
+    store,
+    publisher: (opts.publisher ?? ((a) => new PerFollowerPublisher(a)))(amqp),
+    brokerUp: () => amqp.channels !== undefined,
+    log,
+    metrics,
+  });
+  amqp.on('up', () => relay.wake());
+  amqp.start();
+  if (!(await amqp.waitUp(opts.brokerWaitMs ?? 10_000))) log.warn('amqp: not up yet; serving anyway, fan-out waits in the outbox');
+  relay.start();
+
+  let draining = false;
+  const verify = createTokenVerifier(config);
+  const http = createFeedHttpServer({
+    routes: apiRoutes({ store, relay, metrics }),
+    verify,
+    hub,
+    metrics,
+    log,
+    draining: () => draining,
+    async readiness() {
+      const postgres = await Promise.race([store.ping().then(() => true), sleep(2000).then(() => false)]).catch(() => false);
+      const broker = amqp.channels !== undefined;
+      return { ready: !draining && postgres && broker, postgres, amqp: broker, draining };
+    },
+  });
+  const server = http.server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, queue, queueMode: config.queueMode }, 'feed app listening');
+
+  let closing: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    draining = true;
+    log.info({ sockets: hub.size }, 'shutdown: draining');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await hub.closeAll(CloseCodes.SERVICE_RESTART, 'server restart: reconnect with since', Math.min(5000, left()));
+    while (http.inFlight() > 0 && left() > 0) await sleep(50);
+    await consumer.stop();
+    const flushed = await relay.flush(left());
+    log.info({ flushed }, 'shutdown: outbox relay flushed');
+    // Every local socket is gone and clients replay from Postgres, so the queue has no reader left.
+    await amqp.channels?.consume.deleteQueue(queue).catch(() => undefined);
+    await amqp.close();
+    hub.stop();
+    server.closeAllConnections();
+    await closed;
+    await pool.end().catch(() => undefined);
+    log.info('shutdown: done');
+  }
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    replicaId: config.replicaId,
+    log,
+    brokerUp: () => amqp.channels !== undefined,
+    close: () => (closing ??= shutdown()),
+  };
+}

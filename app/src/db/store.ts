@@ -1,0 +1,169 @@
+/** Every query of the app: posts, friendships, the outbox and the replay. */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+
+/** A stored post as the API and the frames show it. */
+export interface Post {
+  readonly id: string;
+  readonly authorId: string;
+  readonly text: string;
+  /** Opaque, increasing in commit order. */
+  readonly cursor: string;
+  readonly createdAt: string;
+}
+
+/** An outbox row locked for publishing. */
+export interface OutboxEntry {
+  readonly outboxId: string;
+  readonly post: Post;
+  readonly followerIds: readonly string[];
+}
+
+interface PostRow {
+  id: string;
+  author_id: string;
+  text: string;
+  cursor: string;
+  created_at: Date;
+}
+
+const POST_COLUMNS = 'p.id, p.author_id, p.text, p.cursor::text AS cursor, p.created_at';
+
+function toPost(r: PostRow): Post {
+  return { id: r.id, authorId: r.author_id, text: r.text, cursor: r.cursor, createdAt: r.created_at.toISOString() };
+}
+
+/**
+ * Key of the transaction lock that serialises post inserts, so cursor order equals commit order:
+ * otherwise a replay `cursor > since` could skip a post whose smaller cursor committed later.
+ */
+const POST_ORDER_LOCK_KEY = '7378063726592870000';
+
+/** Creates the pool; the password comes separately (PGPASSWORD), never in the URL. */
+export function createPool(databaseUrl: string, password: string | undefined, max = 10): pg.Pool {
+  return new pg.Pool({
+    connectionString: databaseUrl,
+    ...(password !== undefined ? { password } : {}),
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+}
+
+export class FeedStore {
+  constructor(readonly pool: pg.Pool) {}
+
+  /** Stores the post and its outbox row (with the author's current followers) in one transaction. */
+  async createPost(authorId: string, text: string): Promise<Post> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [POST_ORDER_LOCK_KEY]);
+      const { rows } = await client.query<PostRow>(
+        `INSERT INTO posts AS p (id, author_id, text) VALUES ($1, $2, $3) RETURNING ${POST_COLUMNS}`,
+        [randomUUID(), authorId, text],
+      );
+      const post = toPost(rows[0]!);
+      await client.query(
+        `INSERT INTO outbox (post_cursor, follower_ids)
+         SELECT $1, coalesce(array_agg(user_id ORDER BY user_id), '{}') FROM friends WHERE friend_id = $2`,
+        [post.cursor, authorId],
+      );
+      await client.query('COMMIT');
+      return post;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  async getPost(id: string): Promise<Post | undefined> {
+    const { rows } = await this.pool.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts p WHERE p.id = $1`, [id]);
+    return rows[0] === undefined ? undefined : toPost(rows[0]);
+  }
+
+  /** Posts of the users `userId` follows, newest first. */
+  async feed(userId: string, offset: number, limit: number): Promise<Post[]> {
+    const { rows } = await this.pool.query<PostRow>(
+      `SELECT ${POST_COLUMNS} FROM posts p JOIN friends f ON f.friend_id = p.author_id
+       WHERE f.user_id = $1 ORDER BY p.cursor DESC OFFSET $2 LIMIT $3`,
+      [userId, offset, limit],
+    );
+    return rows.map(toPost);
+  }
+
+  /**
+   * Posts of the users `userId` follows that a client holding `since` may lack, oldest first, at
+   * most `limit`: every cursor > `since`, plus older posts published (or still unpublished) close to
+   * or after the post `since` was published. Relays of different replicas publish concurrently, so a
+   * client can see cursor N before N-1; the client dedupes the overlap by postId.
+   */
+  async replay(userId: string, since: string, limit: number, reorderWindowMs = 10_000): Promise<Post[]> {
+    const { rows } = await this.pool.query<PostRow>(
+      `SELECT ${POST_COLUMNS} FROM posts p JOIN friends f ON f.friend_id = p.author_id
+       WHERE f.user_id = $1 AND (p.cursor > $2 OR p.cursor IN (
+         SELECT o.post_cursor FROM outbox o
+         WHERE o.post_cursor <= $2 AND (o.published_at IS NULL OR o.published_at >
+           (SELECT coalesce(max(s.published_at), now()) FROM outbox s WHERE s.post_cursor = $2)
+           - ($4::bigint * interval '1 millisecond'))))
+       ORDER BY p.cursor ASC LIMIT $3`,
+      [userId, since, limit, reorderWindowMs],
+    );
+    return rows.map(toPost);
+  }
+
+  async follow(userId: string, friendId: string): Promise<void> {
+    await this.pool.query('INSERT INTO friends (user_id, friend_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, friendId]);
+  }
+
+  async unfollow(userId: string, friendId: string): Promise<void> {
+    await this.pool.query('DELETE FROM friends WHERE user_id = $1 AND friend_id = $2', [userId, friendId]);
+  }
+
+  async outboxBacklog(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL');
+    return Number(rows[0]!.n);
+  }
+
+  /**
+   * Locks up to `limit` unpublished rows (other replicas skip them) and hands them to `publish`;
+   * they are marked published only if `publish` resolves, else the lock is released for a retry.
+   * Returns how many rows were published.
+   */
+  async publishOutboxBatch(limit: number, publish: (entries: OutboxEntry[]) => Promise<void>): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<PostRow & { outbox_id: string; follower_ids: string[] }>(
+        `SELECT o.id::text AS outbox_id, o.follower_ids, ${POST_COLUMNS}
+         FROM outbox o JOIN posts p ON p.cursor = o.post_cursor
+         WHERE o.published_at IS NULL ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`,
+        [limit],
+      );
+      if (rows.length === 0) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      await publish(rows.map((r) => ({ outboxId: r.outbox_id, post: toPost(r), followerIds: r.follower_ids })));
+      await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.outbox_id)]);
+      await client.query('COMMIT');
+      return rows.length;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Deletes rows published more than `olderThanMs` ago (kept a while for inspection). */
+  async pruneOutbox(olderThanMs: number): Promise<void> {
+    await this.pool.query(`DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond')`, [olderThanMs]);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+}

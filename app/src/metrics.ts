@@ -1,0 +1,53 @@
+/** Prometheus metrics of one replica; a registry per app so several replicas can run in one process (tests). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The metrics every part of the app updates. */
+export interface FeedMetrics {
+  readonly registry: Registry;
+  readonly connections: Gauge;
+  readonly deliveries: Counter;
+  readonly deliveryLatency: Histogram;
+  readonly outboxBacklog: Gauge;
+  readonly published: Counter;
+  readonly amqpReconnects: Counter;
+  readonly bindings: Gauge;
+  readonly postsCreated: Counter;
+  readonly httpRequests: Counter<'route' | 'status'>;
+  readonly socketCloses: Counter<'reason'>;
+}
+
+/** Creates the metrics; `outboxBacklog` asks `backlog()` at scrape time. */
+export function createMetrics(backlog: () => Promise<number>, defaultMetrics: boolean): FeedMetrics {
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    connections: new Gauge({ name: 'feed_ws_connections', help: 'Open feed WebSockets', registers }),
+    deliveries: new Counter({ name: 'feed_deliveries_total', help: 'Frames handed to local WebSockets (live and replay)', registers }),
+    deliveryLatency: new Histogram({
+      name: 'feed_delivery_latency_seconds',
+      help: 'Post createdAt to hand-off to the local socket, live deliveries only',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    outboxBacklog: new Gauge({
+      name: 'feed_outbox_backlog',
+      help: 'Outbox rows not yet published (all replicas share the outbox)',
+      registers,
+      async collect() {
+        try {
+          this.set(await backlog());
+        } catch {
+          // Postgres down: keep the last value rather than fail the whole scrape.
+        }
+      },
+    }),
+    published: new Counter({ name: 'feed_outbox_published_total', help: 'Messages published and confirmed by the broker', registers }),
+    amqpReconnects: new Counter({ name: 'feed_amqp_reconnects_total', help: 'AMQP connections re-established after a loss', registers }),
+    bindings: new Gauge({ name: 'feed_bindings', help: 'User routing keys bound to this replica queue', registers }),
+    postsCreated: new Counter({ name: 'feed_posts_created_total', help: 'Posts stored', registers }),
+    httpRequests: new Counter({ name: 'feed_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers }),
+    socketCloses: new Counter({ name: 'feed_ws_closes_total', help: 'Server-initiated socket closes by reason', labelNames: ['reason'] as const, registers }),
+  };
+}
