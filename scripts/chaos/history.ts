@@ -19,10 +19,10 @@ export interface AckedPost {
 }
 
 /**
- * A create whose outcome is unknown: an attempt failed in a way that may have committed the post
- * (timeout, reset, 5xx) and no later attempt with the same nonce was acknowledged. It is never
- * counted as acknowledged; a delivery carrying its nonce is counted as `indeterminateDelivered`,
- * not as unexpected.
+ * A create attempt whose outcome is unknown: it failed in a way that may have committed the post
+ * (timeout, reset, 5xx). Its nonce may also belong to a later, acknowledged attempt (a retry). It
+ * is never counted as acknowledged; a delivery of an unknown post id carrying its nonce is counted
+ * as `indeterminateDelivered`, not as unexpected.
  */
 export interface IndeterminatePost {
   readonly nonce: string;

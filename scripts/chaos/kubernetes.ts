@@ -1,0 +1,308 @@
+/**
+ * The Kubernetes chaos target: the same faults as the local twin, injected with `kubectl` against
+ * the synthesized object names ({@link objectNames}) in the spec's namespace. The workload runs
+ * against a URL the user gives. Every call goes through the `kubectl` found on PATH, so tests put
+ * a stand-in there.
+ */
+import { execFile } from 'node:child_process';
+import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster/index.js';
+import { objectNames, Ports, SecretKeys, type FeedkitSpec, type QueueMode } from '../../spec/index.js';
+import { UnsupportedFault, type ChaosTarget } from './target.js';
+
+/** Name of the container that runs RabbitMQ in the StatefulSet's pods (charts/rabbitmq). */
+export const RABBITMQ_CONTAINER = 'rabbitmq';
+/** NetworkPolicy the partition scenario applies and deletes. */
+export const PARTITION_POLICY_PREFIX = 'feedkit-chaos-partition-';
+/** Label the StatefulSet controller puts on each of its pods. */
+export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+
+export const PAUSE_UNSUPPORTED =
+  'SIGSTOP needs a signal to the Erlang VM, which is PID 1 of its container; the kernel ignores SIGSTOP sent to a PID namespace init from inside the pod, so kubectl exec cannot pause it';
+
+/** Options of {@link KubernetesTarget}. */
+export interface KubernetesTargetOptions {
+  readonly spec: FeedkitSpec;
+  /** HTTP base URL of the feed app (Ingress or port-forwarded Service). */
+  readonly url: string;
+  /** HS256 secret; when absent it is read from the app Secret with kubectl. */
+  readonly jwtSecret?: string;
+  /** Queue mode the cluster was deployed with. @default spec.rabbitmq.queueMode */
+  readonly queueMode?: QueueMode;
+  /** kubectl executable. @default kubectl (from PATH) */
+  readonly kubectl?: string;
+  /** Extra global kubectl flags, e.g. `--context`. @default [] */
+  readonly kubectlFlags?: readonly string[];
+  /** Poll interval while waiting for pods. @default 2000 */
+  readonly pollMs?: number;
+  /** Milliseconds a partition is held. @default 90000 */
+  readonly partitionMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+interface PodJson {
+  metadata: { name: string; uid: string; deletionTimestamp?: string };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+function ready(pod: PodJson): boolean {
+  return !pod.metadata.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A {@link ChaosTarget} driving a Kubernetes cluster through kubectl. */
+export class KubernetesTarget implements ChaosTarget {
+  readonly kind = 'kubernetes';
+  readonly baseUrl: string;
+  readonly queueMode: QueueMode;
+  readonly rabbitNodeCount: number;
+  readonly haproxyCount: number;
+  readonly appCount: number;
+  /** Peers declare a node down after net_ticktime (60 s) × 1.25 at worst; 90 s leaves a margin. */
+  readonly pauseMs: number;
+  private secret: string | undefined;
+  private readonly names: ReturnType<typeof objectNames>;
+  private readonly ns: string;
+  private readonly pollMs: number;
+
+  constructor(private readonly opts: KubernetesTargetOptions) {
+    if (!/^https?:\/\/\S+$/.test(opts.url)) {
+      throw new Error(`--url: "${opts.url}" is not an http(s) URL; give the feed app's URL, e.g. http://localhost:${Ports.APP_HTTP} after kubectl port-forward`);
+    }
+    this.baseUrl = opts.url;
+    this.secret = opts.jwtSecret;
+    this.queueMode = opts.queueMode ?? opts.spec.rabbitmq.queueMode;
+    this.names = objectNames(opts.spec.name);
+    this.ns = opts.spec.namespace;
+    this.rabbitNodeCount = opts.spec.rabbitmq.replicas;
+    this.haproxyCount = opts.spec.haproxy.replicas;
+    this.appCount = opts.spec.app.replicas;
+    this.pollMs = opts.pollMs ?? 2000;
+    this.pauseMs = opts.partitionMs ?? 90_000;
+  }
+
+  get jwtSecret(): string {
+    if (this.secret === undefined) throw new Error('jwtSecret: call resolveJwtSecret() first, or pass --jwt-secret / JWT_SECRET');
+    return this.secret;
+  }
+
+  /** Uses the given secret, else reads `jwt-secret` from the app Secret. */
+  async resolveJwtSecret(): Promise<string> {
+    if (this.secret === undefined) {
+      const b64 = await this.kubectl(['get', 'secret', this.names.appSecret, '-o', `jsonpath={.data.${SecretKeys.JWT_SECRET}}`]);
+      const value = Buffer.from(b64.trim(), 'base64').toString('utf8');
+      if (!value) throw new Error(`secret ${this.ns}/${this.names.appSecret} has no "${SecretKeys.JWT_SECRET}" key; pass --jwt-secret or set JWT_SECRET`);
+      this.secret = value;
+    }
+    return this.secret;
+  }
+
+  /** Runs `kubectl [flags] -n <namespace> ...args`; stdout. */
+  kubectl(args: readonly string[], input?: string, timeoutMs = 120_000): Promise<string> {
+    const argv = [...(this.opts.kubectlFlags ?? []), '-n', this.ns, ...args];
+    return new Promise((resolve, reject) => {
+      const child = execFile(this.opts.kubectl ?? 'kubectl', argv, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`kubectl ${argv.join(' ')} failed: ${stderr.trim() || err.message}`));
+        else resolve(stdout);
+      });
+      if (input !== undefined) child.stdin?.end(input);
+    });
+  }
+
+  rabbitPod(i: number): string {
+    return `${this.names.rabbitmq}-${i}`;
+  }
+
+  rabbitLabel(i: number): string {
+    return this.rabbitPod(i);
+  }
+
+  rabbitNodeName(i: number): string {
+    return `${NODE_NAME_PREFIX}@${this.rabbitPod(i)}${rabbitmqHostnameSuffix(this.opts.spec)}`;
+  }
+
+  unsupportedReason(scenario: string): string | undefined {
+    return scenario === 'node-pause' ? PAUSE_UNSUPPORTED : undefined;
+  }
+
+  private async getPod(name: string): Promise<PodJson | undefined> {
+    try {
+      return JSON.parse(await this.kubectl(['get', 'pod', name, '-o', 'json'])) as PodJson;
+    } catch (e) {
+      if (/not ?found/i.test((e as Error).message)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Pods whose names start with `<prefix>-`, sorted by name (a Deployment's pods). */
+  async podsOf(prefix: string): Promise<PodJson[]> {
+    const list = JSON.parse(await this.kubectl(['get', 'pods', '-o', 'json'])) as { items: PodJson[] };
+    return list.items.filter((p) => p.metadata.name.startsWith(`${prefix}-`) && !p.metadata.deletionTimestamp).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  private async forceDelete(pod: string): Promise<void> {
+    await this.kubectl(['delete', 'pod', pod, '--grace-period=0', '--force', '--wait=false']);
+  }
+
+  private async waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+      try {
+        if (await probe()) return;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+      await sleep(this.pollMs);
+    }
+  }
+
+  /** Waits until pod `name` exists with a uid other than `oldUid` and is Ready. */
+  private async waitReplaced(name: string, oldUid: string | undefined, timeoutMs = 600_000): Promise<void> {
+    await this.waitFor(`pod ${name} to come back Ready`, timeoutMs, async () => {
+      const pod = await this.getPod(name);
+      return pod !== undefined && pod.metadata.uid !== oldUid && ready(pod);
+    });
+  }
+
+  private readonly lastUid = new Map<string, string | undefined>();
+
+  async killRabbitNode(i: number): Promise<void> {
+    const pod = this.rabbitPod(i);
+    this.lastUid.set(pod, (await this.getPod(pod))?.metadata.uid);
+    await this.forceDelete(pod);
+  }
+
+  async stopRabbitNode(i: number): Promise<void> {
+    const pod = this.rabbitPod(i);
+    this.lastUid.set(pod, (await this.getPod(pod))?.metadata.uid);
+    await this.kubectl(['delete', 'pod', pod, '--wait=true'], undefined, 600_000);
+  }
+
+  /** The StatefulSet recreates a deleted pod; wait for the new one to be Ready. */
+  async startRabbitNode(i: number): Promise<void> {
+    const pod = this.rabbitPod(i);
+    await this.waitReplaced(pod, this.lastUid.get(pod));
+  }
+
+  async startAllRabbitNodes(): Promise<void> {
+    // podManagementPolicy Parallel: the controller recreates all pods at once, which is what lets them re-form.
+    await Promise.all(Array.from({ length: this.rabbitNodeCount }, (_, i) => this.startRabbitNode(i)));
+    await this.waitClusterFormed(600_000);
+  }
+
+  async pauseRabbitNode(): Promise<void> {
+    throw new UnsupportedFault(PAUSE_UNSUPPORTED);
+  }
+
+  async resumeRabbitNode(): Promise<void> {
+    throw new UnsupportedFault(PAUSE_UNSUPPORTED);
+  }
+
+  /** A NetworkPolicy on the pod that allows AMQP in and DNS out, so Erlang distribution is cut both ways. */
+  partitionPolicy(i: number): Record<string, unknown> {
+    const ports = this.opts.spec.rabbitmq.ports;
+    return {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: `${PARTITION_POLICY_PREFIX}${this.rabbitPod(i)}`, namespace: this.ns },
+      spec: {
+        podSelector: { matchLabels: { [POD_NAME_LABEL]: this.rabbitPod(i) } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ ports: [{ protocol: 'TCP', port: ports.amqp }] }],
+        egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
+      },
+    };
+  }
+
+  async partitionRabbitNode(i: number): Promise<void> {
+    await this.kubectl(['apply', '-f', '-'], JSON.stringify(this.partitionPolicy(i)));
+  }
+
+  async healPartition(i: number): Promise<void> {
+    await this.kubectl(['delete', 'networkpolicy', `${PARTITION_POLICY_PREFIX}${this.rabbitPod(i)}`, '--ignore-not-found']);
+  }
+
+  /** `kubectl rollout restart` of the StatefulSet; steps are observed from pod uids (highest ordinal first). */
+  async rollingRestart(onStep: (i: number, phase: 'down' | 'up') => void): Promise<void> {
+    const n = this.rabbitNodeCount;
+    const before = await Promise.all(Array.from({ length: n }, async (_, i) => (await this.getPod(this.rabbitPod(i)))?.metadata.uid));
+    await this.kubectl(['rollout', 'restart', `statefulset/${this.names.rabbitmq}`]);
+    const state: Array<'old' | 'down' | 'up'> = Array.from({ length: n }, () => 'old');
+    await this.waitFor(`rollout restart of statefulset/${this.names.rabbitmq}`, 1_800_000, async () => {
+      for (let i = 0; i < n; i++) {
+        if (state[i] === 'up') continue;
+        const pod = await this.getPod(this.rabbitPod(i));
+        const replaced = pod !== undefined && pod.metadata.uid !== before[i];
+        if (state[i] === 'old' && (!pod || replaced || pod.metadata.deletionTimestamp || !ready(pod))) {
+          state[i] = 'down';
+          onStep(i, 'down');
+        }
+        if (state[i] === 'down' && pod && replaced && ready(pod)) {
+          state[i] = 'up';
+          onStep(i, 'up');
+        }
+      }
+      return state.every((s) => s === 'up');
+    });
+    await this.kubectl(['rollout', 'status', `statefulset/${this.names.rabbitmq}`, '--timeout=600s'], undefined, 660_000);
+  }
+
+  async rabbitmqctl(i: number, args: readonly string[]): Promise<string> {
+    return this.kubectl(['exec', this.rabbitPod(i), '-c', RABBITMQ_CONTAINER, '--', 'rabbitmqctl', ...args]);
+  }
+
+  private async killNth(prefix: string, i: number): Promise<void> {
+    const pods = await this.podsOf(prefix);
+    const victim = pods[i % Math.max(1, pods.length)];
+    if (!victim) throw new Error(`no pods named ${prefix}-* in namespace ${this.ns}`);
+    this.opts.log?.(`deleting pod ${victim.metadata.name} with zero grace`);
+    await this.forceDelete(victim.metadata.name);
+  }
+
+  /** Waits until the Deployment `name` has its desired number of Ready pods again. */
+  private async waitDeployment(name: string, timeoutMs = 600_000): Promise<void> {
+    await this.waitFor(`deployment/${name} to be fully Ready`, timeoutMs, async () => {
+      const d = JSON.parse(await this.kubectl(['get', 'deployment', name, '-o', 'json'])) as { spec?: { replicas?: number } };
+      const want = d.spec?.replicas ?? 1;
+      const pods = await this.podsOf(name);
+      return pods.filter(ready).length >= want;
+    });
+  }
+
+  killHaproxy(i: number): Promise<void> {
+    return this.killNth(this.names.haproxy, i);
+  }
+
+  startHaproxy(): Promise<void> {
+    return this.waitDeployment(this.names.haproxy);
+  }
+
+  killApp(i: number): Promise<void> {
+    return this.killNth(this.names.app, i);
+  }
+
+  startApp(): Promise<void> {
+    return this.waitDeployment(this.names.app);
+  }
+
+  /** Waits until node 0 sees every node running. */
+  private async waitClusterFormed(timeoutMs: number): Promise<void> {
+    await this.waitFor(`${this.rabbitNodeCount} running RabbitMQ nodes`, timeoutMs, async () => {
+      const out = await this.rabbitmqctl(0, ['cluster_status', '--formatter', 'json']);
+      const status = JSON.parse(out.slice(out.indexOf('{'))) as { running_nodes?: string[] };
+      return (status.running_nodes?.length ?? 0) >= this.rabbitNodeCount;
+    });
+  }
+
+  async waitHealthy(timeoutMs: number): Promise<void> {
+    await this.waitFor(`statefulset/${this.names.rabbitmq} pods Ready`, timeoutMs, async () => {
+      const pods = await Promise.all(Array.from({ length: this.rabbitNodeCount }, (_, i) => this.getPod(this.rabbitPod(i))));
+      return pods.every((p) => p !== undefined && ready(p));
+    });
+    await this.waitClusterFormed(timeoutMs);
+    await this.waitDeployment(this.names.haproxy, timeoutMs);
+    await this.waitDeployment(this.names.app, timeoutMs);
+  }
+}

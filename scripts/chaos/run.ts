@@ -1,0 +1,122 @@
+/** Runs one scenario under load against a target: warm-up, faults, heal, quiet period, check. */
+import { check } from './checker.js';
+import { mulberry32 } from './graph.js';
+import type { ScenarioRun } from './report.js';
+import { SCENARIOS, type ScenarioName } from './scenarios.js';
+import { UnsupportedFault, type ChaosTarget } from './target.js';
+import { Workload } from './workload.js';
+
+/** Timing and size of one scenario run. */
+export interface RunOptions {
+  readonly seed: number;
+  /** Seconds of load in all (at least `afterHealS` after the last heal). @default 40 */
+  readonly durationS?: number;
+  /** Seconds of load before the first fault. @default 8 */
+  readonly warmupS?: number;
+  /** Seconds of load after the heal. @default 10 */
+  readonly afterHealS?: number;
+  /** Seconds a killed part stays down. @default 5 */
+  readonly downS?: number;
+  /** Longest quiet period; it ends early once everything expected has arrived. @default 90 */
+  readonly quietMaxS?: number;
+  /** @default 30 */
+  readonly users?: number;
+  /** @default 10 */
+  readonly postsPerSecond?: number;
+  /** Seconds to wait for the target to be healthy before and after. @default 240 */
+  readonly healthyTimeoutS?: number;
+  readonly log: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs `name` against `target`; never throws: failures end up in the returned run's `error`. */
+export async function runScenario(target: ChaosTarget, name: ScenarioName, opts: RunOptions): Promise<ScenarioRun> {
+  const mode = target.queueMode;
+  const began = Date.now();
+  const log = (line: string) => opts.log(`${name}/${mode}: ${line}`);
+  const skipped = target.unsupportedReason(name);
+  if (skipped !== undefined) {
+    log(`skipped: ${skipped}`);
+    return { scenario: name, mode, startedAt: began, durationS: 0, faults: [], counters: {}, skipped };
+  }
+  const durationS = opts.durationS ?? 40;
+  const warmupS = opts.warmupS ?? 8;
+  const afterHealS = opts.afterHealS ?? 10;
+  const healthyMs = (opts.healthyTimeoutS ?? 240) * 1000;
+  const runTag = `${name}-${mode}-${opts.seed}-${began.toString(36)}`;
+  let workload: Workload | undefined;
+  let error: string | undefined;
+  let skippedLate: string | undefined;
+  try {
+    await target.waitHealthy(healthyMs);
+    workload = await Workload.start({
+      baseUrl: target.baseUrl,
+      jwtSecret: target.jwtSecret,
+      seed: opts.seed,
+      runTag,
+      ...(opts.users !== undefined ? { users: opts.users } : {}),
+      ...(opts.postsPerSecond !== undefined ? { postsPerSecond: opts.postsPerSecond } : {}),
+      log,
+    });
+    const w = workload;
+    w.startLoad();
+    log(`load started: ${opts.postsPerSecond ?? 10} posts/s, warm-up ${warmupS} s`);
+    await sleep(warmupS * 1000);
+    try {
+      await SCENARIOS[name].run({
+        target,
+        rand: mulberry32(opts.seed),
+        fault: (n) => w.fault(n),
+        log,
+        downS: opts.downS ?? 5,
+      });
+    } catch (e) {
+      if (e instanceof UnsupportedFault) skippedLate = e.message;
+      else error = `fault/heal failed: ${errorText(e)}`;
+    }
+    const loadEnd = Math.max(w.startedAt + durationS * 1000, Date.now() + afterHealS * 1000);
+    await sleep(Math.max(0, loadEnd - Date.now()));
+    await w.stopLoad();
+    log(`load stopped after ${Math.round((w.loadEndedAt - w.startedAt) / 1000)} s; quiet period (at most ${opts.quietMaxS ?? 90} s)`);
+    const missing = await w.quiet((opts.quietMaxS ?? 90) * 1000);
+    log(`quiet period over: ${missing} deliveries outstanding`);
+  } catch (e) {
+    error = errorText(e);
+  } finally {
+    workload?.close();
+  }
+  const history = workload?.history();
+  const result = history && history.startedAt > 0 ? check(history) : undefined;
+  if (error === undefined && result !== undefined) {
+    // Leave the stack healthy for the next scenario; a stack that does not recover is a failure.
+    try {
+      await target.waitHealthy(healthyMs);
+    } catch (e) {
+      error = `did not recover after the heal: ${errorText(e)}`;
+    }
+  }
+  const run: ScenarioRun = {
+    scenario: name,
+    mode,
+    startedAt: history?.startedAt || began,
+    durationS: Math.round((Date.now() - began) / 100) / 10,
+    ...(result ? { result } : {}),
+    faults: history?.faults ?? [],
+    counters: history?.counters ?? {},
+    ...(skippedLate !== undefined && error === undefined ? { skipped: skippedLate } : {}),
+    ...(error !== undefined ? { error } : {}),
+  };
+  if (result) {
+    log(
+      `${result.ok && !error ? 'PASS' : 'FAIL'} acked=${result.acknowledged} expected=${result.expectedDeliveries} delivered=${result.delivered} lost=${result.lost} dup=${result.duplicates} unexpected=${result.unexpected} p50=${Math.round(result.latency.p50Ms)}ms p99=${Math.round(result.latency.p99Ms)}ms` +
+        result.faults.map((f) => ` | ${f.name}: flow again ${f.flowAgainS ?? '-'} s, drained ${f.drainedS ?? '-'} s`).join(''),
+    );
+  }
+  if (error) log(`ERROR ${error}`);
+  return run;
+}

@@ -1,0 +1,217 @@
+/**
+ * The chaos scenarios. Each injects its faults under load through a {@link ChaosTarget}, records
+ * them on the workload, and heals; the runner (run.ts) adds warm-up, the quiet period and the check.
+ */
+import { REPLICA_QUEUE_PREFIX } from '../../spec/index.js';
+import { pick, randomInt } from './graph.js';
+import { UnsupportedFault, type ChaosTarget } from './target.js';
+
+/** Scenario names, in the order `--scenario all` runs them. */
+export const SCENARIO_NAMES = [
+  'node-kill',
+  'leader-kill',
+  'all-nodes',
+  'node-pause',
+  'haproxy-kill',
+  'app-kill',
+  'rolling-restart',
+  'partition',
+] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** What a scenario can use. */
+export interface ScenarioContext {
+  readonly target: ChaosTarget;
+  /** Seeded randomness (the victim choice). */
+  readonly rand: () => number;
+  /** Records a fault now; call `healed()` when the heal action is done. */
+  fault(name: string): { healed: () => void };
+  /** Progress line. */
+  log(line: string): void;
+  /** Seconds a killed part stays down before it is restarted. */
+  readonly downS: number;
+}
+
+export interface Scenario {
+  readonly name: ScenarioName;
+  readonly description: string;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The Erlang node in a queue pid such as `<rabbit@host.1.234.0>`. */
+export function nodeOfPid(pid: string): string | undefined {
+  return /^<(.+)\.\d+\.\d+\.\d+>$/.exec(pid.trim())?.[1];
+}
+
+/**
+ * Counts replica-queue masters (classic) or leaders (quorum) per node from the output of
+ * `rabbitmqctl list_queues name pid leader --formatter json`.
+ */
+export function leadersPerNode(listQueuesJson: string): Map<string, number> {
+  const start = listQueuesJson.indexOf('[');
+  if (start < 0) throw new Error(`list_queues printed no JSON array: ${listQueuesJson.slice(0, 200)}`);
+  const rows = JSON.parse(listQueuesJson.slice(start)) as Array<Record<string, unknown>>;
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    if (typeof row['name'] !== 'string' || !row['name'].startsWith(REPLICA_QUEUE_PREFIX)) continue;
+    const leader = typeof row['leader'] === 'string' && row['leader'].includes('@') ? row['leader'] : undefined;
+    const node = leader ?? (typeof row['pid'] === 'string' ? nodeOfPid(row['pid']) : undefined);
+    if (node) counts.set(node, (counts.get(node) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Index of the node holding the most replica-queue leaders; ties and an empty count go to the seeded choice. */
+export function pickLeaderNode(counts: ReadonlyMap<string, number>, nodeNames: readonly string[], fallback: number): number {
+  let best = fallback;
+  let bestCount = -1;
+  nodeNames.forEach((name, i) => {
+    const c = counts.get(name) ?? 0;
+    if (c > bestCount || (c === bestCount && i === fallback)) {
+      best = i;
+      bestCount = c;
+    }
+  });
+  return bestCount > 0 ? best : fallback;
+}
+
+async function findLeaderNode(ctx: ScenarioContext): Promise<number> {
+  const { target } = ctx;
+  const fallback = randomInt(ctx.rand, 0, target.rabbitNodeCount - 1);
+  const out = await target.rabbitmqctl(fallback, ['list_queues', 'name', 'pid', 'leader', '--formatter', 'json', '--quiet']);
+  const counts = leadersPerNode(out);
+  const names = Array.from({ length: target.rabbitNodeCount }, (_, i) => target.rabbitNodeName(i));
+  const i = pickLeaderNode(counts, names, fallback);
+  ctx.log(`replica-queue leaders per node: ${names.map((n) => `${n}=${counts.get(n) ?? 0}`).join(' ')} → ${target.rabbitLabel(i)}`);
+  return i;
+}
+
+async function killAndRestartNode(ctx: ScenarioContext, i: number): Promise<void> {
+  const f = ctx.fault(`kill -9 ${ctx.target.rabbitLabel(i)}`);
+  await ctx.target.killRabbitNode(i);
+  ctx.log(`killed ${ctx.target.rabbitLabel(i)}; restarting in ${ctx.downS} s`);
+  await sleep(ctx.downS * 1000);
+  await ctx.target.startRabbitNode(i);
+  f.healed();
+  ctx.log(`${ctx.target.rabbitLabel(i)} is back in the cluster`);
+}
+
+const nodeIndexes = (t: ChaosTarget) => Array.from({ length: t.rabbitNodeCount }, (_, i) => i);
+
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
+  'node-kill': {
+    name: 'node-kill',
+    description: 'kill -9 a random RabbitMQ node, then restart it',
+    run: async (ctx) => killAndRestartNode(ctx, pick(ctx.rand, nodeIndexes(ctx.target))),
+  },
+  'leader-kill': {
+    name: 'leader-kill',
+    description: 'kill -9 the node holding the most replica-queue masters/leaders, then restart it',
+    run: async (ctx) => killAndRestartNode(ctx, await findLeaderNode(ctx)),
+  },
+  'all-nodes': {
+    name: 'all-nodes',
+    description: 'kill -9 all three nodes, restart them in parallel; the cluster re-forms without force_boot',
+    run: async (ctx) => {
+      const { target } = ctx;
+      const f = ctx.fault('kill -9 every node');
+      await Promise.all(nodeIndexes(target).map((i) => target.killRabbitNode(i)));
+      ctx.log(`killed all ${target.rabbitNodeCount} nodes; starting them in parallel in ${ctx.downS} s`);
+      await sleep(ctx.downS * 1000);
+      await target.startAllRabbitNodes();
+      f.healed();
+      ctx.log('cluster re-formed');
+    },
+  },
+  'node-pause': {
+    name: 'node-pause',
+    description: 'SIGSTOP a node long enough for its peers to declare it down (net_ticktime), then SIGCONT',
+    run: async (ctx) => {
+      const { target } = ctx;
+      const i = pick(ctx.rand, nodeIndexes(target));
+      const f = ctx.fault(`SIGSTOP ${target.rabbitLabel(i)}`);
+      await target.pauseRabbitNode(i);
+      ctx.log(`paused ${target.rabbitLabel(i)} for ${Math.round(target.pauseMs / 1000)} s`);
+      await sleep(target.pauseMs);
+      await target.resumeRabbitNode(i);
+      await target.waitHealthy(180_000);
+      f.healed();
+      ctx.log(`${target.rabbitLabel(i)} resumed and the cluster is whole`);
+    },
+  },
+  'haproxy-kill': {
+    name: 'haproxy-kill',
+    description: 'kill -9 one HAProxy instance; the app moves to the next AMQP URL',
+    run: async (ctx) => {
+      const { target } = ctx;
+      const i = randomInt(ctx.rand, 0, target.haproxyCount - 1);
+      const f = ctx.fault(`kill -9 haproxy-${i}`);
+      await target.killHaproxy(i);
+      ctx.log(`killed haproxy-${i}; restarting in ${ctx.downS} s`);
+      await sleep(ctx.downS * 1000);
+      await target.startHaproxy(i);
+      f.healed();
+    },
+  },
+  'app-kill': {
+    name: 'app-kill',
+    description: 'kill -9 one app replica; its clients move to the others and catch up with since',
+    run: async (ctx) => {
+      const { target } = ctx;
+      const i = randomInt(ctx.rand, 0, target.appCount - 1);
+      const f = ctx.fault(`kill -9 app-${i}`);
+      await target.killApp(i);
+      ctx.log(`killed app-${i}; restarting in ${ctx.downS} s`);
+      await sleep(ctx.downS * 1000);
+      await target.startApp(i);
+      f.healed();
+    },
+  },
+  'rolling-restart': {
+    name: 'rolling-restart',
+    description: 'restart the three nodes one at a time (graceful stop, start, wait until clustered)',
+    run: async (ctx) => {
+      const open = new Map<number, { healed: () => void }>();
+      await ctx.target.rollingRestart((i, phase) => {
+        if (phase === 'down') {
+          open.set(i, ctx.fault(`restart ${ctx.target.rabbitLabel(i)}`));
+          ctx.log(`rolling restart: stopping ${ctx.target.rabbitLabel(i)}`);
+        } else {
+          open.get(i)?.healed();
+          ctx.log(`rolling restart: ${ctx.target.rabbitLabel(i)} is back`);
+        }
+      });
+    },
+  },
+  partition: {
+    name: 'partition',
+    description: 'cut one node off from the other two (clients still reach it), then heal',
+    run: async (ctx) => {
+      const { target } = ctx;
+      const i = pick(ctx.rand, nodeIndexes(target));
+      const f = ctx.fault(`partition ${target.rabbitLabel(i)}`);
+      await target.partitionRabbitNode(i);
+      ctx.log(`partitioned ${target.rabbitLabel(i)} for ${Math.round(target.pauseMs / 1000)} s`);
+      await sleep(target.pauseMs);
+      await target.healPartition(i);
+      await target.waitHealthy(180_000);
+      f.healed();
+    },
+  },
+};
+
+/** Parses `--scenario`: one name or `all`. Throws naming the flag and the valid names. */
+export function parseScenarios(value: string): ScenarioName[] {
+  if (value === 'all') return [...SCENARIO_NAMES];
+  const names = value.split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!(SCENARIO_NAMES as readonly string[]).includes(n)) {
+      throw new Error(`--scenario: "${n}" is not a scenario; use all or one of ${SCENARIO_NAMES.join(', ')}`);
+    }
+  }
+  return names as ScenarioName[];
+}
+
+export { UnsupportedFault };

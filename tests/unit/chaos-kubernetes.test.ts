@@ -1,0 +1,202 @@
+/**
+ * The Kubernetes chaos target against a stand-in `kubectl` put first on PATH: it records its argv
+ * to a file and answers like kubectl from a small state file (pods, uids, list_queues output).
+ */
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { objectNames, resolveSpec } from '../../spec/index.js';
+import { KubernetesTarget, PARTITION_POLICY_PREFIX } from '../../scripts/chaos/kubernetes.js';
+import { SCENARIOS, type ScenarioContext } from '../../scripts/chaos/scenarios.js';
+import { mulberry32 } from '../../scripts/chaos/graph.js';
+
+const STAND_IN = String.raw`#!/usr/bin/env node
+const fs = require('node:fs');
+const argv = process.argv.slice(2);
+fs.appendFileSync(process.env.FAKE_KUBECTL_LOG, JSON.stringify(argv) + '\n');
+const statePath = process.env.FAKE_KUBECTL_STATE;
+const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+const save = () => fs.writeFileSync(statePath, JSON.stringify(state));
+const args = argv.slice(argv.indexOf('-n') + 2);
+const podJson = (p) => ({ metadata: { name: p.name, uid: p.uid }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: p.ready ? 'True' : 'False' }] } });
+const fresh = () => 'uid-' + (++state.counter);
+const out = (s) => process.stdout.write(typeof s === 'string' ? s : JSON.stringify(s));
+const [verb, a1, a2] = args;
+if (verb === 'get' && a1 === 'pods') out({ items: state.pods.map(podJson) });
+else if (verb === 'get' && a1 === 'pod') {
+  const p = state.pods.find((x) => x.name === a2);
+  if (!p) { process.stderr.write('Error from server (NotFound): pods "' + a2 + '" not found'); process.exit(1); }
+  out(podJson(p));
+} else if (verb === 'get' && a1 === 'deployment') out({ spec: { replicas: state.deployments[a2] } });
+else if (verb === 'get' && a1 === 'secret') out(Buffer.from(state.jwtSecret).toString('base64'));
+else if (verb === 'delete' && a1 === 'pod') {
+  const p = state.pods.find((x) => x.name === a2);
+  if (!p) { process.stderr.write('not found'); process.exit(1); }
+  if (/-rabbitmq-\d+$/.test(a2)) p.uid = fresh();
+  else { state.pods = state.pods.filter((x) => x !== p); state.pods.push({ name: a2.replace(/-[^-]+$/, '-' + fresh()), uid: fresh(), ready: true }); }
+  save();
+} else if (verb === 'exec') {
+  const cmd = args.slice(args.indexOf('--') + 1);
+  if (cmd[1] === 'list_queues') out(state.listQueues);
+  else if (cmd[1] === 'cluster_status') out({ running_nodes: ['a', 'b', 'c'] });
+  else out('');
+} else if (verb === 'apply') { state.applied.push(fs.readFileSync(0, 'utf8')); save(); }
+else if (verb === 'rollout' && a1 === 'restart') { for (const p of state.pods) if (/-rabbitmq-\d+$/.test(p.name)) p.uid = fresh(); save(); }
+else if (verb === 'rollout' || verb === 'delete') out('');
+else { process.stderr.write('stand-in kubectl: unhandled ' + args.join(' ')); process.exit(2); }
+`;
+
+const spec = resolveSpec({});
+const names = objectNames(spec.name);
+let dir: string;
+let logFile: string;
+let stateFile: string;
+let savedPath: string | undefined;
+
+function calls(): string[][] {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as string[]);
+}
+
+function hasCall(expected: string[]): boolean {
+  return calls().some((c) => c.join(' ') === expected.join(' '));
+}
+
+function target(): KubernetesTarget {
+  return new KubernetesTarget({ spec, url: 'http://127.0.0.1:18080', pollMs: 5 });
+}
+
+function ctx(t: KubernetesTarget, faults: string[]): ScenarioContext {
+  return {
+    target: t,
+    rand: mulberry32(1),
+    fault: (n) => {
+      faults.push(n);
+      return { healed: () => faults.push(`healed ${n}`) };
+    },
+    log: () => undefined,
+    downS: 0,
+  };
+}
+
+const rabbitNode = (i: number) => `rabbit@${names.rabbitmq}-${i}.${names.rabbitmqHeadless}.${spec.namespace}.svc.${spec.clusterDomain}`;
+
+describe('kubernetes chaos target (stand-in kubectl)', () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'feedkit-kubectl-'));
+    writeFileSync(join(dir, 'kubectl'), STAND_IN);
+    chmodSync(join(dir, 'kubectl'), 0o755);
+    logFile = join(dir, 'calls.log');
+    stateFile = join(dir, 'state.json');
+    savedPath = process.env['PATH'];
+    process.env['PATH'] = `${dir}:${savedPath ?? ''}`;
+    process.env['FAKE_KUBECTL_LOG'] = logFile;
+    process.env['FAKE_KUBECTL_STATE'] = stateFile;
+  });
+  after(() => {
+    process.env['PATH'] = savedPath;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    writeFileSync(logFile, '');
+    const pods = [
+      ...[0, 1, 2].map((i) => ({ name: `${names.rabbitmq}-${i}`, uid: `r${i}`, ready: true })),
+      ...['aaa', 'bbb'].map((s) => ({ name: `${names.haproxy}-5d9-${s}`, uid: `h${s}`, ready: true })),
+      ...['xxx', 'yyy', 'zzz'].map((s) => ({ name: `${names.app}-7c4-${s}`, uid: `a${s}`, ready: true })),
+    ];
+    const listQueues = JSON.stringify([
+      { name: 'post_feed.replica.a', pid: `<${rabbitNode(0)}.1.2.3>`, leader: '' },
+      { name: 'post_feed.replica.b', pid: `<${rabbitNode(2)}.1.2.3>`, leader: '' },
+      { name: 'post_feed.replica.c', pid: `<${rabbitNode(2)}.1.9.3>`, leader: rabbitNode(2) },
+      { name: 'unrelated', pid: `<${rabbitNode(1)}.1.2.3>`, leader: '' },
+      { name: 'unrelated2', pid: `<${rabbitNode(1)}.1.2.4>`, leader: '' },
+      { name: 'unrelated3', pid: `<${rabbitNode(1)}.1.2.5>`, leader: '' },
+    ]);
+    writeFileSync(
+      stateFile,
+      JSON.stringify({ pods, counter: 0, deployments: { [names.haproxy]: 2, [names.app]: 3 }, listQueues, applied: [], jwtSecret: 'a-secret-from-the-cluster-0123456789' }),
+    );
+  });
+
+  it('GIVEN a rabbitmq pod WHEN the node-kill fault runs THEN the pod is force-deleted with zero grace and the heal waits for its replacement', async () => {
+    const faults: string[] = [];
+    await SCENARIOS['node-kill'].run(ctx(target(), faults));
+    const deleted = calls().find((c) => c.includes('delete') && c.includes('pod'));
+    assert.ok(deleted, 'a pod was deleted');
+    assert.deepEqual(deleted.slice(0, 2), ['-n', spec.namespace]);
+    assert.match(deleted[4] ?? '', new RegExp(`^${names.rabbitmq}-\\d$`));
+    assert.ok(deleted.includes('--grace-period=0') && deleted.includes('--force'));
+    assert.ok(calls().some((c) => c.join(' ') === `-n ${spec.namespace} get pod ${deleted[4]} -o json`));
+    assert.equal(faults.length, 2);
+    assert.match(faults[1] ?? '', /^healed kill -9 /);
+  });
+
+  it('GIVEN node 2 holds the most replica-queue leaders WHEN the leader-kill fault runs THEN kubectl exec asks rabbitmqctl and pod 2 is killed', async () => {
+    await SCENARIOS['leader-kill'].run(ctx(target(), []));
+    assert.ok(calls().some((c) => c.includes('exec') && c.includes('--') && c.slice(c.indexOf('--') + 1).join(' ') === 'rabbitmqctl list_queues name pid leader --formatter json --quiet'));
+    assert.ok(calls().some((c) => c.includes('exec') && c[c.indexOf('-c') + 1] === 'rabbitmq'));
+    assert.ok(hasCall(['-n', spec.namespace, 'delete', 'pod', `${names.rabbitmq}-2`, '--grace-period=0', '--force', '--wait=false']));
+  });
+
+  it('GIVEN three app pods WHEN the app-kill fault runs THEN exactly one app pod is force-deleted and the heal waits for the Deployment', async () => {
+    await SCENARIOS['app-kill'].run(ctx(target(), []));
+    const deletes = calls().filter((c) => c[2] === 'delete' && c[3] === 'pod');
+    assert.equal(deletes.length, 1);
+    assert.ok(deletes[0]?.[4]?.startsWith(`${names.app}-`));
+    assert.ok(hasCall(['-n', spec.namespace, 'get', 'deployment', names.app, '-o', 'json']));
+  });
+
+  it('GIVEN two haproxy pods WHEN the haproxy-kill fault runs THEN one haproxy pod is force-deleted', async () => {
+    await SCENARIOS['haproxy-kill'].run(ctx(target(), []));
+    const deletes = calls().filter((c) => c[2] === 'delete' && c[3] === 'pod');
+    assert.equal(deletes.length, 1);
+    assert.ok(deletes[0]?.[4]?.startsWith(`${names.haproxy}-`));
+  });
+
+  it('GIVEN a node WHEN partitioned and healed THEN a NetworkPolicy selecting that pod is applied and then deleted', async () => {
+    const t = target();
+    await t.partitionRabbitNode(1);
+    await t.healPartition(1);
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { applied: string[] };
+    const policy = JSON.parse(state.applied[0] ?? '{}') as { kind: string; spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[] } };
+    assert.equal(policy.kind, 'NetworkPolicy');
+    assert.equal(policy.spec.podSelector.matchLabels['statefulset.kubernetes.io/pod-name'], `${names.rabbitmq}-1`);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
+    assert.ok(hasCall(['-n', spec.namespace, 'delete', 'networkpolicy', `${PARTITION_POLICY_PREFIX}${names.rabbitmq}-1`, '--ignore-not-found']));
+  });
+
+  it('GIVEN the StatefulSet WHEN the rolling restart runs THEN kubectl rollout restart is used and every node is seen down and up', async () => {
+    const faults: string[] = [];
+    await SCENARIOS['rolling-restart'].run(ctx(target(), faults));
+    assert.ok(hasCall(['-n', spec.namespace, 'rollout', 'restart', `statefulset/${names.rabbitmq}`]));
+    for (let i = 0; i < 3; i++) {
+      assert.ok(faults.includes(`restart ${names.rabbitmq}-${i}`));
+      assert.ok(faults.includes(`healed restart ${names.rabbitmq}-${i}`));
+    }
+  });
+
+  it('GIVEN no --jwt-secret WHEN resolving the secret THEN it is read from the app Secret', async () => {
+    const t = target();
+    assert.equal(await t.resolveJwtSecret(), 'a-secret-from-the-cluster-0123456789');
+    assert.ok(calls().some((c) => c[2] === 'get' && c[3] === 'secret' && c[4] === names.appSecret));
+  });
+
+  it('GIVEN a healthy cluster WHEN waiting for health THEN it checks pods, cluster_status and both Deployments', async () => {
+    await target().waitHealthy(5000);
+    assert.ok(calls().some((c) => c.includes('cluster_status')));
+    assert.ok(hasCall(['-n', spec.namespace, 'get', 'deployment', names.haproxy, '-o', 'json']));
+  });
+
+  it('GIVEN the kubernetes target WHEN asked about node-pause THEN it names why the pause cannot be injected', () => {
+    assert.match(target().unsupportedReason('node-pause') ?? '', /PID 1/);
+    assert.equal(target().unsupportedReason('node-kill'), undefined);
+  });
+
+  it('GIVEN a URL that is not http WHEN building the target THEN the error names --url', () => {
+    assert.throws(() => new KubernetesTarget({ spec, url: 'feed.example' }), /--url/);
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { leadersPerNode, nodeOfPid, parseScenarios, pickLeaderNode, SCENARIO_NAMES } from '../../scripts/chaos/scenarios.js';
+import { backoffMs, nonceOf, postText } from '../../scripts/chaos/workload.js';
+import { mulberry32 } from '../../scripts/chaos/graph.js';
+
+describe('chaos scenarios helpers', () => {
+  it('GIVEN a queue pid WHEN reading its node THEN the node name is returned even with dots in the host', () => {
+    assert.equal(nodeOfPid('<rfk-1@localhost.1.2345.0>'), 'rfk-1@localhost');
+    assert.equal(nodeOfPid('<rabbit@r-0.h.ns.svc.cluster.local.12.3.4>'), 'rabbit@r-0.h.ns.svc.cluster.local');
+    assert.equal(nodeOfPid('nonsense'), undefined);
+  });
+
+  it('GIVEN list_queues JSON with classic masters and quorum leaders WHEN counting THEN only replica queues count, by leader first', () => {
+    const out = `Timeout: 60.0 seconds ...\n${JSON.stringify([
+      { name: 'post_feed.replica.a', pid: '<n1@h.1.2.3>', leader: '' },
+      { name: 'post_feed.replica.b', pid: '<n1@h.1.2.3>', leader: 'n2@h' },
+      { name: 'other', pid: '<n3@h.1.2.3>', leader: '' },
+    ])}`;
+    const counts = leadersPerNode(out);
+    assert.equal(counts.get('n1@h'), 1);
+    assert.equal(counts.get('n2@h'), 1);
+    assert.equal(counts.get('n3@h'), undefined);
+  });
+
+  it('GIVEN leader counts WHEN picking the victim THEN the node with the most wins and no leaders falls back to the seeded choice', () => {
+    assert.equal(pickLeaderNode(new Map([['b', 3], ['a', 1]]), ['a', 'b', 'c'], 0), 1);
+    assert.equal(pickLeaderNode(new Map(), ['a', 'b', 'c'], 2), 2);
+  });
+
+  it('GIVEN --scenario all or a list WHEN parsing THEN names come back, and an unknown one is an error naming the flag', () => {
+    assert.deepEqual(parseScenarios('all'), [...SCENARIO_NAMES]);
+    assert.deepEqual(parseScenarios('node-kill,app-kill'), ['node-kill', 'app-kill']);
+    assert.throws(() => parseScenarios('nodekill'), /--scenario: "nodekill" is not a scenario/);
+  });
+
+  it('GIVEN many reconnect attempts WHEN computing backoff THEN delays grow, stay within [cap/2, cap] and never exceed the cap', () => {
+    const rand = mulberry32(3);
+    const first = backoffMs(0, 100, 3000, rand);
+    assert.ok(first >= 50 && first <= 100);
+    for (let a = 5; a < 40; a++) {
+      const d = backoffMs(a, 100, 3000, rand);
+      assert.ok(d >= 1500 && d <= 3000, `attempt ${a}: ${d}`);
+    }
+  });
+
+  it('GIVEN a post text WHEN reading its nonce THEN the nonce round-trips', () => {
+    assert.equal(nonceOf(postText('run-7')), 'run-7');
+    assert.equal(nonceOf('hello'), undefined);
+    assert.equal(nonceOf(42), undefined);
+  });
+});
