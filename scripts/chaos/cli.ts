@@ -1,0 +1,221 @@
+/** Command line of `npm run chaos`: parsing (pure) and the run over targets, modes and scenarios. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../spec/index.js';
+import { REPO_ROOT } from '../local/paths.js';
+import { KubernetesTarget } from './kubernetes.js';
+import { renderSummaryTable, reportOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
+import { runScenario, type RunOptions } from './run.js';
+import { parseScenarios, type ScenarioName } from './scenarios.js';
+import type { ChaosTarget } from './target.js';
+
+export enum TargetKind {
+  LOCAL = 'local',
+  KUBERNETES = 'kubernetes',
+}
+
+/** Parsed command line. */
+export interface ChaosOptions {
+  readonly target: TargetKind;
+  readonly scenarios: readonly ScenarioName[];
+  readonly modes: readonly QueueMode[];
+  /** Seconds of load per scenario (the heal may extend it). */
+  readonly durationS: number;
+  readonly seed: number;
+  readonly smoke: boolean;
+  readonly users: number;
+  readonly postsPerSecond: number;
+  /** Seconds a killed part stays down. */
+  readonly downS: number;
+  /** Where the JSON and HTML go. */
+  readonly outDir: string;
+  /** Kubernetes: the app's URL, the HS256 secret, an overrides file. */
+  readonly url?: string;
+  readonly jwtSecret?: string;
+  readonly specFile?: string;
+  /** Number of app replicas of the local twin. */
+  readonly appReplicas: number;
+}
+
+export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
+                      [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--out DIR]
+                      [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
+scenarios: node-kill leader-kill all-nodes node-pause haproxy-kill app-kill rolling-restart partition`;
+
+/** A bad flag; the message names it and the fix. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function num(flag: string, raw: string | undefined, dflt: number, min: number): number {
+  if (raw === undefined) return dflt;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min) throw new UsageError(`--${flag}: "${raw}" is not a number ≥ ${min}`);
+  return v;
+}
+
+/** Parses argv (without node and script). Throws {@link UsageError}. */
+export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ChaosOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        target: { type: 'string' },
+        scenario: { type: 'string' },
+        'queue-mode': { type: 'string' },
+        duration: { type: 'string' },
+        seed: { type: 'string' },
+        smoke: { type: 'boolean' },
+        users: { type: 'string' },
+        rate: { type: 'string' },
+        down: { type: 'string' },
+        out: { type: 'string' },
+        url: { type: 'string' },
+        'jwt-secret': { type: 'string' },
+        spec: { type: 'string' },
+        apps: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  const target = (v.target ?? TargetKind.LOCAL) as TargetKind;
+  if (!Object.values(TargetKind).includes(target)) throw new UsageError(`--target: "${v.target}" is not a target; use local or kubernetes`);
+  const smoke = v.smoke ?? false;
+  let scenarios: ScenarioName[];
+  try {
+    scenarios = parseScenarios(v.scenario ?? (smoke ? 'node-kill,app-kill' : 'all'));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const modeRaw = v['queue-mode'] ?? (smoke ? QueueMode.MIRRORED : target === TargetKind.KUBERNETES ? undefined : 'both');
+  let modes: QueueMode[];
+  if (modeRaw === undefined) modes = [];
+  else if (modeRaw === 'both') modes = [QueueMode.MIRRORED, QueueMode.QUORUM];
+  else if ((Object.values(QueueMode) as string[]).includes(modeRaw)) modes = [modeRaw as QueueMode];
+  else throw new UsageError(`--queue-mode: "${modeRaw}" is not a mode; use mirrored, quorum or both`);
+  if (target === TargetKind.KUBERNETES && modes.length > 1) {
+    throw new UsageError('--queue-mode: a Kubernetes cluster runs one mode; give the one it was deployed with (mirrored or quorum)');
+  }
+  const jwtSecret = v['jwt-secret'] ?? env[AppEnv.JWT_SECRET];
+  if (target === TargetKind.KUBERNETES && v.url === undefined) {
+    throw new UsageError('--url: the kubernetes target needs the feed app URL, e.g. --url http://localhost:8080 after kubectl port-forward');
+  }
+  return {
+    target,
+    scenarios,
+    modes,
+    durationS: num('duration', v.duration, smoke ? 30 : 40, 5),
+    seed: Math.floor(num('seed', v.seed, Math.floor(Math.random() * 2 ** 31), 0)),
+    smoke,
+    users: Math.floor(num('users', v.users, smoke ? 20 : 30, 2)),
+    postsPerSecond: num('rate', v.rate, 10, 0.1),
+    downS: num('down', v.down, 5, 0),
+    outDir: v.out ?? join(REPO_ROOT, 'reports'),
+    appReplicas: Math.floor(num('apps', v.apps, 3, 2)),
+    ...(v.url !== undefined ? { url: v.url } : {}),
+    ...(jwtSecret !== undefined ? { jwtSecret } : {}),
+    ...(v.spec !== undefined ? { specFile: v.spec } : {}),
+  };
+}
+
+/** Writes a progress line (stderr; stdout carries the summary). */
+export function progressLine(line: string): void {
+  process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+/** A target for one queue mode; `close` tears down what it started. */
+export interface OpenedTarget {
+  readonly target: ChaosTarget;
+  close(): Promise<void>;
+}
+
+/** Opens the local twin in `mode`; injected so tests and the CLI share the loop below. */
+export type LocalOpener = (mode: QueueMode, opts: ChaosOptions, log: (line: string) => void) => Promise<OpenedTarget>;
+
+/** Runs every scenario in every mode; writes the report after each scenario, so a cut-short run keeps what it measured. */
+export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: (line: string) => void = progressLine): Promise<{ report: ChaosReport; files: { json: string; html: string } }> {
+  const started = new Date();
+  const runs: ScenarioRun[] = [];
+  const runOpts: RunOptions = {
+    seed: opts.seed,
+    durationS: opts.durationS,
+    users: opts.users,
+    postsPerSecond: opts.postsPerSecond,
+    downS: opts.downS,
+    log,
+  };
+  const build = (): ChaosReport => ({
+    target: opts.target,
+    seed: opts.seed,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    runTimeS: Math.round((Date.now() - started.getTime()) / 1000),
+    options: { ...opts, jwtSecret: opts.jwtSecret === undefined ? undefined : '(set)', node: process.version },
+    runs,
+  });
+  let files = writeReport(build(), opts.outDir);
+  log(`seed ${opts.seed}; scenarios ${opts.scenarios.join(', ')}; report ${files.html}`);
+
+  const open = async (mode: QueueMode | undefined): Promise<OpenedTarget> => {
+    if (opts.target === TargetKind.LOCAL) return openLocal(mode!, opts, log);
+    const overrides = opts.specFile ? parseOverrides(readFileSync(opts.specFile, 'utf8'), opts.specFile) : {};
+    const spec = resolveSpec(mergeOverrides(overrides, overridesFromEnv(process.env)));
+    const t = new KubernetesTarget({
+      spec,
+      url: opts.url!,
+      ...(opts.jwtSecret !== undefined ? { jwtSecret: opts.jwtSecret } : {}),
+      ...(mode !== undefined ? { queueMode: mode } : {}),
+      log,
+    });
+    await t.resolveJwtSecret();
+    return { target: t, close: async () => undefined };
+  };
+
+  for (const mode of opts.modes.length ? opts.modes : [undefined]) {
+    log(`opening the ${opts.target} target${mode ? ` in ${mode} mode` : ''}`);
+    let opened: OpenedTarget | undefined;
+    try {
+      opened = await open(mode);
+      for (const scenario of opts.scenarios) {
+        log(`scenario ${scenario} (${opened.target.queueMode}) starting`);
+        runs.push(await runScenario(opened.target, scenario, runOpts));
+        files = writeReport(build(), opts.outDir);
+      }
+    } catch (e) {
+      const error = `target failed: ${e instanceof Error ? e.message : String(e)}`;
+      log(error);
+      for (const scenario of opts.scenarios) {
+        if (!runs.some((r) => r.scenario === scenario && r.mode === (mode ?? opened?.target.queueMode))) {
+          runs.push({ scenario, mode: mode ?? 'unknown', startedAt: Date.now(), durationS: 0, faults: [], counters: {}, error });
+        }
+      }
+    } finally {
+      await opened?.close().catch((e: Error) => log(`teardown failed: ${e.message}`));
+    }
+  }
+  const report = build();
+  files = writeReport(report, opts.outDir);
+  return { report, files };
+}
+
+/** The CLI: parse, run, print the summary, exit non-zero on any loss, unexpected delivery or error. */
+export async function main(argv: readonly string[], openLocal: LocalOpener): Promise<number> {
+  let opts: ChaosOptions;
+  try {
+    opts = parseChaosArgs(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const { report, files } = await runChaos(opts, openLocal);
+  process.stdout.write(`\n${renderSummaryTable(report)}\n\nrun time ${report.runTimeS} s; report: ${files.json} and ${files.html}\n`);
+  const ok = reportOk(report);
+  process.stdout.write(ok ? 'PASS: nothing lost, nothing unexpected\n' : 'FAIL: see the table above\n');
+  return ok ? 0 : 1;
+}

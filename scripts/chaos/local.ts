@@ -1,0 +1,157 @@
+/**
+ * The local chaos target: the twin's real processes on loopback. RabbitMQ faults go through the
+ * twin's cluster handle (kill -9 / SIGSTOP by pid, restart on the old data dir), HAProxy and app
+ * faults through the twin's handles, and the workload goes through the twin's load balancer.
+ */
+import type { QueueMode } from '../../spec/index.js';
+import type { RabbitCluster } from '../local/rabbitmq.js';
+import type { ChaosTarget } from './target.js';
+
+/** What the chaos suite needs from a running local twin. */
+export interface LocalStack {
+  /** HTTP base URL of the local load balancer in front of the app replicas. */
+  readonly baseUrl: string;
+  readonly jwtSecret: string;
+  readonly queueMode: QueueMode;
+  readonly rabbit: RabbitCluster;
+  readonly haproxyCount: number;
+  readonly appCount: number;
+  killHaproxy(i: number): Promise<void>;
+  startHaproxy(i: number): Promise<void>;
+  killApp(i: number): Promise<void>;
+  startApp(i: number): Promise<void>;
+  /** Waits until every HAProxy runs and every app replica answers /readyz. */
+  waitReady(timeoutMs: number): Promise<void>;
+}
+
+/** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
+export const NET_TICKTIME_S = 60;
+
+export const LOCAL_PARTITION_UNSUPPORTED =
+  'the local twin runs every node on 127.0.0.1 in one network namespace, so a partition needs per-process packet filtering ' +
+  '(an iptables cgroup match for the node\'s new connections plus cutting its existing distribution sockets); that is not implemented, ' +
+  'so the partition scenario runs only on the kubernetes target (NetworkPolicy)';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class LocalTarget implements ChaosTarget {
+  readonly kind = 'local';
+  readonly baseUrl: string;
+  readonly jwtSecret: string;
+  readonly queueMode: QueueMode;
+  readonly rabbitNodeCount: number;
+  readonly haproxyCount: number;
+  readonly appCount: number;
+  /** Peers notice a silent node after 0.75–1.25 × net_ticktime; pause past the worst case with a margin. */
+  readonly pauseMs = Math.round(NET_TICKTIME_S * 1.25 * 1000) + 10_000;
+
+  constructor(private readonly stack: LocalStack) {
+    this.baseUrl = stack.baseUrl;
+    this.jwtSecret = stack.jwtSecret;
+    this.queueMode = stack.queueMode;
+    this.rabbitNodeCount = stack.rabbit.nodes.length;
+    this.haproxyCount = stack.haproxyCount;
+    this.appCount = stack.appCount;
+  }
+
+  private get rabbit(): RabbitCluster {
+    return this.stack.rabbit;
+  }
+
+  rabbitLabel(i: number): string {
+    return `rabbit-${i}`;
+  }
+
+  rabbitNodeName(i: number): string {
+    return this.rabbit.nodes[i]!.nodename;
+  }
+
+  unsupportedReason(scenario: string): string | undefined {
+    return scenario === 'partition' ? LOCAL_PARTITION_UNSUPPORTED : undefined;
+  }
+
+  killRabbitNode(i: number): Promise<void> {
+    return this.rabbit.killNode(i);
+  }
+
+  stopRabbitNode(i: number): Promise<void> {
+    return this.rabbit.stopNode(i);
+  }
+
+  startRabbitNode(i: number): Promise<void> {
+    return this.rabbit.startNode(i);
+  }
+
+  async startAllRabbitNodes(): Promise<void> {
+    await this.rabbit.startAll();
+    await this.rabbit.waitForRunningNodes(this.rabbitNodeCount, 300_000);
+  }
+
+  async pauseRabbitNode(i: number): Promise<void> {
+    this.rabbit.pauseNode(i);
+  }
+
+  async resumeRabbitNode(i: number): Promise<void> {
+    this.rabbit.resumeNode(i);
+  }
+
+  async partitionRabbitNode(): Promise<void> {
+    throw new Error(LOCAL_PARTITION_UNSUPPORTED);
+  }
+
+  async healPartition(): Promise<void> {
+    throw new Error(LOCAL_PARTITION_UNSUPPORTED);
+  }
+
+  async rollingRestart(onStep: (i: number, phase: 'down' | 'up') => void): Promise<void> {
+    for (let i = 0; i < this.rabbitNodeCount; i++) {
+      onStep(i, 'down');
+      await this.rabbit.stopNode(i);
+      await this.rabbit.startNode(i);
+      await this.rabbit.waitForRunningNodes(this.rabbitNodeCount, 300_000);
+      onStep(i, 'up');
+      // Let mirrors/followers catch up before the next node goes (what a StatefulSet's readiness gate does).
+      await sleep(5000);
+    }
+  }
+
+  async rabbitmqctl(i: number, args: readonly string[]): Promise<string> {
+    // Ask a running node when i is down; any member answers list_queues for the whole cluster.
+    const order = [i, ...Array.from({ length: this.rabbitNodeCount }, (_, k) => k).filter((k) => k !== i)];
+    let last: unknown;
+    for (const k of order) {
+      if (!this.rabbit.isUp(k)) continue;
+      try {
+        return await this.rabbit.rabbitmqctl(k, args);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last instanceof Error ? last : new Error(`rabbitmqctl ${args.join(' ')}: no node answered`);
+  }
+
+  killHaproxy(i: number): Promise<void> {
+    return this.stack.killHaproxy(i);
+  }
+
+  startHaproxy(i: number): Promise<void> {
+    return this.stack.startHaproxy(i);
+  }
+
+  killApp(i: number): Promise<void> {
+    return this.stack.killApp(i);
+  }
+
+  startApp(i: number): Promise<void> {
+    return this.stack.startApp(i);
+  }
+
+  async waitHealthy(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; i < this.rabbitNodeCount; i++) {
+      if (!this.rabbit.isUp(i)) throw new Error(`${this.rabbitLabel(i)} is not running (a scenario left it down)`);
+    }
+    await this.rabbit.waitForRunningNodes(this.rabbitNodeCount, Math.max(1000, deadline - Date.now()));
+    await this.stack.waitReady(Math.max(1000, deadline - Date.now()));
+  }
+}
