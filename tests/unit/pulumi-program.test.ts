@@ -6,6 +6,7 @@
  * what a real `pulumi up` would send.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { parseAllDocuments } from 'yaml';
@@ -244,6 +245,29 @@ describe('pulumi program with default config', async () => {
   });
 });
 
+describe('pulumi entry point', () => {
+  test('GIVEN pulumi/index.ts WHEN loaded as the nodejs runtime loads an ES module THEN its only export is a default function returning the outputs', async () => {
+    const entry = (await import('../../pulumi/index.js')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(entry), ['default']);
+    assert.equal(typeof entry.default, 'function');
+  });
+
+  test('GIVEN the serialized secret generator WHEN loaded as the dynamic provider host does THEN it creates a value and never reports a diff', async () => {
+    const run = await runProgram();
+    const generated = run.registrations.find((r) => r.type === GENERATED_SECRET_TYPE);
+    assert.ok(generated);
+    const source = unwrap(generated.wire.__provider);
+    assert.equal(typeof source, 'string');
+    // The host (cmd/dynamic-provider) evaluates the text as CommonJS with require-from-string.
+    const hostRequire = createRequire(createRequire(import.meta.url).resolve('@pulumi/pulumi/cmd/dynamic-provider/index.js'));
+    const requireFromString = hostRequire('require-from-string') as (code: string) => { handler(): typeof generatedSecretProvider };
+    const provider = requireFromString(source as string).handler();
+    const created = await provider.create({ bytes: 36 });
+    assert.match((created.outs as { value: string }).value, /^[A-Za-z0-9_-]{48}$/);
+    assert.equal((await provider.diff!(created.id, created.outs, { bytes: 36 })).changes, false);
+  });
+});
+
 describe('pulumi program across runs', async () => {
   const secretValues = (run: RunResult): string[] =>
     run.registrations
@@ -310,6 +334,28 @@ describe('pulumi program with stack config', async () => {
     const mirrored = await runProgram();
     const rmqConfig = unwrap(registered(mirrored, 'ConfigMap', names.rabbitmqConfig).wire) as { data: Record<string, string> };
     assert.ok(Object.values(rmqConfig.data).some((v) => v.includes(Object.keys(MIRRORED_POLICY_DEFINITION)[0]!)));
+  });
+});
+
+describe('pulumi program provider settings', async () => {
+  const kubeconfig = 'apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: not-a-real-token}}]\n';
+  const run = await runProgram(
+    { 'feedkit:kubeconfig': kubeconfig, 'feedkit:context': 'staging', 'feedkit:namespace': 'feed-staging' },
+    { secretKeys: ['feedkit:kubeconfig'] },
+  );
+
+  test('GIVEN kubeconfig, context and namespace in config WHEN run THEN the provider gets them, the kubeconfig as a secret', () => {
+    const provider = run.registrations.find((r) => r.type === 'pulumi:providers:kubernetes');
+    assert.ok(provider);
+    assert.ok(isWireSecret(provider.wire.kubeconfig));
+    assert.equal(unwrap(provider.wire.kubeconfig), kubeconfig);
+    assert.equal(provider.wire.context, 'staging');
+    assert.equal(provider.wire.namespace, 'feed-staging');
+    assert.equal(run.outputs.namespace!.value, 'feed-staging');
+    for (const r of run.registrations.filter(isKubeObject)) {
+      const ns = (r.wire.metadata as KubeObject['metadata']).namespace;
+      assert.ok(r.wire.kind === 'Namespace' || ns === 'feed-staging', `${r.name} is in namespace ${String(ns)}`);
+    }
   });
 });
 
