@@ -1,0 +1,186 @@
+/**
+ * A throw-away PostgreSQL server for the twin and the integration tests: initdb in a work folder,
+ * run as the non-root `postgres` OS user (postgres refuses root), loopback TCP only.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { Ports } from '../../spec/index.js';
+import { freePort } from './ports.js';
+import { progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Where Debian's PostgreSQL 15 binaries live. */
+export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
+/** The non-root OS user postgres runs as. */
+export const POSTGRES_OS_USER = 'postgres';
+
+/** A running PostgreSQL server. */
+export interface PostgresServer {
+  readonly port: number;
+  /** `postgres://user:password@127.0.0.1:port/db` (for tests and tools; never print it). */
+  readonly url: string;
+  /** `postgres://user@127.0.0.1:port/db`: what the app gets as DATABASE_URL, with PGPASSWORD beside it. */
+  readonly urlWithoutPassword: string;
+  readonly password: string;
+  readonly database: string;
+  readonly username: string;
+  readonly process: ManagedProcess;
+  /** Smart shutdown (SIGTERM), SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startPostgres}. */
+export interface StartPostgresOptions {
+  /** Folder for the data dir (`<workDir>/data`), socket dir and log; created and chowned to `postgres`. */
+  readonly workDir: string;
+  /** @default a free port */
+  readonly port?: number;
+  /** @default feed */
+  readonly database?: string;
+  /** @default feed */
+  readonly username?: string;
+  /** @default generated (24 random bytes, hex) */
+  readonly password?: string;
+  /**
+   * Seconds to wait for the server to accept connections.
+   * @default 60
+   */
+  readonly readyTimeoutSeconds?: number;
+}
+
+interface OsUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+async function osUser(name: string): Promise<OsUser> {
+  try {
+    const uid = Number((await execFileAsync('id', ['-u', name])).stdout.trim());
+    const gid = Number((await execFileAsync('id', ['-g', name])).stdout.trim());
+    return { uid, gid };
+  } catch {
+    throw new Error(`OS user "${name}" does not exist. Fix: install PostgreSQL 15 (apt-get install -y postgresql-15), which creates it`);
+  }
+}
+
+/** The `postgres` user must be able to walk down to the work folder (a mktemp dir is 0700). */
+function ensureTraversable(dir: string): void {
+  let d = resolve(dir);
+  for (;;) {
+    const parent = dirname(d);
+    if (parent === d) return;
+    d = parent;
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(`the postgres OS user cannot enter "${d}" (mode ${(mode & 0o777).toString(8)}). Fix: chmod o+x "${d}" or use a work folder under a world-traversable path`);
+    }
+  }
+}
+
+function checkIdentifier(field: string, v: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v)) {
+    throw new Error(`startPostgres: ${field} "${v}" is not a plain SQL identifier. Fix: use lower-case letters, digits and "_"`);
+  }
+}
+
+/** Initializes (first time) and starts PostgreSQL, creates the role and database, waits until it answers queries. */
+export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresServer> {
+  const database = opts.database ?? 'feed';
+  const username = opts.username ?? 'feed';
+  checkIdentifier('database', database);
+  checkIdentifier('username', username);
+  const password = opts.password ?? randomBytes(24).toString('hex');
+  const port = opts.port ?? (await freePort());
+  const user = await osUser(POSTGRES_OS_USER);
+
+  const workDir = resolve(opts.workDir);
+  const dataDir = join(workDir, 'data');
+  const socketDir = join(workDir, 'socket');
+  mkdirSync(workDir, { recursive: true });
+  chmodSync(workDir, 0o755);
+  ensureTraversable(workDir);
+  for (const d of [dataDir, socketDir]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    chownSync(d, user.uid, user.gid);
+    chmodSync(d, 0o700);
+  }
+  const logFile = join(workDir, 'postgres.log');
+  writeFileSync(logFile, '', { flag: 'a' });
+  chownSync(logFile, user.uid, user.gid);
+
+  const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+  if (fresh) {
+    progress(`postgres: initdb in ${dataDir}`);
+    // Local (socket) logins are trusted: the socket dir is 0700 and owned by postgres. TCP needs a password.
+    await execFileAsync(
+      'runuser',
+      ['-u', POSTGRES_OS_USER, '--', join(POSTGRES_BIN_DIR, 'initdb'), '-D', dataDir, '-U', POSTGRES_OS_USER,
+        '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
+      { cwd: workDir, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
+    ).catch((e: Error & { stderr?: string }) => {
+      throw new Error(`postgres: initdb failed: ${e.stderr ?? e.message}`);
+    });
+  }
+
+  const proc = spawnManaged(
+    `postgres:${port}`,
+    join(POSTGRES_BIN_DIR, 'postgres'),
+    ['-D', dataDir, '-p', String(port),
+      '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`,
+      '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+    // Spawned straight as the postgres user (not through runuser) so the pid is the postmaster itself.
+    { cwd: workDir, logFile, uid: user.uid, gid: user.gid, env: { LC_ALL: 'C.UTF-8', HOME: workDir, USER: POSTGRES_OS_USER } },
+  );
+
+  const superuser = () => new pg.Client({ host: socketDir, port, user: POSTGRES_OS_USER, database: 'postgres' });
+  const timeoutMs = (opts.readyTimeoutSeconds ?? 60) * 1000;
+  try {
+    await waitFor(`postgres on 127.0.0.1:${port} (log: ${logFile})`, async () => {
+      if (!proc.running) throw new Error(`postgres exited; see ${logFile}`);
+      const c = superuser();
+      try {
+        await c.connect();
+        await c.query('SELECT 1');
+        return true;
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }, { timeoutMs, intervalMs: 200 });
+
+    const c = superuser();
+    await c.connect();
+    try {
+      const lit = c.escapeLiteral(password);
+      const role = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username]);
+      await c.query(`${role.rowCount ? 'ALTER' : 'CREATE'} ROLE ${c.escapeIdentifier(username)} LOGIN PASSWORD ${lit}`);
+      const db = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (!db.rowCount) await c.query(`CREATE DATABASE ${c.escapeIdentifier(database)} OWNER ${c.escapeIdentifier(username)}`);
+    } finally {
+      await c.end();
+    }
+  } catch (e) {
+    await proc.stop(5000).catch(() => undefined);
+    throw e;
+  }
+
+  const hostPort = `127.0.0.1:${port}`;
+  const enc = encodeURIComponent;
+  return {
+    port,
+    url: `postgres://${enc(username)}:${enc(password)}@${hostPort}/${database}`,
+    urlWithoutPassword: `postgres://${enc(username)}@${hostPort}/${database}`,
+    password,
+    database,
+    username,
+    process: proc,
+    stop: () => proc.stop(15_000),
+  };
+}
+
+/** The well-known port, for documentation only: the twin always picks a free one. */
+export const POSTGRES_DEFAULT_PORT = Ports.POSTGRES;

@@ -1,0 +1,494 @@
+/**
+ * A RabbitMQ cluster of real Debian `rabbitmq-server` nodes on loopback, booted from the same
+ * renderer output the charts carry (classic peer discovery, loopback listeners, local paths).
+ * Each cluster has its own epmd, node names with a random suffix, dynamic ports and its own
+ * cookie, so several clusters (other engineers', other tests') share this machine safely.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MIN_COOKIE_LENGTH, POLICY_NAME, type FeedkitSpec } from '../../spec/index.js';
+import {
+  DEFAULT_USER_DEFINITIONS_FILE,
+  DEFINITIONS_FILE,
+  PeerDiscoveryKind,
+  renderDefaultUserConf,
+  renderDefaultUserDefinitions,
+  renderDefinitions,
+  renderEnabledPlugins,
+  renderRabbitmqConf,
+} from '../../rabbitmq-cluster/index.js';
+import { freePort, isPortAnswering } from './ports.js';
+import { isPidAlive, progress, sleep, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+
+/** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
+export const RABBITMQ_BIN_DIR = '/usr/lib/rabbitmq/bin';
+/** Erlang's port mapper daemon. */
+export const EPMD_BIN = 'epmd';
+/** Host part of every local node name. */
+export const LOCAL_NODE_HOST = 'localhost';
+/** Loopback address every listener binds. */
+export const LOOPBACK = '127.0.0.1';
+
+/** One node of a {@link RabbitCluster}. */
+export interface RabbitNode {
+  /** 0-based position in the cluster. */
+  readonly index: number;
+  /** Erlang node name, e.g. `rfk-3f2a-1@localhost`. */
+  readonly nodename: string;
+  readonly amqpPort: number;
+  readonly managementPort: number;
+  readonly prometheusPort: number;
+  /** Erlang distribution port. */
+  readonly distPort: number;
+  /** Pid of the Erlang VM while the node runs (from its pid file), else `undefined`. */
+  readonly pid: number | undefined;
+  /** Pid of the wrapper process (leader of the node's process group) while it runs. */
+  readonly groupPid: number | undefined;
+  /** `amqp://user:pass@127.0.0.1:port` (carries the password: never print it). */
+  readonly amqpUrl: string;
+  /** `http://127.0.0.1:port` of the management UI and HTTP API. */
+  readonly managementUrl: string;
+  /** Folder of this node: config, mnesia, logs. */
+  readonly dir: string;
+  /** The node's own log file (RabbitMQ's log, not stdout). */
+  readonly logFile: string;
+}
+
+/** A running cluster; every method waits with a timeout. */
+export interface RabbitCluster {
+  readonly nodes: readonly RabbitNode[];
+  readonly username: string;
+  readonly password: string;
+  readonly cookie: string;
+  /** Port of this cluster's own epmd. */
+  readonly epmdPort: number;
+  /** Process of this cluster's epmd. */
+  readonly epmd: ManagedProcess;
+  /** SIGKILL the node's VM (and its process group); returns once it is gone. */
+  killNode(i: number): Promise<void>;
+  /** Graceful stop (SIGTERM), SIGKILL after 60 s. */
+  stopNode(i: number): Promise<void>;
+  /** Start a stopped node on its old data dir; waits until it runs and sees every other live node. */
+  startNode(i: number): Promise<void>;
+  /** SIGSTOP the node's process group. */
+  pauseNode(i: number): void;
+  /** SIGCONT the node's process group. */
+  resumeNode(i: number): void;
+  /** Start every stopped node in parallel (how a fully stopped cluster re-forms without force_boot); waits for all. */
+  startAll(): Promise<void>;
+  /** Stop every node (in parallel, gracefully). */
+  stopAll(): Promise<void>;
+  /** Runs `rabbitmqctl -n <node i> ...args` with this cluster's cookie and epmd; returns stdout. */
+  rabbitmqctl(i: number, args: readonly string[], timeoutMs?: number): Promise<string>;
+  /** GET on node i's management HTTP API (path like `/api/nodes`); JSON body, throws on non-2xx. */
+  managementApi<T = unknown>(i: number, path: string): Promise<T>;
+  /** Waits until some reachable node reports exactly `count` running cluster members. */
+  waitForRunningNodes(count: number, timeoutMs: number): Promise<void>;
+  /** Names of running members as node i sees them (throws when node i does not answer). */
+  runningNodes(i: number): Promise<string[]>;
+  /** The `ha-feed` policy as node i sees it, or `undefined` when absent. */
+  policy(i: number, name?: string): Promise<RabbitPolicy | undefined>;
+  /** True while node i's process runs and is not paused. */
+  isUp(i: number): boolean;
+  /** Stops every node and epmd. */
+  stop(): Promise<void>;
+}
+
+/** A policy as the management API returns it. */
+export interface RabbitPolicy {
+  readonly name: string;
+  readonly pattern: string;
+  readonly 'apply-to': string;
+  readonly definition: Record<string, unknown>;
+  readonly priority: number;
+}
+
+/** Options of {@link startRabbitCluster}. */
+export interface StartRabbitClusterOptions {
+  /** The resolved spec (queue mode, policy, heartbeat); its ports are replaced by free loopback ports. */
+  readonly spec: FeedkitSpec;
+  /** Folder for the nodes' config, data and logs; created. */
+  readonly workDir: string;
+  /**
+   * Number of nodes.
+   * @default spec.rabbitmq.replicas (1 is allowed for tests)
+   */
+  readonly nodes?: number;
+  /** @default feedkit */
+  readonly username?: string;
+  /** @default generated */
+  readonly password?: string;
+  /** @default generated (48 hex characters) */
+  readonly cookie?: string;
+  /**
+   * Prefix of the node names, followed by a random suffix and the node number.
+   * @default rfk
+   */
+  readonly namePrefix?: string;
+  /**
+   * Seconds to wait for each node to boot.
+   * @default 180
+   */
+  readonly bootTimeoutSeconds?: number;
+}
+
+interface NodeState {
+  readonly base: Omit<RabbitNode, 'pid' | 'groupPid'>;
+  readonly env: Record<string, string>;
+  proc: ManagedProcess | undefined;
+  beamPid: number | undefined;
+  paused: boolean;
+}
+
+const EXTRA_ERL_ARGS = `-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}`;
+
+/** Writes a node's config files from the renderers; the same text the charts put in ConfigMaps. */
+function writeNodeConfig(spec: FeedkitSpec, dir: string, allNodes: readonly string[], ports: { amqp: number; management: number; prometheus: number }, username: string, password: string): { conf: string; confD: string; plugins: string } {
+  const conf = join(dir, 'rabbitmq.conf');
+  const confD = join(dir, 'conf.d');
+  const plugins = join(dir, 'enabled_plugins');
+  // A directory: a node with definitions to load does not seed the default user, so the user is a definitions file too.
+  const definitions = join(dir, 'definitions');
+  mkdirSync(confD, { recursive: true });
+  mkdirSync(definitions, { recursive: true });
+  writeFileSync(join(definitions, DEFINITIONS_FILE), renderDefinitions(spec));
+  writeFileSync(join(definitions, DEFAULT_USER_DEFINITIONS_FILE), renderDefaultUserDefinitions(username, password), { mode: 0o600 });
+  writeFileSync(
+    conf,
+    renderRabbitmqConf(spec, {
+      peerDiscovery: { kind: PeerDiscoveryKind.CLASSIC, nodes: allNodes },
+      definitionsPath: definitions,
+      amqp: { host: LOOPBACK, port: ports.amqp },
+      management: { host: LOOPBACK, port: ports.management },
+      prometheus: { host: LOOPBACK, port: ports.prometheus },
+    }),
+  );
+  writeFileSync(join(confD, '10-default-user.conf'), renderDefaultUserConf(username, password), { mode: 0o600 });
+  writeFileSync(plugins, renderEnabledPlugins(PeerDiscoveryKind.CLASSIC));
+  return { conf, confD, plugins };
+}
+
+function checkIndex(nodes: readonly unknown[], i: number): void {
+  if (!Number.isInteger(i) || i < 0 || i >= nodes.length) {
+    throw new Error(`node index ${i} is out of range: the cluster has nodes 0..${nodes.length - 1}`);
+  }
+}
+
+/**
+ * Starts a cluster: its own epmd, then node 0, then the others one at a time (a fresh cluster
+ * formed in parallel with classic config could split into several), and waits until every node
+ * runs as a member. Throws (after stopping what it started) when a node does not come up.
+ */
+export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promise<RabbitCluster> {
+  const spec = opts.spec;
+  const count = opts.nodes ?? spec.rabbitmq.replicas;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`startRabbitCluster: nodes must be a positive whole number, got ${count}`);
+  const username = opts.username ?? 'feedkit';
+  const password = opts.password ?? randomBytes(24).toString('hex');
+  const cookie = opts.cookie ?? randomBytes(24).toString('hex');
+  if (cookie.length < MIN_COOKIE_LENGTH || !/^[A-Za-z0-9]+$/.test(cookie)) {
+    throw new Error(`startRabbitCluster: cookie must be at least ${MIN_COOKIE_LENGTH} letters or digits. Fix: omit it to generate one`);
+  }
+  const bootTimeoutMs = (opts.bootTimeoutSeconds ?? 180) * 1000;
+  const workDir = resolve(opts.workDir);
+  const suffix = randomBytes(2).toString('hex');
+  const prefix = `${opts.namePrefix ?? 'rfk'}-${suffix}`;
+
+  const home = join(workDir, 'home');
+  mkdirSync(home, { recursive: true });
+  const cookieFile = join(home, '.erlang.cookie');
+  writeFileSync(cookieFile, cookie, { mode: 0o600 });
+  chmodSync(cookieFile, 0o600);
+  // rabbitmq-env sources this file; an empty one keeps /etc/rabbitmq/rabbitmq-env.conf out.
+  const confEnvFile = join(workDir, 'rabbitmq-env.conf');
+  writeFileSync(confEnvFile, '# intentionally empty: every setting comes from the environment\n');
+
+  const epmdPort = await freePort();
+  // Our own epmd in the foreground: stoppable by pid, and no name clash with other clusters.
+  const epmd = spawnManaged(`epmd:${epmdPort}`, EPMD_BIN, ['-port', String(epmdPort), '-address', LOOPBACK], {
+    logFile: join(workDir, 'epmd.log'),
+  });
+  await waitFor(`epmd on ${LOOPBACK}:${epmdPort}`, async () => {
+    if (!epmd.running) throw new Error(`epmd exited; see ${join(workDir, 'epmd.log')}`);
+    return (await isPortAnswering(epmdPort)) || undefined;
+  }, { timeoutMs: 10_000, intervalMs: 100 });
+
+  const commonEnv: Record<string, string> = {
+    HOME: home,
+    ERL_EPMD_PORT: String(epmdPort),
+    RABBITMQ_CONF_ENV_FILE: confEnvFile,
+    RABBITMQ_USE_LONGNAME: 'false',
+    RABBITMQ_CTL_ERL_ARGS: EXTRA_ERL_ARGS,
+  };
+
+  const nodeNames = Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}@${LOCAL_NODE_HOST}`);
+  const states: NodeState[] = [];
+  for (let i = 0; i < count; i++) {
+    const nodename = nodeNames[i]!;
+    const dir = join(workDir, `node-${i + 1}`);
+    const ports = { amqp: await freePort(), management: await freePort(), prometheus: await freePort(), dist: await freePort() };
+    const files = writeNodeConfig(spec, dir, nodeNames, ports, username, password);
+    const mnesiaBase = join(dir, 'mnesia');
+    const logBase = join(dir, 'log');
+    mkdirSync(mnesiaBase, { recursive: true });
+    mkdirSync(logBase, { recursive: true });
+    const env: Record<string, string> = {
+      ...commonEnv,
+      RABBITMQ_NODENAME: nodename,
+      RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
+      RABBITMQ_NODE_PORT: String(ports.amqp),
+      RABBITMQ_DIST_PORT: String(ports.dist),
+      RABBITMQ_MNESIA_BASE: mnesiaBase,
+      RABBITMQ_LOG_BASE: logBase,
+      RABBITMQ_CONFIG_FILE: files.conf,
+      RABBITMQ_CONFIG_FILES: files.confD,
+      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: files.plugins,
+      RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: EXTRA_ERL_ARGS,
+    };
+    const enc = encodeURIComponent;
+    states.push({
+      base: {
+        index: i,
+        nodename,
+        amqpPort: ports.amqp,
+        managementPort: ports.management,
+        prometheusPort: ports.prometheus,
+        distPort: ports.dist,
+        amqpUrl: `amqp://${enc(username)}:${enc(password)}@${LOOPBACK}:${ports.amqp}`,
+        managementUrl: `http://${LOOPBACK}:${ports.management}`,
+        dir,
+        logFile: join(logBase, `${nodename}.log`),
+      },
+      env,
+      proc: undefined,
+      beamPid: undefined,
+      paused: false,
+    });
+  }
+
+  const authHeader = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+
+  const managementApi = async <T>(i: number, path: string): Promise<T> => {
+    checkIndex(states, i);
+    const s = states[i]!;
+    const res = await fetch(`${s.base.managementUrl}${path}`, { headers: { authorization: authHeader }, signal: AbortSignal.timeout(5000) });
+    if (res.status === 404) throw Object.assign(new Error(`${s.base.nodename} ${path}: 404`), { status: 404 });
+    if (!res.ok) throw new Error(`${s.base.nodename} ${path}: HTTP ${res.status}`);
+    return (await res.json()) as T;
+  };
+
+  const runningNodes = async (i: number): Promise<string[]> => {
+    const nodes = await managementApi<{ name: string; running: boolean }[]>(i, '/api/nodes');
+    return nodes.filter((n) => n.running).map((n) => n.name).sort();
+  };
+
+  const isUp = (i: number): boolean => {
+    const s = states[i]!;
+    return s.proc !== undefined && s.proc.running && !s.paused;
+  };
+
+  const spawnNode = (i: number): void => {
+    const s = states[i]!;
+    if (s.proc?.running) throw new Error(`${s.base.nodename} is already running (pid ${s.proc.pid})`);
+    rmSync(s.env['RABBITMQ_PID_FILE']!, { force: true });
+    s.paused = false;
+    s.beamPid = undefined;
+    s.proc = spawnManaged(`rabbitmq:${s.base.nodename}`, join(RABBITMQ_BIN_DIR, 'rabbitmq-server'), [], {
+      env: s.env,
+      cwd: s.base.dir,
+      logFile: join(s.base.dir, 'stdout.log'),
+    });
+  };
+
+  /** Waits until node i runs the rabbit app, answers AMQP, and sees every other node we believe is up. */
+  const waitNodeReady = async (i: number, timeoutMs: number): Promise<void> => {
+    const s = states[i]!;
+    const t0 = Date.now();
+    await waitFor(`RabbitMQ node ${s.base.nodename} to run and join the cluster (log: ${s.base.logFile})`, async () => {
+      if (!s.proc?.running) throw new Error(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
+      const running = await runningNodes(i);
+      const expected = states.filter((_, j) => isUp(j)).map((o) => o.base.nodename);
+      if (!expected.every((n) => running.includes(n))) throw new Error(`${s.base.nodename} sees running [${running.join(', ')}], expected [${expected.join(', ')}]`);
+      if (!(await isPortAnswering(s.base.amqpPort))) throw new Error(`AMQP port ${s.base.amqpPort} does not answer yet`);
+      return true;
+    }, { timeoutMs, intervalMs: 500, onProgress: everyTenSeconds(`node ${s.base.nodename}`) });
+    s.beamPid = readPidFile(s.env['RABBITMQ_PID_FILE']!);
+    progress(`rabbitmq: ${s.base.nodename} running (amqp ${s.base.amqpPort}, management ${s.base.managementPort}) after ${Math.round((Date.now() - t0) / 1000)} s`);
+  };
+
+  const rabbitmqctl = async (i: number, args: readonly string[], timeoutMs = 60_000): Promise<string> => {
+    checkIndex(states, i);
+    const s = states[i]!;
+    // Each CLI call is a hidden Erlang node: give it its own dist port instead of the default range
+    // next to the node's, which concurrent calls (and other clusters) would exhaust.
+    const cliPort = await freePort();
+    return new Promise((resolveOut, reject) => {
+      execFile(
+        join(RABBITMQ_BIN_DIR, 'rabbitmqctl'),
+        ['-n', s.base.nodename, ...args],
+        {
+          env: { ...process.env, ...commonEnv, RABBITMQ_CTL_DIST_PORT_MIN: String(cliPort), RABBITMQ_CTL_DIST_PORT_MAX: String(cliPort) },
+          timeout: timeoutMs,
+          killSignal: 'SIGKILL',
+          maxBuffer: 16 * 1024 * 1024,
+        },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`rabbitmqctl -n ${s.base.nodename} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+          else resolveOut(stdout);
+        },
+      );
+    });
+  };
+
+  const policy = async (i: number, name = spec.rabbitmq.policy.name ?? POLICY_NAME): Promise<RabbitPolicy | undefined> => {
+    try {
+      return await managementApi<RabbitPolicy>(i, `/api/policies/%2F/${encodeURIComponent(name)}`);
+    } catch (e) {
+      if ((e as { status?: number }).status === 404) return undefined;
+      throw e;
+    }
+  };
+
+  const waitForRunningNodes = async (want: number, timeoutMs: number): Promise<void> => {
+    await waitFor(`${want} running RabbitMQ node(s) in cluster ${prefix}`, async () => {
+      let seen = 'no node answered';
+      for (let i = 0; i < states.length; i++) {
+        if (!isUp(i)) continue;
+        try {
+          const running = await runningNodes(i);
+          if (running.length === want) return true;
+          seen = `${states[i]!.base.nodename} sees ${running.length}: [${running.join(', ')}]`;
+        } catch (e) {
+          seen = `${states[i]!.base.nodename}: ${(e as Error).message}`;
+        }
+      }
+      throw new Error(seen);
+    }, { timeoutMs, intervalMs: 500 });
+  };
+
+  const stopNode = async (i: number): Promise<void> => {
+    checkIndex(states, i);
+    const s = states[i]!;
+    if (s.proc?.running) {
+      progress(`rabbitmq: stopping ${s.base.nodename}`);
+      await s.proc.stop(60_000);
+    }
+    s.beamPid = undefined;
+    s.paused = false;
+  };
+
+  const startAll = async (): Promise<void> => {
+    const stopped = states.map((_, i) => i).filter((i) => !states[i]!.proc?.running);
+    progress(`rabbitmq: starting ${stopped.length} node(s) in parallel`);
+    for (const i of stopped) spawnNode(i);
+    // A node that was not the last to stop waits for its peers; all of them must run for any to finish booting.
+    const results = await Promise.allSettled(stopped.map((i) => waitNodeReady(i, bootTimeoutMs)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  const cluster: RabbitCluster = {
+    get nodes() {
+      return states.map((s) => ({
+        ...s.base,
+        pid: s.proc?.running ? s.beamPid : undefined,
+        groupPid: s.proc?.running ? s.proc.pid : undefined,
+      }));
+    },
+    username,
+    password,
+    cookie,
+    epmdPort,
+    epmd,
+    async killNode(i) {
+      checkIndex(states, i);
+      const s = states[i]!;
+      if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
+      progress(`rabbitmq: kill -9 ${s.base.nodename} (pid ${s.beamPid ?? s.proc.pid})`);
+      if (s.beamPid !== undefined && isPidAlive(s.beamPid)) process.kill(s.beamPid, 'SIGKILL');
+      await s.proc.kill9();
+      s.beamPid = undefined;
+      s.paused = false;
+    },
+    stopNode,
+    async startNode(i) {
+      checkIndex(states, i);
+      progress(`rabbitmq: starting ${states[i]!.base.nodename}`);
+      spawnNode(i);
+      await waitNodeReady(i, bootTimeoutMs);
+    },
+    pauseNode(i) {
+      checkIndex(states, i);
+      const s = states[i]!;
+      if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
+      s.proc.pause();
+      s.paused = true;
+    },
+    resumeNode(i) {
+      checkIndex(states, i);
+      const s = states[i]!;
+      s.proc?.resume();
+      s.paused = false;
+    },
+    startAll,
+    async stopAll() {
+      await Promise.all(states.map((_, i) => stopNode(i)));
+    },
+    rabbitmqctl,
+    managementApi,
+    waitForRunningNodes,
+    runningNodes,
+    policy,
+    isUp,
+    async stop() {
+      await Promise.allSettled(states.map((_, i) => stopNode(i)));
+      await epmd.stop(5000);
+    },
+  };
+
+  try {
+    progress(`rabbitmq: cluster ${prefix} of ${count} node(s) (epmd ${epmdPort}, queue mode ${spec.rabbitmq.queueMode}) in ${workDir}`);
+    // First formation: one node at a time, so each joins the cluster the first one formed.
+    for (let i = 0; i < count; i++) {
+      spawnNode(i);
+      await waitNodeReady(i, bootTimeoutMs);
+    }
+    await waitForRunningNodes(count, 30_000);
+  } catch (e) {
+    await cluster.stop().catch(() => undefined);
+    throw e;
+  }
+  return cluster;
+}
+
+/** Version of the installed RabbitMQ server (from its lib folder name), e.g. `3.10.8`; `undefined` when not installed. */
+export function installedRabbitmqVersion(): string | undefined {
+  try {
+    const entry = readdirSync('/usr/lib/rabbitmq/lib').find((d) => d.startsWith('rabbitmq_server-'));
+    return entry?.slice('rabbitmq_server-'.length);
+  } catch {
+    return undefined;
+  }
+}
+
+function readPidFile(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function everyTenSeconds(what: string): (elapsedMs: number) => void {
+  let last = 0;
+  return (elapsed) => {
+    if (elapsed - last >= 10_000) {
+      last = elapsed;
+      progress(`waiting for ${what} (${Math.round(elapsed / 1000)} s)`);
+    }
+  };
+}
+
+export { sleep };
