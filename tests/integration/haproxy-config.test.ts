@@ -11,7 +11,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { resolveSpec } from '../../spec/index.js';
+import amqp from 'amqplib';
+import { EXCHANGE, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec } from '../../spec/index.js';
 import { HaproxyNames, haproxyServersForCluster, renderHaproxyCfg, type HaproxyCfgOptions } from '../../haproxy/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
@@ -142,10 +143,16 @@ describe('haproxy -c accepts the rendered config', { skip: haproxyMissing }, () 
 describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMissing }, () => {
   let node: ChildProcess;
   let statsPort: number;
+  let frontPort: number;
+  let managementPort: number;
+  const username = 'feedkit';
+  const password = randomBytes(16).toString('hex');
 
   before(async () => {
     const [amqp, mgmt, prom, dist, front, stats] = (await freePorts(6)) as [number, number, number, number, number, number];
     statsPort = stats;
+    frontPort = front;
+    managementPort = mgmt;
     const nodeName = `rfk-${randomBytes(4).toString('hex')}-1@localhost`;
     const home = join(work, 'home');
     const defs = join(work, 'definitions');
@@ -153,7 +160,7 @@ describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMis
     mkdirSync(defs);
     writeFileSync(join(home, '.erlang.cookie'), randomBytes(24).toString('hex'), { mode: 0o600 });
     writeFileSync(join(defs, DEFINITIONS_FILE), renderDefinitions(spec));
-    writeFileSync(join(defs, DEFAULT_USER_DEFINITIONS_FILE), renderDefaultUserDefinitions('feedkit', randomBytes(16).toString('hex')), { mode: 0o600 });
+    writeFileSync(join(defs, DEFAULT_USER_DEFINITIONS_FILE), renderDefaultUserDefinitions(username, password), { mode: 0o600 });
     writeFileSync(join(work, 'enabled_plugins'), renderEnabledPlugins(PeerDiscoveryKind.CLASSIC));
     writeFileSync(join(work, 'rabbitmq.conf'), renderRabbitmqConf(spec, {
       peerDiscovery: { kind: PeerDiscoveryKind.CLASSIC, nodes: [nodeName] },
@@ -191,6 +198,28 @@ describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMis
 
   test('GIVEN a booted node WHEN HAProxy sends the 8-byte header THEN the AMQP port is UP', async () => {
     assert.equal((await statuses(statsPort)).get('amqp'), 'UP');
+  });
+
+  test('GIVEN definitions loaded at boot WHEN a client logs in through HAProxy THEN the default user works, the exchange exists and a replica queue gets the HA policy', async () => {
+    const conn = await amqp.connect(`amqp://${username}:${password}@127.0.0.1:${frontPort}`);
+    try {
+      const channel = await conn.createChannel();
+      await channel.checkExchange(EXCHANGE);
+      const queue = replicaQueueName(`it-${randomBytes(3).toString('hex')}`);
+      await channel.assertQueue(queue, { durable: true, arguments: replicaQueueArguments(QueueMode.MIRRORED, spec.rabbitmq.queueExpiresMs) });
+      const auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      // The management API reports the applied policy with its next stats emission.
+      await waitFor(`queue ${queue} to show policy ${spec.rabbitmq.policy.name}`, 30_000, async () => {
+        const res = await fetch(`http://127.0.0.1:${managementPort}/api/queues/%2F/${encodeURIComponent(queue)}`, { headers: { authorization: auth } });
+        return ((await res.json()) as { policy?: string }).policy === spec.rabbitmq.policy.name;
+      });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('GIVEN no guest in the definitions WHEN guest logs in through HAProxy THEN it is refused', async () => {
+    await assert.rejects(amqp.connect(`amqp://guest:guest@127.0.0.1:${frontPort}`), /ACCESS.REFUSED/);
   });
 
   test('GIVEN an open port that does not speak AMQP WHEN checked THEN it is DOWN (the expect rule is not vacuous)', async () => {
