@@ -1,8 +1,8 @@
 /**
  * Renders `rabbitmq.conf` (the sysctl-like format of RabbitMQ 3.7+). Pure: addresses, the
  * definitions path and the discovery mode are parameters, so the charts and the local twin render
- * the same rules with their own addresses. It holds no secret: the default user comes from a
- * separate conf.d snippet (`renderDefaultUserConf`).
+ * the same rules with their own addresses. It holds no secret: the default user comes from files
+ * written from a Secret at start (`renderDefaultUserDefinitions`, `renderDefaultUserConf`).
  */
 import { QueueMode, objectNames, type FeedkitSpec } from '../spec/index.js';
 import { RenderInputError } from './errors.js';
@@ -64,7 +64,7 @@ export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptio
 
   const lines: string[] = [
     '# rabbitmq.conf rendered by feedkit from the spec; edit the spec, not this file.',
-    '# No secrets here: the default user comes from a separate conf.d snippet written from a Secret.',
+    '# No secrets here: the default user comes from files written from a Secret at start.',
     '',
     '## Listeners',
     `listeners.tcp.default = ${rabbitAddress(amqp)}`,
