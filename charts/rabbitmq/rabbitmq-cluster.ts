@@ -10,10 +10,14 @@ import {
   type FeedkitSpec,
 } from '../../spec/index.js';
 import {
+  DEFAULT_USER_DEFINITIONS_FILE,
+  DEFINITIONS_FILE,
+  MIN_PASSWORD_LENGTH,
   NODE_NAME_PREFIX,
   PeerDiscoveryKind,
   rabbitmqHostnameSuffix,
   renderDefaultUserConf,
+  renderDefaultUserDefinitions,
   renderDefinitions,
   renderEnabledPlugins,
   renderRabbitmqConf,
@@ -35,6 +39,11 @@ export const RabbitmqPaths = Object.freeze({
   DATA: '/var/lib/rabbitmq/mnesia',
   /** conf.d, an emptyDir the init container fills (rendered config plus default user). */
   CONF_D: '/etc/rabbitmq/conf.d',
+  /**
+   * `load_definitions` directory, an emptyDir the init container fills: the ConfigMap's
+   * definitions.json plus the default user's definitions written from the Secret.
+   */
+  DEFINITIONS: '/etc/rabbitmq/definitions',
   /** The ConfigMap (read-only). */
   CONFIG: '/etc/rabbitmq-feedkit',
   COOKIE_SECRET: '/run/feedkit/erlang-cookie',
@@ -45,7 +54,7 @@ export const RabbitmqPaths = Object.freeze({
 export const RabbitmqConfigKeys = Object.freeze({
   CONF: 'rabbitmq.conf',
   ENABLED_PLUGINS: 'enabled_plugins',
-  DEFINITIONS: 'definitions.json',
+  DEFINITIONS: DEFINITIONS_FILE,
 });
 
 /** Name of the volume claim template (and of each node's PVC prefix). */
@@ -95,7 +104,7 @@ export class RabbitmqCluster extends Construct {
     const configData: Record<string, string> = {
       [RabbitmqConfigKeys.CONF]: renderRabbitmqConf(spec, {
         peerDiscovery: { kind: PeerDiscoveryKind.KUBERNETES },
-        definitionsPath: `${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.DEFINITIONS}`,
+        definitionsPath: RabbitmqPaths.DEFINITIONS,
       }),
       [RabbitmqConfigKeys.ENABLED_PLUGINS]: renderEnabledPlugins(PeerDiscoveryKind.KUBERNETES),
       [RabbitmqConfigKeys.DEFINITIONS]: renderDefinitions(spec),
@@ -144,6 +153,7 @@ export class RabbitmqCluster extends Construct {
     const volumes = {
       home: kplus.Volume.fromEmptyDir(this, 'HomeVolume', 'home'),
       confD: kplus.Volume.fromEmptyDir(this, 'ConfDVolume', 'conf-d'),
+      definitions: kplus.Volume.fromEmptyDir(this, 'DefinitionsVolume', 'definitions'),
       config: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }),
       cookie: kplus.Volume.fromSecret(this, 'CookieVolume', cookieSecret, { name: 'erlang-cookie' }),
       user: kplus.Volume.fromSecret(this, 'UserVolume', userSecret, { name: 'default-user' }),
@@ -172,6 +182,7 @@ export class RabbitmqCluster extends Construct {
           volumeMounts: [
             { path: RabbitmqPaths.HOME, volume: volumes.home },
             { path: RabbitmqPaths.CONF_D, volume: volumes.confD },
+            { path: RabbitmqPaths.DEFINITIONS, volume: volumes.definitions },
             { path: RabbitmqPaths.CONFIG, volume: volumes.config, readOnly: true },
             { path: RabbitmqPaths.COOKIE_SECRET, volume: volumes.cookie, readOnly: true },
             { path: RabbitmqPaths.USER_SECRET, volume: volumes.user, readOnly: true },
@@ -199,6 +210,8 @@ export class RabbitmqCluster extends Construct {
             RABBITMQ_CONFIG_FILES: kplus.EnvValue.fromValue(RabbitmqPaths.CONF_D),
             RABBITMQ_ENABLED_PLUGINS_FILE: kplus.EnvValue.fromValue(`${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.ENABLED_PLUGINS}`),
             RABBITMQ_MNESIA_BASE: kplus.EnvValue.fromValue(RabbitmqPaths.DATA),
+            // Log to stdout (conf.d is our emptyDir, so the image's 10-defaults.conf is not read).
+            RABBITMQ_LOGS: kplus.EnvValue.fromValue('-'),
           },
           resources: containerResources('rabbitmq.resources', rmq.resources),
           // Ready once AMQP accepts connections; HAProxy does the AMQP-level check.
@@ -214,6 +227,7 @@ export class RabbitmqCluster extends Construct {
           volumeMounts: [
             { path: RabbitmqPaths.HOME, volume: volumes.home },
             { path: RabbitmqPaths.CONF_D, volume: volumes.confD },
+            { path: RabbitmqPaths.DEFINITIONS, volume: volumes.definitions },
             { path: RabbitmqPaths.CONFIG, volume: volumes.config, readOnly: true },
           ],
         },
@@ -241,31 +255,44 @@ export class RabbitmqCluster extends Construct {
 /**
  * Init container script. The cookie is copied (not mounted) into HOME with mode 0400 because
  * Erlang refuses a cookie file readable by others, and Secret volumes are group-readable under
- * fsGroup. RABBITMQ_ERLANG_COOKIE is deprecated since 3.9, so the env route is not used. The
- * default user snippet is written from the Secret at start with renderDefaultUserConf's format.
+ * fsGroup. RABBITMQ_ERLANG_COOKIE is deprecated since 3.9, so the env route is not used.
+ * The default user is written from the Secret at start in the renderers' formats: as definitions
+ * next to definitions.json (what a node that loads definitions actually imports; it does not seed
+ * default_user then) and as the conf.d snippet. Values are checked first, since the files cannot
+ * carry whitespace, "#", quotes or backslashes.
  */
 function setupScript(): string {
   const USER = 'FEEDKITUSERPLACEHOLDER';
   const PASS = 'FEEDKITPASSWORDPLACEHOLDER';
-  const template = renderDefaultUserConf(USER, PASS).replace(USER, '${user}').replace(PASS, '${pass}');
-  if (/[`\\]/.test(template)) throw new Error('renderDefaultUserConf output cannot be embedded in a shell here-document');
+  const fill = (text: string) => {
+    const out = text.replaceAll(USER, '${user}').replaceAll(PASS, '${pass}');
+    if (/[`\\]/.test(out)) throw new Error('default user template cannot be embedded in a shell here-document');
+    return out.trimEnd();
+  };
   const cookie = `${RabbitmqPaths.HOME}/.erlang.cookie`;
+  const userConf = `${RabbitmqPaths.CONF_D}/20-default-user.conf`;
+  const userDefs = `${RabbitmqPaths.DEFINITIONS}/${DEFAULT_USER_DEFINITIONS_FILE}`;
+  const fail = (msg: string) => `{ echo "${msg}" >&2; exit 1; }`;
   return [
     'set -eu',
     `cookie_len=$(wc -c < ${RabbitmqPaths.COOKIE_SECRET}/${SecretKeys.ERLANG_COOKIE})`,
-    `if [ "$cookie_len" -lt ${MIN_COOKIE_LENGTH} ]; then echo "erlang cookie in Secret key ${SecretKeys.ERLANG_COOKIE} is shorter than ${MIN_COOKIE_LENGTH} characters" >&2; exit 1; fi`,
-    `rm -f ${cookie}`,
+    `[ "$cookie_len" -ge ${MIN_COOKIE_LENGTH} ] || ${fail(`erlang cookie in Secret key ${SecretKeys.ERLANG_COOKIE} is shorter than ${MIN_COOKIE_LENGTH} characters`)}`,
+    `rm -f ${cookie} ${userConf} ${userDefs}`,
     `cp ${RabbitmqPaths.COOKIE_SECRET}/${SecretKeys.ERLANG_COOKIE} ${cookie}`,
     `chmod 0400 ${cookie}`,
     `cp ${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.CONF} ${RabbitmqPaths.CONF_D}/10-feedkit.conf`,
+    `cp ${RabbitmqPaths.CONFIG}/${RabbitmqConfigKeys.DEFINITIONS} ${RabbitmqPaths.DEFINITIONS}/${RabbitmqConfigKeys.DEFINITIONS}`,
     `user=$(cat ${RabbitmqPaths.USER_SECRET}/${SecretKeys.USERNAME})`,
     `pass=$(cat ${RabbitmqPaths.USER_SECRET}/${SecretKeys.PASSWORD})`,
-    // The conf format cannot carry these characters; refuse rather than write a broken file.
-    'case "$user$pass" in *[[:space:]#\\"\\\'\\\\]*) echo "default user Secret holds whitespace, #, a quote or a backslash" >&2; exit 1;; esac',
-    `cat > ${RabbitmqPaths.CONF_D}/20-default-user.conf <<EOF`,
-    template.trimEnd(),
+    `case "$user$pass" in *[[:space:]#\\"\\'\\\\]*) ${fail('default user Secret holds whitespace, #, a quote or a backslash')};; esac`,
+    `[ -n "$user" ] && [ \${#pass} -ge ${MIN_PASSWORD_LENGTH} ] || ${fail(`default user Secret needs a username and a password of at least ${MIN_PASSWORD_LENGTH} characters`)}`,
+    `cat > ${userDefs} <<EOF`,
+    fill(renderDefaultUserDefinitions(USER, PASS)),
     'EOF',
-    `chmod 0400 ${RabbitmqPaths.CONF_D}/20-default-user.conf`,
+    `cat > ${userConf} <<EOF`,
+    fill(renderDefaultUserConf(USER, PASS)),
+    'EOF',
+    `chmod 0400 ${userDefs} ${userConf}`,
     '',
   ].join('\n');
 }

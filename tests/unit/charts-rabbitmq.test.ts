@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RabbitmqConfigKeys, RabbitmqPaths } from '../../charts/index.js';
-import { renderDefaultUserConf, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
+import { DEFAULT_USER_DEFINITIONS_FILE, renderDefaultUserConf, renderDefaultUserDefinitions, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
 import {
   MIRRORED_POLICY_DEFINITION,
   POLICY_NAME,
@@ -51,7 +51,7 @@ describe('RabbitMQ chart', () => {
     assert.ok(main.volumeMounts.some((m: any) => m.mountPath === RabbitmqPaths.HOME), 'the main container sees the copied cookie');
   });
 
-  it('GIVEN the init script WHEN run by a real shell on Secret-like files THEN it writes the cookie (0400) and the default user in renderDefaultUserConf format', () => {
+  it('GIVEN the init script WHEN run by a real shell on Secret-like files THEN it writes the cookie (0400), the definitions and the default user in the renderers\' formats', () => {
     const { setup } = rabbit();
     const root = mkdtempSync(join(tmpdir(), 'feedkit-setup-'));
     try {
@@ -64,6 +64,7 @@ describe('RabbitMQ chart', () => {
       writeFileSync(join(map.get(RabbitmqPaths.USER_SECRET)!, SecretKeys.USERNAME), user);
       writeFileSync(join(map.get(RabbitmqPaths.USER_SECRET)!, SecretKeys.PASSWORD), pass);
       writeFileSync(join(map.get(RabbitmqPaths.CONFIG)!, RabbitmqConfigKeys.CONF), 'cluster_partition_handling = pause_minority\n');
+      writeFileSync(join(map.get(RabbitmqPaths.CONFIG)!, RabbitmqConfigKeys.DEFINITIONS), '{"policies": []}\n');
       // Longest paths first, so /var/lib/rabbitmq/mnesia is not rewritten as /var/lib/rabbitmq + /mnesia.
       let script: string = setup.command[2];
       for (const [from, to] of [...map].sort((a, b) => b[0].length - a[0].length)) script = script.replaceAll(from, to);
@@ -73,10 +74,18 @@ describe('RabbitMQ chart', () => {
       assert.equal(statSync(cookieFile).mode & 0o777, 0o400);
       assert.equal(readFileSync(join(map.get(RabbitmqPaths.CONF_D)!, '20-default-user.conf'), 'utf8'), renderDefaultUserConf(user, pass));
       assert.equal(readFileSync(join(map.get(RabbitmqPaths.CONF_D)!, '10-feedkit.conf'), 'utf8'), 'cluster_partition_handling = pause_minority\n');
+      const defsDir = map.get(RabbitmqPaths.DEFINITIONS)!;
+      assert.equal(readFileSync(join(defsDir, RabbitmqConfigKeys.DEFINITIONS), 'utf8'), '{"policies": []}\n');
+      const userDefs = join(defsDir, DEFAULT_USER_DEFINITIONS_FILE);
+      assert.deepEqual(JSON.parse(readFileSync(userDefs, 'utf8')), JSON.parse(renderDefaultUserDefinitions(user, pass)));
+      assert.equal(statSync(userDefs).mode & 0o777, 0o400);
 
       // A second run (container restart) replaces the read-only cookie file; a short cookie is refused.
       execFileSync('sh', ['-c', script]);
-      chmodSync(join(map.get(RabbitmqPaths.CONF_D)!, '20-default-user.conf'), 0o600);
+      writeFileSync(join(map.get(RabbitmqPaths.USER_SECRET)!, SecretKeys.PASSWORD), 'has a space in it');
+      assert.throws(() => execFileSync('sh', ['-c', script], { stdio: 'pipe' }), /whitespace/);
+      writeFileSync(join(map.get(RabbitmqPaths.USER_SECRET)!, SecretKeys.PASSWORD), 'short');
+      assert.throws(() => execFileSync('sh', ['-c', script], { stdio: 'pipe' }), /at least 12/);
       writeFileSync(join(map.get(RabbitmqPaths.COOKIE_SECRET)!, SecretKeys.ERLANG_COOKIE), 'short');
       assert.throws(() => execFileSync('sh', ['-c', script], { stdio: 'pipe' }), /shorter than 32/);
     } finally {
@@ -92,7 +101,7 @@ describe('RabbitMQ chart', () => {
     assert.ok(new RegExp(policy.pattern).test(replicaQueueName('feedkit-app-7d9f8-x2k4q')));
     assert.deepEqual(policy.definition, { ...MIRRORED_POLICY_DEFINITION });
     assert.equal(policy['apply-to'], 'queues');
-    assert.match(config.data[RabbitmqConfigKeys.CONF], /^load_definitions = \/etc\/rabbitmq-feedkit\/definitions\.json$/m);
+    assert.match(config.data[RabbitmqConfigKeys.CONF], new RegExp(`^load_definitions = ${RabbitmqPaths.DEFINITIONS}$`, 'm'));
   });
 
   it('GIVEN quorum mode WHEN synthesized THEN no ha-mode appears, the app is told quorum, and preStop waits for quorum', () => {
