@@ -31,9 +31,10 @@ export interface FaultGap {
    */
   readonly flowAgainS: number | null;
   /**
-   * Seconds from the fault until the backlog is drained: the last first-receipt of every delivery
-   * that was still outstanding at the fault or belongs to a post acknowledged before the heal.
-   * Null when part of that backlog never arrived (it is then counted in `lost`).
+   * Seconds from the fault until the backlog is drained: the last receipt of a stalled delivery
+   * (latency above {@link stallThresholdMs}) of a post acknowledged from just before this fault
+   * until the next fault; equals `flowAgainS` when nothing stalled. Null when part of that window
+   * never arrived (it is then counted in `lost`).
    */
   readonly drainedS: number | null;
 }
@@ -71,6 +72,8 @@ export interface CheckResult {
   readonly unexpected: number;
   readonly latency: LatencySummary;
   readonly faults: readonly FaultGap[];
+  /** Latency above which a delivery counts as stalled by a fault (ms). */
+  readonly stallThresholdMs: number;
   readonly series: readonly LatencyPoint[];
   /** Up to 20 lost pairs. */
   readonly lostSample: readonly DeliveryRef[];
@@ -141,7 +144,7 @@ export function check(history: History): CheckResult {
   let delivered = 0;
   const lostSample: DeliveryRef[] = [];
   const latencies: number[] = [];
-  const received: Array<{ at: number; latency: number }> = [];
+  const received: Array<{ at: number; ackAt: number; latency: number }> = [];
   for (const post of history.acked) {
     for (const follower of followersOf.get(post.author) ?? []) {
       expectedDeliveries++;
@@ -153,11 +156,14 @@ export function check(history: History): CheckResult {
       delivered++;
       const latency = Math.max(0, d.receivedAt - post.ackAt);
       latencies.push(latency);
-      received.push({ at: d.receivedAt, latency });
+      received.push({ at: d.receivedAt, ackAt: post.ackAt, latency });
     }
   }
   latencies.sort((a, b) => a - b);
   const lost = expectedDeliveries - delivered;
+  const firstFault = history.faults.reduce((m, f) => Math.min(m, f.at), Number.POSITIVE_INFINITY);
+  const baseline = received.filter((r) => r.ackAt < firstFault && r.at < firstFault).map((r) => r.latency).sort((a, b) => a - b);
+  const thresholdMs = stallThresholdMs(baseline.length ? quantile(baseline, 0.99) : undefined);
 
   return {
     acknowledged: history.acked.length,
@@ -175,7 +181,8 @@ export function check(history: History): CheckResult {
       p99Ms: quantile(latencies, 0.99),
       maxMs: latencies.length ? latencies[latencies.length - 1]! : 0,
     },
-    faults: history.faults.map((f) => faultGap(f, history, followersOf, firstReceipt)),
+    stallThresholdMs: thresholdMs,
+    faults: history.faults.map((f, i) => faultGap(f, history.faults[i + 1]?.at ?? Number.POSITIVE_INFINITY, thresholdMs, history, followersOf, firstReceipt)),
     series: latencySeries(received, history.startedAt),
     lostSample,
     unexpectedSample,
@@ -183,34 +190,42 @@ export function check(history: History): CheckResult {
   };
 }
 
+/** Deliveries slower than this count as stalled by a fault: 3 × the pre-fault p99, at least 1 s. */
+export function stallThresholdMs(baselineP99Ms: number | undefined): number {
+  return Math.max(1000, 3 * (baselineP99Ms ?? 0));
+}
+
 function faultGap(
   fault: FaultEvent,
+  nextFaultAt: number,
+  thresholdMs: number,
   history: History,
   followersOf: ReadonlyMap<string, ReadonlySet<string>>,
   firstReceipt: ReadonlyMap<string, Delivery>,
 ): FaultGap {
   const seconds = (ms: number): number => Math.round(ms / 10) / 100;
-  const healEnd = fault.healedAt ?? fault.at;
   let flowAgainAt = Number.POSITIVE_INFINITY;
-  let drainedAt = fault.at;
+  let lastStalledAt = Number.NEGATIVE_INFINITY;
   let drained = true;
   for (const post of history.acked) {
+    const inWindow = post.ackAt >= fault.at - thresholdMs && post.ackAt < nextFaultAt;
     for (const follower of followersOf.get(post.author) ?? []) {
       const d = firstReceipt.get(pairKey(follower, post.postId));
       if (post.sentAt >= fault.at && d && d.receivedAt < flowAgainAt) flowAgainAt = d.receivedAt;
-      // The backlog: outstanding at the fault, or acknowledged before the heal ended.
-      const inBacklog = post.ackAt <= healEnd && (!d || d.receivedAt >= fault.at);
-      if (!inBacklog) continue;
+      if (!inWindow) continue;
       if (!d) drained = false;
-      else if (d.receivedAt > drainedAt) drainedAt = d.receivedAt;
+      else if (d.receivedAt - post.ackAt > thresholdMs && d.receivedAt > lastStalledAt) lastStalledAt = d.receivedAt;
     }
   }
+  const flowAgainS = Number.isFinite(flowAgainAt) ? seconds(flowAgainAt - fault.at) : null;
+  let drainedS: number | null = null;
+  if (drained) drainedS = Number.isFinite(lastStalledAt) ? Math.max(seconds(lastStalledAt - fault.at), flowAgainS ?? 0) : (flowAgainS ?? 0);
   return {
     name: fault.name,
     atS: seconds(fault.at - history.startedAt),
     ...(fault.healedAt !== undefined ? { healedAfterS: seconds(fault.healedAt - fault.at) } : {}),
-    flowAgainS: Number.isFinite(flowAgainAt) ? seconds(flowAgainAt - fault.at) : null,
-    drainedS: drained ? seconds(drainedAt - fault.at) : null,
+    flowAgainS,
+    drainedS,
   };
 }
 

@@ -142,6 +142,14 @@ describe('chaos checker', () => {
     assert.equal(gap.drainedS, 3.5);
   });
 
+  it('GIVEN a fault that slowed nothing WHEN checked THEN the backlog counts as drained when deliveries flowed again', () => {
+    const after = post('after', 'alice', T0 + 2000);
+    const result = check(history({ acked: [after], faults: [{ name: 'kill -9 app-0', at: T0 + 1000 }], deliveries: [frame('carol', after, T0 + 2050)] }));
+    const gap = result.faults.find((f) => f.name === 'kill -9 app-0');
+    assert.equal(gap?.flowAgainS, 1.05);
+    assert.equal(gap?.drainedS, 1.05);
+  });
+
   it('GIVEN part of the backlog never arrived WHEN checked THEN the drain time is null', () => {
     const during = post('during', 'alice', T0 + 2000);
     const result = check(history({ acked: [during], faults: [{ name: 'pause', at: T0 + 1000, healedAt: T0 + 3000 }] }));
