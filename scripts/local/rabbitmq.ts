@@ -177,9 +177,8 @@ function checkIndex(nodes: readonly unknown[], i: number): void {
 }
 
 /**
- * Starts a cluster: its own epmd, then node 0, then the others one at a time (a fresh cluster
- * formed in parallel with classic config could split into several), and waits until every node
- * runs as a member. Throws (after stopping what it started) when a node does not come up.
+ * Starts a cluster: its own epmd, then node 0, then the others together, and waits until every
+ * node runs as a member. Throws (after stopping what it started) when a node does not come up.
  */
 export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promise<RabbitCluster> {
   const spec = opts.spec;
@@ -452,11 +451,16 @@ export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promi
 
   try {
     progress(`rabbitmq: cluster ${prefix} of ${count} node(s) (epmd ${epmdPort}, queue mode ${spec.rabbitmq.queueMode}) in ${workDir}`);
-    // First formation: one node at a time, so each joins the cluster the first one formed.
-    for (let i = 0; i < count; i++) {
-      spawnNode(i);
-      await waitNodeReady(i, bootTimeoutMs);
-    }
+    // First formation: node 1 alone first, so it forms the cluster; the others then start together.
+    // Each joins the first reachable member in the rendered list, which is node 1, so no second
+    // cluster can form (starting all blank nodes at once could).
+    spawnNode(0);
+    await waitNodeReady(0, bootTimeoutMs);
+    const rest = states.map((_, i) => i).slice(1);
+    for (const i of rest) spawnNode(i);
+    const results = await Promise.allSettled(rest.map((i) => waitNodeReady(i, bootTimeoutMs)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await waitForRunningNodes(count, 30_000);
   } catch (e) {
     await cluster.stop().catch(() => undefined);
