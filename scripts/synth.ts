@@ -11,7 +11,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chalk } from 'zx';
-import { ENV_PREFIX, SpecError, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, type FeedkitSpec } from '../spec/index.js';
+import { ENV_PREFIX, SpecError, envNameOf, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specLeaves, type FeedkitSpec } from '../spec/index.js';
 import { RenderInputError } from '../rabbitmq-cluster/index.js';
 import {
   SecretError,
@@ -95,6 +95,13 @@ export function loadSpec(env: Readonly<Record<string, string | undefined>>, cwd:
   return resolveSpec(mergeOverrides(fromFile, overridesFromEnv(env)));
 }
 
+/** Markdown table of every spec field, its default and its environment variable (for the README). */
+export function specTable(): string {
+  const cell = (v: string | number | boolean) => (v === '' ? "`''`" : `\`${String(v)}\``);
+  const rows = specLeaves().map((l) => `| \`${l.path}\` | ${cell(l.value)} | \`${envNameOf(l.path)}\` |`);
+  return ['| field | default | environment variable |', '| --- | --- | --- |', ...rows].join('\n') + '\n';
+}
+
 /** The CLI; returns the exit code. `log`/`err` receive whole lines. */
 export function main(
   args: readonly string[],
@@ -103,11 +110,11 @@ export function main(
   log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): number {
-  let opts: { spec?: string | undefined; out?: string | undefined; 'write-secrets'?: boolean | undefined; help?: boolean | undefined };
+  let opts: { spec?: string | undefined; out?: string | undefined; 'write-secrets'?: boolean | undefined; 'spec-table'?: boolean | undefined; help?: boolean | undefined };
   try {
     opts = parseArgs({
       args: [...args],
-      options: { spec: { type: 'string' }, out: { type: 'string' }, 'write-secrets': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { spec: { type: 'string' }, out: { type: 'string' }, 'write-secrets': { type: 'boolean' }, 'spec-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }).values;
   } catch (e) {
@@ -120,6 +127,11 @@ export function main(
     log(`  --out DIR         output directory (default dist)`);
     log('  --write-secrets   also write dist/secrets.k8s.yaml (mode 600) from FEEDKIT_ERLANG_COOKIE, FEEDKIT_RABBITMQ_PASSWORD,');
     log('                    FEEDKIT_POSTGRES_PASSWORD, FEEDKIT_JWT_SECRET (or FEEDKIT_WRITE_SECRETS=true)');
+    log('  --spec-table      print the Markdown table of spec fields, defaults and variables, and exit');
+    return 0;
+  }
+  if (opts['spec-table']) {
+    log(specTable().trimEnd());
     return 0;
   }
   try {

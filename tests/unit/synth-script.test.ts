@@ -173,3 +173,15 @@ describe('npm run synth', () => {
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FEEDKIT_')));
 }
+
+describe('npm run synth -- --spec-table', () => {
+  it('GIVEN the spec WHEN the table is printed THEN it has one row per spec field with its default and variable', async () => {
+    const { specLeaves } = await import('../../spec/index.js');
+    const r = run(tempDir(), ['--spec-table']);
+    assert.equal(r.code, 0);
+    const rows = r.out.split('\n').slice(2);
+    assert.equal(rows.length, specLeaves().length);
+    assert.ok(rows.includes('| `rabbitmq.queueMode` | `mirrored` | `FEEDKIT_RABBITMQ__QUEUE_MODE` |'), r.out);
+    assert.ok(rows.includes("| `postgres.externalUrl` | `''` | `FEEDKIT_POSTGRES__EXTERNAL_URL` |"), r.out);
+  });
+});
