@@ -64,7 +64,7 @@ export function kubernetesProvider(spec: FeedkitSpec, source: StackConfigSource)
 
 /** Stack outputs of {@link feedkitProgram}. */
 export interface FeedkitOutputs {
-  readonly [name: string]: pulumi.Output<unknown>;
+  readonly [name: string]: pulumi.Output<unknown> | undefined;
   readonly namespace: pulumi.Output<string>;
   readonly appService: pulumi.Output<string>;
   readonly appUrl: pulumi.Output<string>;
@@ -75,8 +75,8 @@ export interface FeedkitOutputs {
   readonly rabbitmqUsername: pulumi.Output<string>;
   /** Secret: for the management UI (`pulumi stack output --show-secrets rabbitmqPassword`). */
   readonly rabbitmqPassword: pulumi.Output<string>;
-  /** Secret: the HS256 key clients' tokens are signed with (`npm run token`). */
-  readonly jwtSecret: pulumi.Output<string>;
+  /** Secret: the HS256 key clients' tokens are signed with (`npm run token`); absent with `app.jwksUrl`. */
+  readonly jwtSecret?: pulumi.Output<string>;
 }
 
 /** Runs the program against the current stack (or mocks); returns the stack outputs. */
@@ -84,7 +84,7 @@ export function feedkitProgram(source: StackConfigSource = currentStackConfig())
   const spec = specFromStackConfig(source);
   const credentials = credentialsFromStackConfig(source, spec);
   const provider = kubernetesProvider(spec, source);
-  const secrets = stackSecrets(spec.name, credentials);
+  const secrets = stackSecrets(spec, credentials);
   const plan = deploymentPlan(synthStack(spec), secretManifests(spec, secrets));
 
   const deployed = new Map<string, ChartDeployment>();
@@ -127,7 +127,7 @@ export function feedkitProgram(source: StackConfigSource = currentStackConfig())
     managementUrl: url('http', management),
     rabbitmqUsername: secrets.rabbitmqUsername,
     rabbitmqPassword: pulumi.secret(secrets.rabbitmqPassword),
-    jwtSecret: pulumi.secret(secrets.jwtSecret),
+    ...(spec.app.jwksUrl === '' && { jwtSecret: pulumi.secret(secrets.jwtSecret) }),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { StackSecrets } from '../charts/stack.js';
+import type { FeedkitSpec } from '../spec/index.js';
 import { GeneratedSecret } from './generated-secret.js';
 import { StackConfigKey, type ConfiguredCredentials, type SecretConfigKey } from './stack-config.js';
 
@@ -21,25 +22,21 @@ export function generatedSecretName(stackName: string, key: SecretConfigKey): st
 }
 
 /**
- * Every credential of the stack. Everything but the user name is a secret output; the user name
- * is plain so the Secret object's non-secret parts stay readable in `pulumi preview`.
+ * Every credential of the stack. Everything but the user name is a secret output. With
+ * `spec.app.jwksUrl` set the app verifies tokens against the JWKS and no JWT secret is made (empty).
  */
-export function stackSecrets(
-  stackName: string,
-  configured: ConfiguredCredentials,
-  opts?: pulumi.CustomResourceOptions,
-): StackSecrets<pulumi.Output<string>> {
+export function stackSecrets(spec: FeedkitSpec, configured: ConfiguredCredentials, opts?: pulumi.CustomResourceOptions): StackSecrets<pulumi.Output<string>> {
   const secret = (key: SecretConfigKey): pulumi.Output<string> => {
     const fromConfig = configured.secrets[key];
     if (fromConfig !== undefined) return pulumi.secret(fromConfig);
     // The engine encrypts `value` in state (additionalSecretOutputs); pulumi.secret keeps it secret in this program too.
-    return pulumi.secret(new GeneratedSecret(generatedSecretName(stackName, key), { bytes: GENERATED_BYTES[key] }, opts).value);
+    return pulumi.secret(new GeneratedSecret(generatedSecretName(spec.name, key), { bytes: GENERATED_BYTES[key] }, opts).value);
   };
   return {
     erlangCookie: secret(StackConfigKey.ERLANG_COOKIE),
     rabbitmqUsername: pulumi.output(configured.rabbitmqUsername),
     rabbitmqPassword: secret(StackConfigKey.RABBITMQ_PASSWORD),
     postgresPassword: secret(StackConfigKey.POSTGRES_PASSWORD),
-    jwtSecret: secret(StackConfigKey.JWT_SECRET),
+    jwtSecret: spec.app.jwksUrl === '' ? secret(StackConfigKey.JWT_SECRET) : pulumi.secret(''),
   };
 }

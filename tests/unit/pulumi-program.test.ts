@@ -110,6 +110,7 @@ async function runProgramNow(config: Record<string, unknown>, opts: { secretKeys
     const program = feedkitProgram();
     const outputs: RunResult['outputs'] = {};
     for (const [name, output] of Object.entries(program)) {
+      if (output === undefined) continue;
       outputs[name] = { value: await promiseOf(output), secret: await pulumi.isSecret(output) };
     }
     return { registrations, outputs, state };
@@ -334,6 +335,24 @@ describe('pulumi program with stack config', async () => {
     const mirrored = await runProgram();
     const rmqConfig = unwrap(registered(mirrored, 'ConfigMap', names.rabbitmqConfig).wire) as { data: Record<string, string> };
     assert.ok(Object.values(rmqConfig.data).some((v) => v.includes(Object.keys(MIRRORED_POLICY_DEFINITION)[0]!)));
+  });
+});
+
+describe('pulumi program with external Postgres and a JWKS', async () => {
+  const run = await runProgram({
+    'feedkit:postgres.externalUrl': 'postgres://feed@db.example.com:5432/feed',
+    'feedkit:app.jwksUrl': 'https://auth.example.com/.well-known/jwks.json',
+  });
+
+  test('GIVEN an external database and a JWKS WHEN run THEN no Postgres workload, no JWT secret, and the rest as synthesized', () => {
+    const overrides: SpecOverrides = { postgres: { externalUrl: 'postgres://feed@db.example.com:5432/feed' }, app: { jwksUrl: 'https://auth.example.com/.well-known/jwks.json' } };
+    const expected = synthObjects(overrides);
+    assert.ok(!expected.some((o) => o.kind === 'StatefulSet' && o.metadata.name === names.postgres));
+    for (const obj of expected) assert.deepEqual(unwrap(registered(run, obj.kind, obj.metadata.name).wire), obj);
+    assert.ok(!run.registrations.some((r) => r.wire.kind === 'StatefulSet' && (r.wire.metadata as KubeObject['metadata']).name === names.postgres));
+    assert.ok(!run.registrations.some((r) => r.wire.kind === 'Secret' && (r.wire.metadata as KubeObject['metadata']).name === names.appSecret));
+    assert.equal(run.registrations.filter((r) => r.type === GENERATED_SECRET_TYPE).length, 3);
+    assert.equal(run.outputs.jwtSecret, undefined);
   });
 });
 
