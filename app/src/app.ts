@@ -43,6 +43,9 @@ export interface StartOptions {
   readonly publisher?: (amqp: AmqpConnection) => FeedPublisher;
 }
 
+/** Errors of a database that is still starting or not reachable yet; anything else (bad password, bad SQL) fails at once. */
+const TRANSIENT_DB_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03', '53300']);
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function migrateWhenReachable(store: FeedStore, log: Logger, waitMs: number): Promise<void> {
@@ -58,7 +61,7 @@ async function migrateWhenReachable(store: FeedStore, log: Logger, waitMs: numbe
         client.release();
       }
     } catch (e) {
-      if (Date.now() > deadline || /migration \d+/.test((e as Error).message)) throw e;
+      if (Date.now() > deadline || !TRANSIENT_DB_ERRORS.has((e as { code?: string }).code ?? '')) throw e;
       log.warn({ err: (e as Error).message, attempt }, 'db: not reachable yet; retrying');
       await sleep(Math.min(2000, 100 * 2 ** attempt));
     }

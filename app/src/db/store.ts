@@ -41,9 +41,11 @@ const POST_ORDER_LOCK_KEY = '7378063726592870000';
 
 /** Creates the pool; the password comes separately (PGPASSWORD), never in the URL. */
 export function createPool(databaseUrl: string, password: string | undefined, max = 10): pg.Pool {
+  // pg lets the connection string override a separate `password`, so it goes into the URL here.
+  const url = new URL(databaseUrl);
+  if (password !== undefined) url.password = encodeURIComponent(password);
   return new pg.Pool({
-    connectionString: databaseUrl,
-    ...(password !== undefined ? { password } : {}),
+    connectionString: url.toString(),
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
@@ -95,23 +97,30 @@ export class FeedStore {
   }
 
   /**
-   * Posts of the users `userId` follows that a client holding `since` may lack, oldest first, at
-   * most `limit`: every cursor > `since`, plus older posts published (or still unpublished) close to
-   * or after the post `since` was published. Relays of different replicas publish concurrently, so a
-   * client can see cursor N before N-1; the client dedupes the overlap by postId.
+   * What a client holding cursor `since` may lack, oldest first: up to `limit` posts (of the users
+   * `userId` follows) with cursor > `since` (`truncated` when there are more), preceded by up to
+   * `limit` older posts published (or still unpublished) after `reorderWindowMs` before the post
+   * `since` was. Relays of different replicas publish concurrently, so a client can see cursor N
+   * before N-1; the overlap is deduped by postId on the client. Only the first part counts against
+   * the bound, so reconnecting with the last cursor always makes progress.
    */
-  async replay(userId: string, since: string, limit: number, reorderWindowMs = 10_000): Promise<Post[]> {
-    const { rows } = await this.pool.query<PostRow>(
+  async replay(userId: string, since: string, limit: number, reorderWindowMs = 5_000): Promise<{ posts: Post[]; truncated: boolean }> {
+    const late = await this.pool.query<PostRow>(
       `SELECT ${POST_COLUMNS} FROM posts p JOIN friends f ON f.friend_id = p.author_id
-       WHERE f.user_id = $1 AND (p.cursor > $2 OR p.cursor IN (
+       WHERE f.user_id = $1 AND p.cursor IN (
          SELECT o.post_cursor FROM outbox o
-         WHERE o.post_cursor <= $2 AND (o.published_at IS NULL OR o.published_at >
+         WHERE o.post_cursor < $2 AND (o.published_at IS NULL OR o.published_at >
            (SELECT coalesce(max(s.published_at), now()) FROM outbox s WHERE s.post_cursor = $2)
-           - ($4::bigint * interval '1 millisecond'))))
+           - ($4::bigint * interval '1 millisecond')))
        ORDER BY p.cursor ASC LIMIT $3`,
       [userId, since, limit, reorderWindowMs],
     );
-    return rows.map(toPost);
+    const ahead = await this.pool.query<PostRow>(
+      `SELECT ${POST_COLUMNS} FROM posts p JOIN friends f ON f.friend_id = p.author_id
+       WHERE f.user_id = $1 AND p.cursor > $2 ORDER BY p.cursor ASC LIMIT $3`,
+      [userId, since, limit + 1],
+    );
+    return { posts: [...late.rows, ...ahead.rows.slice(0, limit)].map(toPost), truncated: ahead.rows.length > limit };
   }
 
   async follow(userId: string, friendId: string): Promise<void> {

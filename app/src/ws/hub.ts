@@ -147,9 +147,8 @@ export class FeedSocketHub {
 
   private async replay(fs: FeedSocket, since: string): Promise<void> {
     const limit = this.props.replayLimit;
-    const posts = await this.props.store.replay(fs.userId, since, limit + 1);
-    const truncated = posts.length > limit;
-    for (const post of posts.slice(0, limit)) {
+    const { posts, truncated } = await this.props.store.replay(fs.userId, since, limit);
+    for (const post of posts) {
       fs.replayed.add(post.id);
       if (!this.send(fs, toFrame(post))) return;
     }
