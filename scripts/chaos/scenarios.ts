@@ -45,19 +45,20 @@ export function nodeOfPid(pid: string): string | undefined {
   return /^<(.+)\.\d+\.\d+\.\d+>$/.exec(pid.trim())?.[1];
 }
 
+/** Arguments of the `rabbitmqctl` call whose output {@link leadersPerNode} reads. */
+export const LIST_QUEUES_ARGS = ['list_queues', 'name', 'pid', 'leader', '--quiet', '--no-table-headers'] as const;
+
 /**
- * Counts replica-queue masters (classic) or leaders (quorum) per node from the output of
- * `rabbitmqctl list_queues name pid leader --formatter json`.
+ * Counts replica-queue masters (classic: the node in `pid`) or leaders (quorum: `leader`) per node
+ * from the tab-separated output of {@link LIST_QUEUES_ARGS}. (The JSON formatter prints pids as
+ * `#PID<1.2.3>` without the node, so it cannot be used.)
  */
-export function leadersPerNode(listQueuesJson: string): Map<string, number> {
-  const start = listQueuesJson.indexOf('[');
-  if (start < 0) throw new Error(`list_queues printed no JSON array: ${listQueuesJson.slice(0, 200)}`);
-  const rows = JSON.parse(listQueuesJson.slice(start)) as Array<Record<string, unknown>>;
+export function leadersPerNode(listQueuesOutput: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const row of rows) {
-    if (typeof row['name'] !== 'string' || !row['name'].startsWith(REPLICA_QUEUE_PREFIX)) continue;
-    const leader = typeof row['leader'] === 'string' && row['leader'].includes('@') ? row['leader'] : undefined;
-    const node = leader ?? (typeof row['pid'] === 'string' ? nodeOfPid(row['pid']) : undefined);
+  for (const line of listQueuesOutput.split('\n')) {
+    const [name, pid, leader] = line.split('\t').map((c) => c.trim());
+    if (!name?.startsWith(REPLICA_QUEUE_PREFIX)) continue;
+    const node = leader && leader.includes('@') ? leader : pid ? nodeOfPid(pid) : undefined;
     if (node) counts.set(node, (counts.get(node) ?? 0) + 1);
   }
   return counts;
@@ -80,7 +81,7 @@ export function pickLeaderNode(counts: ReadonlyMap<string, number>, nodeNames: r
 async function findLeaderNode(ctx: ScenarioContext): Promise<number> {
   const { target } = ctx;
   const fallback = randomInt(ctx.rand, 0, target.rabbitNodeCount - 1);
-  const out = await target.rabbitmqctl(fallback, ['list_queues', 'name', 'pid', 'leader', '--formatter', 'json', '--quiet']);
+  const out = await target.rabbitmqctl(fallback, LIST_QUEUES_ARGS);
   const counts = leadersPerNode(out);
   const names = Array.from({ length: target.rabbitNodeCount }, (_, i) => target.rabbitNodeName(i));
   const i = pickLeaderNode(counts, names, fallback);

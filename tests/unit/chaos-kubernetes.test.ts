@@ -108,14 +108,14 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
       ...['aaa', 'bbb'].map((s) => ({ name: `${names.haproxy}-5d9-${s}`, uid: `h${s}`, ready: true })),
       ...['xxx', 'yyy', 'zzz'].map((s) => ({ name: `${names.app}-7c4-${s}`, uid: `a${s}`, ready: true })),
     ];
-    const listQueues = JSON.stringify([
-      { name: 'post_feed.replica.a', pid: `<${rabbitNode(0)}.1.2.3>`, leader: '' },
-      { name: 'post_feed.replica.b', pid: `<${rabbitNode(2)}.1.2.3>`, leader: '' },
-      { name: 'post_feed.replica.c', pid: `<${rabbitNode(2)}.1.9.3>`, leader: rabbitNode(2) },
-      { name: 'unrelated', pid: `<${rabbitNode(1)}.1.2.3>`, leader: '' },
-      { name: 'unrelated2', pid: `<${rabbitNode(1)}.1.2.4>`, leader: '' },
-      { name: 'unrelated3', pid: `<${rabbitNode(1)}.1.2.5>`, leader: '' },
-    ]);
+    const listQueues = [
+      `post_feed.replica.a\t<${rabbitNode(0)}.1.2.3>\t`,
+      `post_feed.replica.b\t<${rabbitNode(2)}.1.2.3>\t`,
+      `post_feed.replica.c\t<${rabbitNode(2)}.1.9.3>\t${rabbitNode(2)}`,
+      `unrelated\t<${rabbitNode(1)}.1.2.3>\t`,
+      `unrelated2\t<${rabbitNode(1)}.1.2.4>\t`,
+      `unrelated3\t<${rabbitNode(1)}.1.2.5>\t`,
+    ].join('\n');
     writeFileSync(
       stateFile,
       JSON.stringify({ pods, counter: 0, deployments: { [names.haproxy]: 2, [names.app]: 3 }, listQueues, applied: [], jwtSecret: 'a-secret-from-the-cluster-0123456789' }),
@@ -137,7 +137,7 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
 
   it('GIVEN node 2 holds the most replica-queue leaders WHEN the leader-kill fault runs THEN kubectl exec asks rabbitmqctl and pod 2 is killed', async () => {
     await SCENARIOS['leader-kill'].run(ctx(target(), []));
-    assert.ok(calls().some((c) => c.includes('exec') && c.includes('--') && c.slice(c.indexOf('--') + 1).join(' ') === 'rabbitmqctl list_queues name pid leader --formatter json --quiet'));
+    assert.ok(calls().some((c) => c.includes('exec') && c.includes('--') && c.slice(c.indexOf('--') + 1).join(' ') === 'rabbitmqctl list_queues name pid leader --quiet --no-table-headers'));
     assert.ok(calls().some((c) => c.includes('exec') && c[c.indexOf('-c') + 1] === 'rabbitmq'));
     assert.ok(hasCall(['-n', spec.namespace, 'delete', 'pod', `${names.rabbitmq}-2`, '--grace-period=0', '--force', '--wait=false']));
   });

@@ -11,12 +11,8 @@ describe('chaos scenarios helpers', () => {
     assert.equal(nodeOfPid('nonsense'), undefined);
   });
 
-  it('GIVEN list_queues JSON with classic masters and quorum leaders WHEN counting THEN only replica queues count, by leader first', () => {
-    const out = `Timeout: 60.0 seconds ...\n${JSON.stringify([
-      { name: 'post_feed.replica.a', pid: '<n1@h.1.2.3>', leader: '' },
-      { name: 'post_feed.replica.b', pid: '<n1@h.1.2.3>', leader: 'n2@h' },
-      { name: 'other', pid: '<n3@h.1.2.3>', leader: '' },
-    ])}`;
+  it('GIVEN list_queues output with classic masters and quorum leaders WHEN counting THEN only replica queues count, by leader first', () => {
+    const out = ['post_feed.replica.a\t<n1@h.1795426059.1302.0>\t\tclassic', 'post_feed.replica.b\t<n1@h.1.2.3>\tn2@h', 'other\t<n3@h.1.2.3>\t', ''].join('\n');
     const counts = leadersPerNode(out);
     assert.equal(counts.get('n1@h'), 1);
     assert.equal(counts.get('n2@h'), 1);
