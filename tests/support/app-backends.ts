@@ -46,7 +46,7 @@ export async function startAppBackends(name: string): Promise<AppBackends> {
     [AppEnv.PGPASSWORD]: pg.password,
     [AppEnv.JWT_SECRET]: jwtSecret,
     [AppEnv.QUEUE_MODE]: DEFAULT_SPEC.rabbitmq.queueMode,
-    [AppEnv.LOG_LEVEL]: process.env['FEED_TEST_LOG_LEVEL'] ?? 'warn',
+    [AppEnv.LOG_LEVEL]: process.env['FEED_TEST_LOG_LEVEL'] ?? 'error',
     [AppEnv.SHUTDOWN_TIMEOUT_MS]: '10000',
     ...overrides,
   });

@@ -36,14 +36,19 @@ export class PerFollowerPublisher implements FeedPublisher {
         if (!ok) await new Promise<void>((resolve) => ch.once('drain', () => resolve()));
       }
     }
+    // Confirms pending when the connection drops may never settle: give up on loss or timeout.
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    let onDown: (() => void) | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs);
+      onDown = () => reject(new Error('amqp connection lost before the confirms'));
+      this.amqp.once('down', onDown);
     });
     try {
-      await Promise.race([ch.waitForConfirms(), timeout]);
+      await Promise.race([ch.waitForConfirms(), abandoned]);
     } finally {
       clearTimeout(timer);
+      if (onDown) this.amqp.off('down', onDown);
     }
     return count;
   }
