@@ -5,6 +5,7 @@
  */
 import type { QueueMode } from '../../spec/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
+import { LoopbackPartition } from './partition.js';
 import type { ChaosTarget } from './target.js';
 
 /** What the chaos suite needs from a running local twin. */
@@ -27,10 +28,6 @@ export interface LocalStack {
 /** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
 export const NET_TICKTIME_S = 60;
 
-export const LOCAL_PARTITION_UNSUPPORTED =
-  'the local twin runs every node on 127.0.0.1 in one network namespace, so a partition needs per-process packet filtering ' +
-  '(an iptables cgroup match for the node\'s new connections plus cutting its existing distribution sockets); that is not implemented, ' +
-  'so the partition scenario runs only on the kubernetes target (NetworkPolicy)';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -45,7 +42,16 @@ export class LocalTarget implements ChaosTarget {
   /** Peers notice a silent node after 0.75–1.25 × net_ticktime; pause past the worst case with a margin. */
   readonly pauseMs = Math.round(NET_TICKTIME_S * 1.25 * 1000) + 10_000;
 
-  constructor(private readonly stack: LocalStack) {
+  private readonly partitions = new Map<number, LoopbackPartition>();
+
+  /**
+   * @param partitionBlocker why a loopback partition cannot be made on this machine (from
+   *   `partitionUnavailable()`); the partition scenario is then skipped with that reason.
+   */
+  constructor(
+    private readonly stack: LocalStack,
+    private readonly partitionBlocker?: string,
+  ) {
     this.baseUrl = stack.baseUrl;
     this.jwtSecret = stack.jwtSecret;
     this.queueMode = stack.queueMode;
@@ -67,7 +73,7 @@ export class LocalTarget implements ChaosTarget {
   }
 
   unsupportedReason(scenario: string): string | undefined {
-    return scenario === 'partition' ? LOCAL_PARTITION_UNSUPPORTED : undefined;
+    return scenario === 'partition' ? this.partitionBlocker : undefined;
   }
 
   killRabbitNode(i: number): Promise<void> {
@@ -95,12 +101,21 @@ export class LocalTarget implements ChaosTarget {
     this.rabbit.resumeNode(i);
   }
 
-  async partitionRabbitNode(): Promise<void> {
-    throw new Error(LOCAL_PARTITION_UNSUPPORTED);
+  async partitionRabbitNode(i: number): Promise<void> {
+    const node = this.rabbit.nodes[i]!;
+    if (node.pid === undefined) throw new Error(`${this.rabbitLabel(i)} is not running`);
+    const partition = new LoopbackPartition(`n${i}`);
+    this.partitions.set(i, partition);
+    await partition.isolate(
+      node.pid,
+      node.distPort,
+      this.rabbit.nodes.filter((n) => n.index !== i).map((n) => n.distPort),
+    );
   }
 
-  async healPartition(): Promise<void> {
-    throw new Error(LOCAL_PARTITION_UNSUPPORTED);
+  async healPartition(i: number): Promise<void> {
+    await this.partitions.get(i)?.heal();
+    this.partitions.delete(i);
   }
 
   async rollingRestart(onStep: (i: number, phase: 'down' | 'up') => void): Promise<void> {

@@ -1,0 +1,28 @@
+/** Opens the local twin as a chaos target: one fresh twin per queue mode, in its own work folder. */
+import { join } from 'node:path';
+import type { QueueMode } from '../../spec/index.js';
+import { REPO_ROOT } from '../local/paths.js';
+import { startTwin } from '../local/twin.js';
+import type { ChaosOptions, OpenedTarget } from './cli.js';
+import { LocalTarget } from './local.js';
+import { partitionUnavailable } from './partition.js';
+
+/** Where chaos twins live (git-ignored); kept after the run for their logs. */
+export const CHAOS_WORK_ROOT = join(REPO_ROOT, '.local', 'chaos');
+
+/** Starts a twin in `mode` (never the `npm run local` one: its own folder, ports and node names). */
+export async function openLocalTwin(mode: QueueMode, opts: ChaosOptions, log: (line: string) => void): Promise<OpenedTarget> {
+  const workDir = join(CHAOS_WORK_ROOT, `${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  log(`starting the local twin (${mode}, ${opts.appReplicas} app replicas) in ${workDir}`);
+  const started = Date.now();
+  const twin = await startTwin({ workDir, queueMode: mode, appReplicas: opts.appReplicas, logLevel: 'warn' });
+  log(`twin ready in ${Math.round((Date.now() - started) / 1000)} s at ${twin.baseUrl}`);
+  const blocker = await partitionUnavailable();
+  return {
+    target: new LocalTarget(twin, blocker),
+    close: async () => {
+      log(`stopping the ${mode} twin (by pid)`);
+      await twin.stop();
+    },
+  };
+}
