@@ -1,0 +1,163 @@
+/** Command line of `npm run bench`: parsing (pure), the scenario plans for full and quick runs, and the run. */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { QueueMode } from '../../spec/index.js';
+import { REPO_ROOT } from '../local/paths.js';
+import { stopAllManaged } from '../local/process.js';
+import { gitState, machineInfo, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
+import { benchLog, startBenchStack, type BenchStack } from './stack.js';
+import { runThroughput } from './throughput.js';
+
+/** Scenario names, in the order `all` runs them. */
+export const BENCH_SCENARIOS = ['throughput', 'fanout', 'connections', 'reconnect-storm', 'failover-gap'] as const;
+export type BenchScenario = (typeof BENCH_SCENARIOS)[number];
+
+export interface BenchOptions {
+  readonly scenarios: readonly BenchScenario[];
+  readonly quick: boolean;
+  readonly outDir: string;
+}
+
+export const BENCH_USAGE = `usage: npm run bench -- [--scenario NAME[,NAME]|all] [--quick] [--out DIR]
+scenarios: ${BENCH_SCENARIOS.join(' ')}
+--quick: a short form (smaller sizes, mirrored mode only, under about 2 minutes) to check a change cheaply`;
+
+/** A bad flag; the message names it and the fix. */
+export class BenchUsageError extends Error {
+  override name = 'BenchUsageError';
+}
+
+/** Parses argv (without node and script). Throws {@link BenchUsageError}. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { scenario: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new BenchUsageError(`${(e as Error).message}\n${BENCH_USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) throw new BenchUsageError(BENCH_USAGE);
+  const raw = v.scenario ?? 'all';
+  let scenarios: BenchScenario[];
+  if (raw === 'all') scenarios = [...BENCH_SCENARIOS];
+  else {
+    scenarios = raw.split(',').map((s) => s.trim()) as BenchScenario[];
+    for (const s of scenarios) {
+      if (!(BENCH_SCENARIOS as readonly string[]).includes(s)) {
+        throw new BenchUsageError(`--scenario: "${s}" is not a scenario; use all or one of ${BENCH_SCENARIOS.join(', ')}`);
+      }
+    }
+  }
+  return { scenarios, quick: v.quick ?? false, outDir: v.out ?? join(REPO_ROOT, 'reports') };
+}
+
+/** Queue modes a run covers: both in a full run, mirrored (the default) in a quick one. */
+export function benchModes(quick: boolean): QueueMode[] {
+  return quick ? [QueueMode.MIRRORED] : [QueueMode.MIRRORED, QueueMode.QUORUM];
+}
+
+type Runner = (stack: BenchStack, quick: boolean, log: (line: string) => void) => Promise<{ figures: Figure[]; details: unknown }>;
+
+const RUNNERS: Record<BenchScenario, Runner> = {
+  throughput: (stack, quick, log) =>
+    runThroughput(stack, {
+      modes: benchModes(quick),
+      replicas: 2,
+      authors: quick ? 10 : 20,
+      followersPerAuthor: 10,
+      windowS: quick ? 3 : 6,
+      drainS: quick ? 5 : 15,
+      latencyWindowS: quick ? 3 : 8,
+      maxSteps: quick ? 4 : 8,
+      oursStartRate: quick ? 200 : 100,
+      rawStartRate: quick ? 1000 : 500,
+      log,
+    }),
+  fanout: async () => ({ figures: [], details: 'not implemented yet' }),
+  connections: async () => ({ figures: [], details: 'not implemented yet' }),
+  'reconnect-storm': async () => ({ figures: [], details: 'not implemented yet' }),
+  'failover-gap': async () => ({ figures: [], details: 'not implemented yet' }),
+};
+
+/** Runs the scenarios on one stack; writes the report after every scenario so a cut-short run keeps what it measured. */
+export async function runBench(opts: BenchOptions, argv: readonly string[], log: (line: string) => void = benchLog): Promise<{ report: BenchReport; file: string }> {
+  const started = new Date();
+  const machine = machineInfo();
+  const git = gitState(REPO_ROOT);
+  const notes: string[] = [];
+  if (machine.busy) {
+    notes.push(`machine busy at start: ${machine.otherBeamProcessesAtStart} other RabbitMQ VM(s) running, 1-min load ${machine.loadAvgAtStart} on ${machine.cores} cores; figures are noisier than on an idle machine`);
+  }
+  if (git.dirty) notes.push('the working tree had uncommitted changes under scripts/, app/ or spec/ when this ran');
+  const scenarios: ScenarioResult[] = [];
+  const build = (): BenchReport => ({
+    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    quick: opts.quick,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine,
+    scenarios,
+    notes,
+  });
+  let file = writeBenchReport(build(), opts.outDir, started);
+  log(`scenarios ${opts.scenarios.join(', ')}${opts.quick ? ' (quick)' : ''}; machine ${machine.cores} cores, ${machine.memoryGiB} GiB${machine.busy ? ' (busy)' : ''}; report ${file}`);
+  const runId = `${started.toISOString().slice(0, 19).replace(/[:T]/g, '-')}-${randomBytes(2).toString('hex')}`;
+  let stack: BenchStack | undefined;
+  try {
+    const t0 = Date.now();
+    stack = await startBenchStack(runId);
+    log(`stack up in ${Math.round((Date.now() - t0) / 1000)} s`);
+    for (const name of opts.scenarios) {
+      const s0 = Date.now();
+      log(`scenario ${name} starting`);
+      let result: ScenarioResult;
+      try {
+        const { figures, details } = await RUNNERS[name](stack, opts.quick, log);
+        result = { scenario: name, startedAt: new Date(s0).toISOString(), durationS: Math.round((Date.now() - s0) / 1000), figures, details };
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        log(`scenario ${name} failed: ${error}`);
+        result = { scenario: name, startedAt: new Date(s0).toISOString(), durationS: Math.round((Date.now() - s0) / 1000), figures: [], details: {}, error };
+        await stack.stopApps().catch(() => undefined);
+      }
+      scenarios.push(result);
+      file = writeBenchReport(build(), opts.outDir, started);
+      log(`scenario ${name} done in ${result.durationS} s`);
+    }
+  } catch (e) {
+    notes.push(`stack failed: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    log('stopping everything started here');
+    await stack?.stop().catch((e: Error) => log(`teardown failed: ${e.message}`));
+    await stopAllManaged(10_000);
+  }
+  const report = build();
+  file = writeBenchReport(report, opts.outDir, started);
+  return { report, file };
+}
+
+/** The CLI: parse, run, print the table; exit code 2 on bad flags, 1 when a scenario failed. */
+export async function benchMain(argv: readonly string[]): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const { report, file } = await runBench(opts, argv);
+  const m = report.machine;
+  process.stdout.write(
+    `\n${renderBenchTable(report)}\n\nmachine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}${m.busy ? ', BUSY (other clusters running)' : ''}; commit ${report.gitCommit.slice(0, 12)}${report.gitDirty ? ' (dirty)' : ''}\n` +
+      `${report.notes.map((n) => `note: ${n}\n`).join('')}report: ${file}\n`,
+  );
+  return report.scenarios.some((s) => s.error !== undefined) || report.notes.some((n) => n.startsWith('stack failed')) ? 1 : 0;
+}

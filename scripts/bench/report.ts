@@ -1,0 +1,155 @@
+/**
+ * The benchmark report: one JSON file per run (`reports/bench-<timestamp>.json`) and a terminal
+ * table. Every figure sits next to the baseline measured in the same run on the same machine, and
+ * the report records the command, the git commit and the machine (cores, memory, load).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { ratio } from './stats.js';
+
+/** One headline figure: ours against the baseline measured in the same run. */
+export interface Figure {
+  /** Scenario that produced it, e.g. `throughput`. */
+  readonly scenario: string;
+  /** What is measured, e.g. `max sustained delivery rate (mirrored)`. */
+  readonly name: string;
+  readonly unit: string;
+  readonly ours: number | undefined;
+  readonly baseline: number | undefined;
+  /** What the baseline is, e.g. `raw amqplib publish→consume`. */
+  readonly baselineName: string;
+  /** ours / baseline. */
+  readonly ratio: number | undefined;
+  /** Target on the ratio, e.g. `≥ 0.8`; undefined when none. */
+  readonly target?: string;
+  /** What limits this figure on this machine. */
+  readonly limit: string;
+}
+
+/** Builds a {@link Figure}, computing the ratio. */
+export function figure(f: Omit<Figure, 'ratio'>): Figure {
+  return { ...f, ratio: ratio(f.ours, f.baseline) };
+}
+
+/** The machine the run was on. */
+export interface MachineInfo {
+  readonly cores: number;
+  readonly cpuModel: string;
+  readonly memoryGiB: number;
+  readonly node: string;
+  readonly platform: string;
+  /** 1-minute load average at the start. */
+  readonly loadAvgAtStart: number;
+  /** Erlang VMs (RabbitMQ nodes) running on the machine at the start, ours excluded (none started yet). */
+  readonly otherBeamProcessesAtStart: number;
+  /** True when other engineers' servers or load were present: figures are noisier. */
+  readonly busy: boolean;
+}
+
+/** The result of one scenario (its details are scenario-specific). */
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly startedAt: string;
+  readonly durationS: number;
+  readonly figures: readonly Figure[];
+  readonly details: unknown;
+  /** Set when the scenario failed; figures may then be partial. */
+  readonly error?: string;
+}
+
+export interface BenchReport {
+  readonly command: string;
+  readonly gitCommit: string;
+  /** True when the working tree had uncommitted changes under scripts/ or app/. */
+  readonly gitDirty: boolean;
+  readonly quick: boolean;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: MachineInfo;
+  readonly scenarios: readonly ScenarioResult[];
+  /** Things worth knowing when reading the figures (busy machine, skipped parts). */
+  readonly notes: readonly string[];
+}
+
+function git(args: readonly string[], cwd: string): string {
+  try {
+    return execFileSync('git', [...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Commit and dirtiness of the code that runs the benchmark. */
+export function gitState(repoRoot: string): { commit: string; dirty: boolean } {
+  return {
+    commit: git(['rev-parse', 'HEAD'], repoRoot) || 'unknown',
+    dirty: git(['status', '--porcelain', '--', 'scripts', 'app', 'spec'], repoRoot) !== '',
+  };
+}
+
+/** Number of `beam.smp` processes on the machine (other engineers' RabbitMQ nodes before we start ours). */
+export function countBeamProcesses(): number {
+  try {
+    const out = execFileSync('ps', ['-eo', 'comm='], { encoding: 'utf8' });
+    return out.split('\n').filter((l) => l.trim() === 'beam.smp').length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Cores, memory and load of this machine. */
+export function machineInfo(): MachineInfo {
+  const cores = cpus().length;
+  const load = Math.round(loadavg()[0]! * 100) / 100;
+  const beams = countBeamProcesses();
+  return {
+    cores,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAvgAtStart: load,
+    otherBeamProcessesAtStart: beams,
+    busy: beams > 0 || load > cores * 0.5,
+  };
+}
+
+/** `bench-2026-11-23T10-00-00Z.json` for a date. */
+export function reportFileName(at: Date): string {
+  return `bench-${at.toISOString().slice(0, 19).replace(/:/g, '-')}Z.json`;
+}
+
+/** Writes the report atomically (temp file, rename); returns the path. */
+export function writeBenchReport(report: BenchReport, outDir: string, at: Date): string {
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, reportFileName(at));
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`);
+  renameSync(tmp, file);
+  return file;
+}
+
+function fmt(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  if (Math.abs(v) >= 100) return String(Math.round(v));
+  return String(Math.round(v * 100) / 100);
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** The summary table: scenario, figure, ours, baseline, ratio, target, limit (pure). */
+export function renderBenchTable(report: Pick<BenchReport, 'scenarios'>): string {
+  const rows: string[][] = [['scenario', 'figure', 'ours', 'baseline', 'ratio', 'target', 'limit']];
+  for (const s of report.scenarios) {
+    if (s.error !== undefined) rows.push([s.scenario, `ERROR: ${s.error.slice(0, 80)}`, '', '', '', '', '']);
+    for (const f of s.figures) {
+      rows.push([f.scenario, `${f.name} [${f.unit}]`, fmt(f.ours), `${fmt(f.baseline)} (${f.baselineName})`, fmt(f.ratio), f.target ?? '', f.limit]);
+    }
+  }
+  const widths = rows[0]!.map((_, c) => Math.min(c === 6 ? 70 : 60, Math.max(...rows.map((r) => r[c]!.length))));
+  return rows.map((r) => r.map((cell, c) => pad(c === 6 ? cell : cell.slice(0, widths[c]), widths[c]!)).join('  ').trimEnd()).join('\n');
+}

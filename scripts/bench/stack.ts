@@ -1,0 +1,184 @@
+/**
+ * The system under benchmark, built from the local process library: one three-node RabbitMQ
+ * cluster (rendered with the mirrored policy; quorum queues ignore it, so one cluster serves both
+ * queue modes), one HAProxy AMQP front, one PostgreSQL, and feed app replicas as child processes
+ * (their own event loops and their own RSS). Everything is stopped by pid.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppEnv, DEFAULT_SPEC, QueueMode, Routes } from '../../spec/index.js';
+import { startHaproxy, type HaproxyInstance } from '../local/haproxy.js';
+import { REPO_ROOT } from '../local/paths.js';
+import { freePort } from '../local/ports.js';
+import { startPostgres, type PostgresServer } from '../local/postgres.js';
+import { spawnManaged, waitFor, type ManagedProcess } from '../local/process.js';
+import { startRabbitCluster, type RabbitCluster } from '../local/rabbitmq.js';
+
+/** Work folder of benchmark runs (git-ignored). */
+export const BENCH_DIR = join(REPO_ROOT, '.local', 'bench');
+
+/** Progress line on stderr (stdout carries the summary table). */
+export function benchLog(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+/** One feed app replica running as a child process. */
+export interface AppReplica {
+  readonly replicaId: string;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly mode: QueueMode;
+  readonly process: ManagedProcess;
+  readonly logFile: string;
+}
+
+/** Options of {@link BenchStack.startApp}. */
+export interface StartAppOptions {
+  readonly mode: QueueMode;
+  /** Extra app environment (e.g. WS_PING_INTERVAL_MS). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Seconds to wait for /readyz. @default 90 */
+  readonly readyTimeoutS?: number;
+}
+
+export interface BenchStack {
+  readonly dir: string;
+  readonly rabbit: RabbitCluster;
+  readonly haproxy: HaproxyInstance;
+  readonly postgres: PostgresServer;
+  readonly jwtSecret: string;
+  /** `amqp://user:pass@127.0.0.1:<haproxy port>`: the same front the app uses (carries the password). */
+  readonly amqpUrl: string;
+  /** Starts an app replica process and waits until it answers /readyz. */
+  startApp(replicaId: string, opts: StartAppOptions): Promise<AppReplica>;
+  /** Stops every app replica started here (gracefully, SIGKILL after 15 s). */
+  stopApps(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Node's own binary with tsx as loader: the child's pid is the app process itself. */
+function appCommand(): { cmd: string; args: string[] } {
+  return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'app', 'src', 'main.ts')] };
+}
+
+/** Polls /readyz until it answers 200. */
+export async function waitAppReady(url: string, proc: ManagedProcess, timeoutMs: number, logFile: string): Promise<void> {
+  await waitFor(`app ${url}${Routes.READY} (log: ${logFile})`, async () => {
+    if (!proc.running) throw new Error(`app process ${proc.pid} exited; see ${logFile}`);
+    const res = await fetch(`${url}${Routes.READY}`, { signal: AbortSignal.timeout(2000) });
+    return res.ok || undefined;
+  }, { timeoutMs, intervalMs: 200 });
+}
+
+/** Starts the cluster, HAProxy and PostgreSQL in a fresh folder; stops what it started on failure. */
+export async function startBenchStack(runId: string): Promise<BenchStack> {
+  const dir = join(BENCH_DIR, runId);
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755); // postgres runs as its own OS user and must enter it
+  const spec = { ...DEFAULT_SPEC, rabbitmq: { ...DEFAULT_SPEC.rabbitmq, queueMode: QueueMode.MIRRORED } };
+  benchLog(`starting PostgreSQL and a ${spec.rabbitmq.replicas}-node RabbitMQ cluster in ${dir}`);
+  const [pgResult, rabbitResult] = await Promise.allSettled([
+    startPostgres({ workDir: join(dir, 'pg') }),
+    startRabbitCluster({ spec, workDir: join(dir, 'rabbit'), namePrefix: 'bench' }),
+  ]);
+  if (pgResult.status === 'rejected' || rabbitResult.status === 'rejected') {
+    if (pgResult.status === 'fulfilled') await pgResult.value.stop().catch(() => undefined);
+    if (rabbitResult.status === 'fulfilled') await rabbitResult.value.stop().catch(() => undefined);
+    throw pgResult.status === 'rejected' ? pgResult.reason : (rabbitResult as PromiseRejectedResult).reason;
+  }
+  const postgres = pgResult.value;
+  const rabbit = rabbitResult.value;
+  let haproxy: HaproxyInstance;
+  try {
+    haproxy = await startHaproxy({
+      spec,
+      workDir: join(dir, 'haproxy'),
+      servers: rabbit.nodes.map((n) => ({ name: `rabbit-${n.index}`, host: '127.0.0.1', port: n.amqpPort })),
+    });
+    await waitFor('HAProxy to mark every RabbitMQ node UP', async () => {
+      const st = await haproxy.serverStatuses();
+      return Object.values(st).length === rabbit.nodes.length && Object.values(st).every((s) => s.startsWith('UP') && !s.includes('/')) ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+  } catch (e) {
+    await Promise.allSettled([rabbit.stop(), postgres.stop()]);
+    throw e;
+  }
+  const jwtSecret = randomBytes(32).toString('hex');
+  const enc = encodeURIComponent;
+  const amqpUrl = `amqp://${enc(rabbit.username)}:${enc(rabbit.password)}@127.0.0.1:${haproxy.amqpPort}`;
+  const apps: AppReplica[] = [];
+  const stopApps = async (): Promise<void> => {
+    const all = apps.splice(0);
+    await Promise.allSettled(all.map((a) => a.process.stop(15_000)));
+  };
+
+  return {
+    dir,
+    rabbit,
+    haproxy,
+    postgres,
+    jwtSecret,
+    amqpUrl,
+    async startApp(replicaId, opts) {
+      const port = await freePort();
+      const logFile = join(dir, 'apps', `${replicaId}.log`);
+      const { cmd, args } = appCommand();
+      const proc = spawnManaged(`app:${replicaId}`, cmd, args, {
+        cwd: REPO_ROOT,
+        logFile,
+        env: {
+          [AppEnv.PORT]: String(port),
+          [AppEnv.REPLICA_ID]: replicaId,
+          [AppEnv.AMQP_URLS]: haproxy.amqpUrl,
+          [AppEnv.AMQP_USERNAME]: rabbit.username,
+          [AppEnv.AMQP_PASSWORD]: rabbit.password,
+          [AppEnv.DATABASE_URL]: postgres.urlWithoutPassword,
+          [AppEnv.PGPASSWORD]: postgres.password,
+          [AppEnv.JWT_SECRET]: jwtSecret,
+          [AppEnv.QUEUE_MODE]: opts.mode,
+          [AppEnv.LOG_LEVEL]: 'warn',
+          [AppEnv.SHUTDOWN_TIMEOUT_MS]: '10000',
+          ...opts.env,
+        },
+      });
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitAppReady(url, proc, (opts.readyTimeoutS ?? 90) * 1000, logFile);
+      } catch (e) {
+        await proc.stop(5000).catch(() => undefined);
+        throw e;
+      }
+      const app: AppReplica = { replicaId, port, url, mode: opts.mode, process: proc, logFile };
+      apps.push(app);
+      return app;
+    },
+    stopApps,
+    async stop() {
+      await stopApps();
+      await Promise.allSettled([haproxy.stop(), rabbit.stop(), postgres.stop()]);
+    },
+  };
+}
+
+/** Reads one sample of a Prometheus metric (no labels) from an app's /metrics; undefined when absent. */
+export async function scrapeMetric(url: string, name: string): Promise<number | undefined> {
+  const res = await fetch(`${url}${Routes.METRICS}`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  if (line === undefined) return undefined;
+  const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** Resident set size of a process in bytes, from /proc (VmRSS). */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
