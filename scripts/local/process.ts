@@ -223,7 +223,8 @@ export function processStartTicks(pid: number): number | undefined {
   }
 }
 
-function isZombie(pid: number): boolean {
+/** True when `pid` is a zombie (exited, not yet reaped by its parent). */
+export function isZombie(pid: number): boolean {
   try {
     // /proc/<pid>/stat: "pid (comm) S ..."; state Z is a zombie.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -92,6 +92,8 @@ export interface RabbitCluster {
   policy(i: number, name?: string): Promise<RabbitPolicy | undefined>;
   /** True while node i's process runs and is not paused. */
   isUp(i: number): boolean;
+  /** Leaves the nodes and epmd running after this Node process exits (for `npm run local -- up`). */
+  release(): void;
   /** Stops every node and epmd. */
   stop(): Promise<void>;
 }
@@ -443,6 +445,10 @@ export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promi
     runningNodes,
     policy,
     isUp,
+    release() {
+      for (const s of states) s.proc?.release();
+      epmd.release();
+    },
     async stop() {
       await Promise.allSettled(states.map((_, i) => stopNode(i)));
       await epmd.stop(5000);

@@ -1,0 +1,121 @@
+/**
+ * The local twin: `npm run local -- up | status | down`.
+ *
+ *   up      [--replicas N] [--queue-mode mirrored|quorum] [--port P] [--log-level L]
+ *           starts RabbitMQ x3, HAProxy x2, PostgreSQL, N app replicas and a load balancer,
+ *           waits until ready, prints every URL and records pids in the state file
+ *   status  [--json]   what runs: pid alive, ports answering
+ *   down    stops exactly the recorded pids
+ *
+ * Work folder: .local/twin (git-ignored; FEEDKIT_WORKDIR overrides), state in its state.json.
+ */
+import { minimist } from 'zx';
+import { QueueMode } from '../spec/index.js';
+import { readTwinState, isRecordedAlive, stopRecordedTwin, twinStatus } from './local/control.js';
+import { TWIN_DIR, TWIN_STATE_FILE } from './local/paths.js';
+import { ensureSystemPackages } from './local/system.js';
+import { startTwin, type TwinState } from './local/twin.js';
+
+const USAGE = `usage: npm run local -- up [--replicas N] [--queue-mode mirrored|quorum] [--port P] [--log-level info]
+       npm run local -- status [--json]
+       npm run local -- down`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`local: ${message}\n`);
+  process.exit(code);
+}
+
+function printUrls(state: TwinState): void {
+  const u = state.urls;
+  const rows: [string, string][] = [
+    ['feed WebSocket', u.feedWebSocket],
+    ['HTTP API', u.httpApi],
+    ...u.appReplicas.map((url, i): [string, string] => [`app replica ${i}`, url]),
+    ...u.amqpFronts.map((url, i): [string, string] => [`AMQP front (HAProxy ${i})`, url]),
+    ...u.haproxyStats.map((url, i): [string, string] => [`HAProxy ${i} stats`, url]),
+    ...u.rabbitmqManagement.map((url, i): [string, string] => [`RabbitMQ ${state.rabbitmq.nodes[i] ?? i} management`, url]),
+    ...u.rabbitmqAmqp.map((url, i): [string, string] => [`RabbitMQ ${state.rabbitmq.nodes[i] ?? i} AMQP`, url]),
+    ['PostgreSQL', u.postgres],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
+}
+
+async function up(args: minimist.ParsedArgs): Promise<void> {
+  const existing = readTwinState(TWIN_STATE_FILE);
+  if (existing && existing.processes.some(isRecordedAlive)) {
+    fail(`a twin already runs (state ${TWIN_STATE_FILE}). Fix: npm run local -- down`);
+  }
+  const replicas = args['replicas'] === undefined ? undefined : Number(args['replicas']);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 50)) fail(`--replicas must be a whole number from 1 to 50, got "${String(args['replicas'])}"`);
+  const mode = args['queue-mode'] as string | undefined;
+  const modes = Object.values(QueueMode) as string[];
+  if (mode !== undefined && !modes.includes(mode)) fail(`--queue-mode must be one of ${modes.join(', ')}, got "${mode}"`);
+  const port = args['port'] === undefined ? undefined : Number(args['port']);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65_535)) fail(`--port must be a TCP port, got "${String(args['port'])}"`);
+
+  await ensureSystemPackages();
+  const twin = await startTwin({
+    workDir: TWIN_DIR,
+    ...(replicas !== undefined ? { appReplicas: replicas } : {}),
+    ...(mode !== undefined ? { queueMode: mode as QueueMode } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(args['log-level'] ? { logLevel: args['log-level'] } : {}),
+    skipAppsIfMissing: true,
+  });
+  twin.writeState();
+  twin.release();
+  const state = twin.state();
+  process.stdout.write(`\nfeedkit local twin is up (queue mode ${state.queueMode}, ${twin.apps.length} app replica(s)):\n`);
+  printUrls(state);
+  process.stdout.write(`\n  state (pids, ports, secrets; mode 0600): ${twin.stateFile}\n  logs and data: ${twin.workDir}\n`);
+  process.stdout.write(`  RabbitMQ user: ${state.rabbitmq.username} (password in the state file)\n`);
+  process.stdout.write('  token: npm run token -- <userId>    stop: npm run local -- down\n');
+}
+
+async function status(args: minimist.ParsedArgs): Promise<void> {
+  const state = readTwinState(TWIN_STATE_FILE);
+  if (!state) fail(`no twin recorded (${TWIN_STATE_FILE} does not exist). Start one: npm run local -- up`, 3);
+  const rows = await twinStatus(state);
+  if (args['json']) {
+    process.stdout.write(`${JSON.stringify(rows.map((r) => ({ role: r.record.role, name: r.record.name, pid: r.record.pid, alive: r.alive, ports: r.ports, logFile: r.record.logFile })), null, 2)}\n`);
+  } else {
+    process.stdout.write(`twin in ${state.workDir} (queue mode ${state.queueMode}, started ${state.createdAt})\n`);
+    const w = Math.max(...rows.map((r) => r.record.name.length));
+    for (const r of rows) {
+      const ports = Object.entries(r.ports).map(([p, ok]) => `${p}:${ok ? 'up' : 'DOWN'}`).join(' ');
+      process.stdout.write(`  ${r.record.role.padEnd(13)} ${r.record.name.padEnd(w)}  pid ${String(r.record.pid).padEnd(7)} ${r.alive ? 'running' : 'GONE   '}  ${ports}\n`);
+    }
+    process.stdout.write('\n');
+    printUrls(state);
+  }
+  const bad = rows.filter((r) => !r.alive || Object.values(r.ports).some((ok) => !ok));
+  if (bad.length > 0) process.exitCode = 1;
+}
+
+async function down(): Promise<void> {
+  const state = readTwinState(TWIN_STATE_FILE);
+  if (!state) {
+    process.stdout.write(`no twin recorded in ${TWIN_STATE_FILE}; nothing to stop\n`);
+    return;
+  }
+  const stopped = await stopRecordedTwin(state, TWIN_STATE_FILE);
+  process.stdout.write(stopped.length ? `stopped ${stopped.length} process(es): ${stopped.join(', ')}\n` : 'no recorded process was running\n');
+  process.stdout.write(`logs kept in ${state.workDir}\n`);
+}
+
+const args = minimist(process.argv.slice(2), { string: ['queue-mode', 'log-level'], boolean: ['json', 'help'] });
+const command = args._[0];
+try {
+  if (args['help'] || command === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    if (command === undefined && !args['help']) process.exitCode = 2;
+  } else if (command === 'up') await up(args);
+  else if (command === 'status') await status(args);
+  else if (command === 'down') await down();
+  else fail(`unknown command "${command}"\n${USAGE}`, 2);
+} catch (e) {
+  fail((e as Error).message);
+}
+// Released children must not keep this process alive; pending fetch sockets would delay the exit.
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,49 @@
+/** System packages the twin needs: installed with apt-get when running as root, otherwise named with the command. */
+import { existsSync } from 'node:fs';
+import { $ } from 'zx';
+import { HAPROXY_BIN } from './haproxy.js';
+import { POSTGRES_BIN_DIR } from './postgres.js';
+import { RABBITMQ_BIN_DIR } from './rabbitmq.js';
+import { progress } from './process.js';
+
+/** One program the twin runs, and the Debian package that provides it. */
+export interface SystemRequirement {
+  readonly what: string;
+  /** Absolute path that must exist. */
+  readonly path: string;
+  readonly debianPackage: string;
+}
+
+export const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
+  { what: 'RabbitMQ server 3.x', path: `${RABBITMQ_BIN_DIR}/rabbitmq-server`, debianPackage: 'rabbitmq-server' },
+  { what: 'Erlang port mapper (epmd)', path: '/usr/bin/epmd', debianPackage: 'erlang-base' },
+  { what: 'HAProxy', path: HAPROXY_BIN, debianPackage: 'haproxy' },
+  { what: 'PostgreSQL 15 server', path: `${POSTGRES_BIN_DIR}/postgres`, debianPackage: 'postgresql-15' },
+  { what: 'runuser', path: '/usr/sbin/runuser', debianPackage: 'util-linux' },
+]);
+
+/** Requirements whose program is missing. */
+export function missingRequirements(): SystemRequirement[] {
+  return SYSTEM_REQUIREMENTS.filter((r) => !existsSync(r.path));
+}
+
+/** The command that installs `pkgs`. */
+export function installCommand(pkgs: readonly string[]): string {
+  return `sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`;
+}
+
+/** Installs what is missing when root; otherwise throws naming the packages and the install command. */
+export async function ensureSystemPackages(): Promise<void> {
+  const missing = missingRequirements();
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map((m) => m.debianPackage))];
+  const list = missing.map((m) => `${m.what} (${m.path}, package ${m.debianPackage})`).join('; ');
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing: ${list}. Fix: ${installCommand(pkgs)}`);
+  }
+  progress(`installing missing system packages: ${pkgs.join(' ')}`);
+  await $({ timeout: '10m', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get update`;
+  await $({ timeout: '20m', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y --no-install-recommends ${pkgs}`;
+  const still = missingRequirements();
+  if (still.length > 0) throw new Error(`still missing after apt-get install: ${still.map((m) => m.path).join(', ')}`);
+}
