@@ -86,6 +86,14 @@ export function overridesFromStackConfig(source: StackConfigSource): SpecOverrid
     if (!fullKey.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
     const key = fullKey.slice(CONFIG_NAMESPACE.length + 1);
     if (NON_SPEC_KEYS.has(key)) continue;
+    if (source.secretKeys.has(fullKey)) {
+      // Spec fields end up in ConfigMaps and pod specs; decrypting one there would unsecret it silently.
+      throw new StackConfigError(
+        fullKey,
+        'is set as a secret, but spec fields land in plain ConfigMaps and pod specs',
+        `set it without --secret; credentials go only in ${SECRET_CONFIG_KEYS.map(configKey).join(', ')}`,
+      );
+    }
     const reference = TOP_LEVEL[key];
     if (reference !== undefined && typeof reference === 'object') {
       structured[key] = coerce(parseObject(fullKey, raw), reference);

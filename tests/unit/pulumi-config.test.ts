@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { generatedSecretProvider, type GeneratedSecretOutputs } from '../../pulumi/generated-secret.js';
 import { DEFAULT_RABBITMQ_USERNAME } from '../../charts/stack.js';
 import {
+  CONFIG_NAMESPACE,
   SECRET_CONFIG_KEYS,
   StackConfigError,
   configKey,
@@ -76,6 +77,23 @@ describe('stack config → spec', () => {
     assertConfigError(() => specFromStackConfig(source({ 'feedkit:rabbitmq': { replicaz: 3 } })), 'feedkit:rabbitmq.replicaz');
     assertConfigError(() => specFromStackConfig(source({ 'feedkit:replicas': '3' })), 'feedkit:replicas');
     assertConfigError(() => specFromStackConfig(source({ 'feedkit:rabbitmq': 'three nodes' })), 'feedkit:rabbitmq');
+  });
+
+  test('GIVEN a spec field set with --secret WHEN resolved THEN it is refused rather than written to a ConfigMap', () => {
+    assertConfigError(() => specFromStackConfig(source({ 'feedkit:postgres': { externalUrl: 'postgres://feed@db:5432/feed' } }, ['feedkit:postgres'])), 'feedkit:postgres');
+  });
+
+  test('GIVEN Pulumi.yaml WHEN read THEN it runs the ESM TypeScript program in pulumi/ through tsx', () => {
+    const project = parseYaml(readFileSync(new URL('../../Pulumi.yaml', import.meta.url), 'utf8')) as {
+      name: string;
+      runtime: { name: string; options: { typescript: boolean; nodeargs: string } };
+      main: string;
+    };
+    assert.equal(project.name, CONFIG_NAMESPACE);
+    assert.equal(project.runtime.name, 'nodejs');
+    assert.equal(project.runtime.options.typescript, false);
+    assert.match(project.runtime.options.nodeargs, /--import tsx/);
+    assert.ok(existsSync(new URL(`../../${project.main}/index.ts`, import.meta.url)));
   });
 
   test('GIVEN the example Pulumi.dev.yaml WHEN resolved THEN it validates and holds no secret in plain text', () => {
