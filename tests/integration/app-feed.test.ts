@@ -214,6 +214,21 @@ describe('authentication and input', () => {
   });
 });
 
+describe('socket limits', () => {
+  it('GIVEN a token that expires while connected WHEN its exp passes THEN the socket is closed with 4001', async () => {
+    const user = uniqueUser('short');
+    const s = await FeedClient.connect(replicaA.url, await backends.token(user, 2));
+    clients.push(s);
+    assert.equal(await s.closed, CloseCodes.TOKEN_EXPIRED);
+  });
+
+  it('GIVEN a client WHEN it sends an inbound frame above the limit THEN the socket is closed with 1009', async () => {
+    const s = await connect(replicaA, uniqueUser('chatty'));
+    s.ws.send('x'.repeat(64 * 1024));
+    assert.equal(await s.closed, 1009);
+  });
+});
+
 describe('operations', () => {
   it('GIVEN a running replica WHEN probed THEN healthz and readyz answer 200 and metrics name the feed series', async () => {
     assert.equal((await callApi(replicaA.url, 'GET', Routes.HEALTH)).status, 200);
