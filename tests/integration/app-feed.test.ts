@@ -7,7 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { CloseCodes, Routes } from '../../spec/index.js';
 import type { FeedApp } from '../../app/src/index.js';
-import { waitFor } from '../../scripts/local/process.js';
+import { join } from 'node:path';
+import { AppEnv } from '../../spec/index.js';
+import { REPO_ROOT } from '../../scripts/local/paths.js';
+import { freePort } from '../../scripts/local/ports.js';
+import { spawnManaged, waitFor } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient, UpgradeRefused } from '../support/feed-client.js';
 
@@ -258,5 +262,20 @@ describe('operations', () => {
       return rows[0]!.n === '0' ? true : undefined;
     }, { timeoutMs: 30_000 });
     await onA.waitForPosts(ids);
+  });
+
+  it('GIVEN the app started as a process from its entry point WHEN it gets SIGTERM THEN it closes sockets with 1012 and exits 0', async () => {
+    const port = await freePort();
+    const proc = spawnManaged('feed-app-child', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'app', 'src', 'main.ts')], {
+      cwd: REPO_ROOT,
+      logFile: join(backends.dir, 'feed-app-child.log'),
+      env: backends.env('feed-child', { [AppEnv.PORT]: String(port), [AppEnv.LOG_LEVEL]: 'info' }),
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor('child replica ready', async () => ((await callApi(url, 'GET', Routes.READY)).status === 200 ? true : undefined), { timeoutMs: 60_000 });
+    const s = await FeedClient.connect(url, await backends.token(uniqueUser('child-follower')));
+    process.kill(proc.pid, 'SIGTERM');
+    assert.equal(await s.closed, CloseCodes.SERVICE_RESTART);
+    assert.equal(await proc.exited, 0);
   });
 });
