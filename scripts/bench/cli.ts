@@ -7,6 +7,9 @@ import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
 import { gitState, machineInfo, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
 import { benchLog, startBenchStack, type BenchStack } from './stack.js';
+import { runConnections } from './connections.js';
+import { runFanout } from './fanout.js';
+import { runReconnectStorm } from './reconnect-storm.js';
 import { runThroughput } from './throughput.js';
 
 /** Scenario names, in the order `all` runs them. */
@@ -79,9 +82,12 @@ const RUNNERS: Record<BenchScenario, Runner> = {
       rawStartRate: quick ? 1000 : 500,
       log,
     }),
-  fanout: async () => ({ figures: [], details: 'not implemented yet' }),
-  connections: async () => ({ figures: [], details: 'not implemented yet' }),
-  'reconnect-storm': async () => ({ figures: [], details: 'not implemented yet' }),
+  fanout: (stack, quick, log) =>
+    runFanout(stack, { modes: benchModes(quick), followerCounts: [10, 100, 1000], postsPerSize: quick ? 5 : 20, replicas: 3, log }),
+  connections: (stack, quick, log) =>
+    runConnections(stack, { connections: quick ? 2000 : 15_000, mode: QueueMode.MIRRORED, settleS: quick ? 2 : 5, openTimeoutS: quick ? 60 : 240, log }),
+  'reconnect-storm': (stack, quick, log) =>
+    runReconnectStorm(stack, { sockets: quick ? 1000 : 5000, mode: QueueMode.MIRRORED, broadcastMessages: quick ? 1000 : 5000, timeoutS: quick ? 90 : 240, log }),
   'failover-gap': async () => ({ figures: [], details: 'not implemented yet' }),
 };
 
