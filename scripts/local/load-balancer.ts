@@ -5,7 +5,7 @@
  *
  *   node --import tsx scripts/local/load-balancer.ts --port 8080 --backends 127.0.0.1:8081,127.0.0.1:8082
  */
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Routes } from '../../spec/index.js';
@@ -27,6 +27,9 @@ export interface LoadBalancerOptions {
    */
   readonly checkIntervalMs?: number;
 }
+
+/** Methods safe to send again to another replica after a failure before any response. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /** Largest request body buffered for a retry on another replica. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
@@ -71,6 +74,9 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
     void check(b);
   };
 
+  // No pooled connections: a pooled socket to a replica that just died fails in ways that look like a sent request.
+  const agent = new Agent({ keepAlive: false });
+
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -91,7 +97,7 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
           return;
         }
         const up = request(
-          { host: b.host, port: b.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
+          { agent, host: b.host, port: b.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
           (upRes) => {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
             upRes.pipe(res);
@@ -100,8 +106,8 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
         let sent = false;
         up.on('socket', (s: Socket) => s.once('connect', () => (sent = true)));
         up.on('error', () => {
-          if (!sent) {
-            // Never reached the replica: safe to send the request elsewhere.
+          if (!res.headersSent && (!sent || IDEMPOTENT.has(req.method ?? ''))) {
+            // Never reached the replica, or harmless to repeat: send it elsewhere (a dying replica may still accept).
             markDown(b);
             tryNext(list);
           } else if (!res.headersSent) {
