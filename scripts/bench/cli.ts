@@ -8,6 +8,7 @@ import { stopAllManaged } from '../local/process.js';
 import { gitState, machineInfo, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
 import { benchLog, startBenchStack, type BenchStack } from './stack.js';
 import { runConnections } from './connections.js';
+import { runFailoverGap } from './failover-gap.js';
 import { runFanout } from './fanout.js';
 import { runReconnectStorm } from './reconnect-storm.js';
 import { runThroughput } from './throughput.js';
@@ -88,7 +89,8 @@ const RUNNERS: Record<BenchScenario, Runner> = {
     runConnections(stack, { connections: quick ? 2000 : 15_000, mode: QueueMode.MIRRORED, settleS: quick ? 2 : 5, openTimeoutS: quick ? 60 : 240, log }),
   'reconnect-storm': (stack, quick, log) =>
     runReconnectStorm(stack, { sockets: quick ? 1000 : 5000, mode: QueueMode.MIRRORED, broadcastMessages: quick ? 1000 : 5000, timeoutS: quick ? 90 : 240, log }),
-  'failover-gap': async () => ({ figures: [], details: 'not implemented yet' }),
+  'failover-gap': (stack, quick, log) =>
+    runFailoverGap(stack, { modes: benchModes(quick), kills: quick ? 1 : 10, downS: quick ? 1 : 2, settleS: quick ? 1 : 2, users: 12, postsPerSecond: 10, seed: 42, log }),
 };
 
 /** Runs the scenarios on one stack; writes the report after every scenario so a cut-short run keeps what it measured. */
