@@ -5,25 +5,15 @@
  */
 import type { QueueMode } from '../../spec/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
+import type { Twin } from '../local/twin.js';
 import { LoopbackPartition } from './partition.js';
 import type { ChaosTarget } from './target.js';
 
-/** What the chaos suite needs from a running local twin. */
-export interface LocalStack {
-  /** HTTP base URL of the local load balancer in front of the app replicas. */
-  readonly baseUrl: string;
-  readonly jwtSecret: string;
-  readonly queueMode: QueueMode;
-  readonly rabbit: RabbitCluster;
-  readonly haproxyCount: number;
-  readonly appCount: number;
-  killHaproxy(i: number): Promise<void>;
-  startHaproxy(i: number): Promise<void>;
-  killApp(i: number): Promise<void>;
-  startApp(i: number): Promise<void>;
-  /** Waits until every HAProxy runs and every app replica answers /readyz. */
-  waitReady(timeoutMs: number): Promise<void>;
-}
+/** What the chaos suite needs from a running local twin (a structural slice of {@link Twin}). */
+export type LocalStack = Pick<
+  Twin,
+  'baseUrl' | 'jwtSecret' | 'queueMode' | 'rabbit' | 'haproxyCount' | 'appCount' | 'killHaproxy' | 'startHaproxy' | 'killApp' | 'startApp' | 'waitReady'
+>;
 
 /** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
 export const NET_TICKTIME_S = 60;
