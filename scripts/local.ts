@@ -7,18 +7,19 @@
  *   status  [--json]   what runs: pid alive, ports answering
  *   down    stops exactly the recorded pids
  *
- * Work folder: .local/twin (git-ignored; FEEDKIT_WORKDIR overrides), state in its state.json.
+ * Work folder: .local/twin (git-ignored; --workdir or FEEDKIT_WORKDIR overrides), state in its state.json.
  */
 import { minimist } from 'zx';
 import { QueueMode } from '../spec/index.js';
 import { readTwinState, isRecordedAlive, stopRecordedTwin, twinStatus } from './local/control.js';
-import { TWIN_DIR, TWIN_STATE_FILE } from './local/paths.js';
+import { TWIN_DIR } from './local/paths.js';
 import { ensureSystemPackages } from './local/system.js';
-import { startTwin, type TwinState } from './local/twin.js';
+import { startTwin, twinStateFile, type TwinState } from './local/twin.js';
 
 const USAGE = `usage: npm run local -- up [--replicas N] [--queue-mode mirrored|quorum] [--port P] [--log-level info]
        npm run local -- status [--json]
-       npm run local -- down`;
+       npm run local -- down
+  --workdir DIR   the twin's work folder (default ${TWIN_DIR}; also FEEDKIT_WORKDIR)`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`local: ${message}\n`);
@@ -56,7 +57,7 @@ async function up(args: minimist.ParsedArgs): Promise<void> {
 
   await ensureSystemPackages();
   const twin = await startTwin({
-    workDir: TWIN_DIR,
+    workDir: WORK_DIR,
     ...(replicas !== undefined ? { appReplicas: replicas } : {}),
     ...(mode !== undefined ? { queueMode: mode as QueueMode } : {}),
     ...(port !== undefined ? { port } : {}),
@@ -104,7 +105,9 @@ async function down(): Promise<void> {
   process.stdout.write(`logs kept in ${state.workDir}\n`);
 }
 
-const args = minimist(process.argv.slice(2), { string: ['queue-mode', 'log-level'], boolean: ['json', 'help'] });
+const args = minimist(process.argv.slice(2), { string: ['queue-mode', 'log-level', 'workdir'], boolean: ['json', 'help'] });
+const WORK_DIR: string = args['workdir'] || TWIN_DIR;
+const TWIN_STATE_FILE = twinStateFile(WORK_DIR);
 const command = args._[0];
 try {
   if (args['help'] || command === undefined) {

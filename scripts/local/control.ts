@@ -3,27 +3,12 @@
  * file, and only the recorded pids are signalled (after checking their start time, so a reused
  * pid is never hit).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { isPortAnswering } from './ports.js';
-import { isPidAlive, isZombie, processStartTicks, progress, signalGroup, sleep } from './process.js';
-import { TwinRole, type TwinProcessRecord, type TwinState } from './twin.js';
+import { progress, signalGroup, sleep } from './process.js';
+import { TwinRole, isRecordedAlive, type TwinProcessRecord, type TwinState } from './state.js';
 
-/** Reads a twin state file; `undefined` when there is none. */
-export function readTwinState(stateFile: string): TwinState | undefined {
-  if (!existsSync(stateFile)) return undefined;
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as TwinState;
-  if (state.version !== 1 || !Array.isArray(state.processes)) {
-    throw new Error(`${stateFile} is not a twin state file of this version. Fix: stop its processes by hand and delete it`);
-  }
-  return state;
-}
-
-/** True when the recorded process still runs (same pid and same start time). */
-export function isRecordedAlive(p: TwinProcessRecord): boolean {
-  if (!isPidAlive(p.pid) || isZombie(p.pid)) return false;
-  const ticks = processStartTicks(p.pid);
-  return p.startTicks === undefined || ticks === undefined || ticks === p.startTicks;
-}
+export { readTwinState, isRecordedAlive } from './state.js';
 
 /** What `status` shows for one process. */
 export interface ProcessStatus {

@@ -84,6 +84,8 @@ export interface RabbitCluster {
   rabbitmqctl(i: number, args: readonly string[], timeoutMs?: number): Promise<string>;
   /** GET on node i's management HTTP API (path like `/api/nodes`); JSON body, throws on non-2xx. */
   managementApi<T = unknown>(i: number, path: string): Promise<T>;
+  /** Waits until node i runs, answers AMQP and sees every other node that is up (e.g. after resumeNode). */
+  waitForNode(i: number, timeoutMs: number): Promise<void>;
   /** Waits until some reachable node reports exactly `count` running cluster members. */
   waitForRunningNodes(count: number, timeoutMs: number): Promise<void>;
   /** Names of running members as node i sees them (throws when node i does not answer). */
@@ -441,6 +443,10 @@ export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promi
     },
     rabbitmqctl,
     managementApi,
+    async waitForNode(i, timeoutMs) {
+      checkIndex(states, i);
+      await waitNodeReady(i, timeoutMs);
+    },
     waitForRunningNodes,
     runningNodes,
     policy,

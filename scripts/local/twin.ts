@@ -10,81 +10,19 @@ import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } f
 import { join, resolve } from 'node:path';
 import { AppEnv, QueueMode, Routes, resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../spec/index.js';
 import { startHaproxy, type HaproxyInstance } from './haproxy.js';
-import { REPO_ROOT, TWIN_DIR, type TwinStateBase } from './paths.js';
+import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { processStartTicks, progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
+import { TwinRole, isRecordedAlive, readTwinState, twinStateFile, type TwinProcessRecord, type TwinState, type TwinUrls } from './state.js';
+
+export * from './state.js';
 
 /** Entry point of the feed app, relative to the repository root. */
 export const APP_ENTRY = join('app', 'src', 'main.ts');
 /** The balancer's own entry point (run as a separate process so it outlives `local up`). */
 export const LOAD_BALANCER_ENTRY = join('scripts', 'local', 'load-balancer.ts');
-/** File name of the twin state inside its work folder. */
-export const STATE_FILE_NAME = 'state.json';
-
-/** What a recorded process is. */
-export enum TwinRole {
-  EPMD = 'epmd',
-  RABBITMQ = 'rabbitmq',
-  HAPROXY = 'haproxy',
-  POSTGRES = 'postgres',
-  APP = 'app',
-  LOAD_BALANCER = 'load-balancer',
-}
-
-/** One process of the twin as the state file records it. */
-export interface TwinProcessRecord {
-  readonly role: TwinRole;
-  readonly name: string;
-  /** Pid of the process group leader (what `down` signals, as a group). */
-  readonly pid: number;
-  /** Start time of `pid` in clock ticks since boot; `down` skips a pid whose start time differs (reused pid). */
-  readonly startTicks: number | undefined;
-  /** Ports this process listens on (127.0.0.1). */
-  readonly ports: readonly number[];
-  readonly logFile: string;
-}
-
-/** Every URL the twin serves. Secret-free: credentials are separate fields of the state. */
-export interface TwinUrls {
-  /** WebSocket feed through the load balancer, e.g. `ws://127.0.0.1:PORT/post/feed/posted`. */
-  readonly feedWebSocket: string;
-  /** HTTP API through the load balancer. */
-  readonly httpApi: string;
-  /** Each app replica directly. */
-  readonly appReplicas: readonly string[];
-  /** AMQP through each HAProxy front (no credentials). */
-  readonly amqpFronts: readonly string[];
-  /** HAProxy stats pages. */
-  readonly haproxyStats: readonly string[];
-  /** RabbitMQ management UI / HTTP API per node. */
-  readonly rabbitmqManagement: readonly string[];
-  /** RabbitMQ AMQP per node (no credentials). */
-  readonly rabbitmqAmqp: readonly string[];
-  /** PostgreSQL without password. */
-  readonly postgres: string;
-}
-
-/** The state file (`<workDir>/state.json`, mode 0600, git-ignored): secrets, pids, ports, URLs. */
-export interface TwinState extends TwinStateBase {
-  readonly version: 1;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly workDir: string;
-  readonly queueMode: QueueMode;
-  readonly rabbitmq: {
-    readonly username: string;
-    readonly password: string;
-    readonly cookie: string;
-    readonly epmdPort: number;
-    readonly nodes: readonly string[];
-  };
-  readonly postgres: { readonly username: string; readonly password: string; readonly database: string; readonly port: number };
-  readonly processes: readonly TwinProcessRecord[];
-  readonly urls: TwinUrls;
-}
-
 /** One feed app replica. */
 export interface AppReplica {
   readonly index: number;
@@ -164,13 +102,11 @@ export interface Twin {
   stop(): Promise<void>;
 }
 
+/** RabbitCluster methods after which the twin rewrites its state file. */
+const PID_CHANGING_METHODS: ReadonlySet<string> = new Set(['killNode', 'stopNode', 'startNode', 'startAll', 'stopAll']);
+
 function checkCount(field: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min || v > 50) throw new Error(`startTwin: ${field} must be a whole number from ${min} to 50, got ${v}`);
-}
-
-/** `<workDir>/state.json`. */
-export function twinStateFile(workDir: string = TWIN_DIR): string {
-  return join(resolve(workDir), STATE_FILE_NAME);
 }
 
 /** Resolves the spec the twin runs: installed RabbitMQ version, queue mode override. */
@@ -214,6 +150,10 @@ export async function startTwin(opts: StartTwinOptions = {}): Promise<Twin> {
   const haveApp = existsSync(appEntry);
   if (!haveApp && !opts.skipAppsIfMissing) throw new Error(`the feed app entry ${appEntry} does not exist`);
 
+  const previous = readTwinState(stateFile);
+  if (previous?.processes.some(isRecordedAlive)) {
+    throw new Error(`a twin recorded in ${stateFile} still runs. Fix: npm run local -- down --workdir ${workDir}`);
+  }
   // A fresh twin every time: node names are random per cluster, so old RabbitMQ data is useless.
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
@@ -409,13 +349,28 @@ export async function startTwin(opts: StartTwinOptions = {}): Promise<Twin> {
     throw e;
   }
 
+  // Faults through the cluster handle change node pids: keep the state file (what `down` stops) current.
+  const trackedRabbit = new Proxy(rabbit!, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || !PID_CHANGING_METHODS.has(String(prop))) return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          writeState();
+        }
+      };
+    },
+  });
+
   const twin: Twin = {
     workDir,
     stateFile,
     spec,
     queueMode,
     jwtSecret,
-    rabbit: rabbit!,
+    rabbit: trackedRabbit,
     get haproxies() {
       return [...haproxies];
     },
