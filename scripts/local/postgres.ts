@@ -8,7 +8,6 @@ import { dirname, join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { Ports } from '../../spec/index.js';
 import { freePort } from './ports.js';
 import { progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
 
@@ -181,6 +180,3 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     stop: () => proc.stop(15_000),
   };
 }
-
-/** The well-known port, for documentation only: the twin always picks a free one. */
-export const POSTGRES_DEFAULT_PORT = Ports.POSTGRES;

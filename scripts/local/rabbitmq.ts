@@ -20,7 +20,7 @@ import {
   renderRabbitmqConf,
 } from '../../rabbitmq-cluster/index.js';
 import { freePort, isPortAnswering } from './ports.js';
-import { isPidAlive, progress, sleep, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { isPidAlive, progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
 
 /** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
 export const RABBITMQ_BIN_DIR = '/usr/lib/rabbitmq/bin';
@@ -507,4 +507,3 @@ function everyTenSeconds(what: string): (elapsedMs: number) => void {
   };
 }
 
-export { sleep };
