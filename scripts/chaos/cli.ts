@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../spec/index.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { KubernetesTarget } from './kubernetes.js';
-import { renderSummaryTable, reportOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
+import { renderSummaryTable, reportOk, runOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
 import { runScenario, type RunOptions } from './run.js';
 import { parseScenarios, type ScenarioName } from './scenarios.js';
 import type { ChaosTarget } from './target.js';
@@ -182,10 +182,18 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
     let opened: OpenedTarget | undefined;
     try {
       opened = await open(mode);
-      for (const scenario of opts.scenarios) {
+      for (const [k, scenario] of opts.scenarios.entries()) {
         log(`scenario ${scenario} (${opened.target.queueMode}) starting`);
-        runs.push(await runScenario(opened.target, scenario, runOpts));
+        const run = await runScenario(opened.target, scenario, runOpts);
+        runs.push(run);
         files = writeReport(build(), opts.outDir);
+        if (!runOk(run) && opts.target === TargetKind.LOCAL && k < opts.scenarios.length - 1) {
+          // A stack left broken would fail every later scenario for the same reason: start a fresh twin.
+          log(`${scenario} failed: replacing the twin so the next scenarios start from a healthy stack`);
+          await opened.close();
+          opened = undefined;
+          opened = await open(mode);
+        }
       }
     } catch (e) {
       const error = `target failed: ${e instanceof Error ? e.message : String(e)}`;
