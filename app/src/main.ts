@@ -18,6 +18,9 @@ const app = await startFeedApp(config).catch((e: Error) => {
   process.exit(1);
 });
 
+// A stray rejection is a bug to log, not a reason to drop every socket of this replica.
+process.on('unhandledRejection', (reason) => app.log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection'));
+
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {
     app.log.info({ signal: sig }, 'shutdown requested');

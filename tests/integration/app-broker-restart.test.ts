@@ -55,11 +55,16 @@ it('GIVEN followers on two replicas WHEN the broker restarts while posts are cre
   await waitFor('posts before the restart', async () => (acked.length >= 20 ? true : undefined), { timeoutMs: 30_000 });
   progress(`app-broker-restart: stopping the broker after ${acked.length} posts`);
   await backends.rabbit.stopNode(0);
+  await waitFor('readyz reports the broker down', async () => {
+    const r = await callApi<{ amqp: boolean }>(replicaA.url, 'GET', Routes.READY);
+    return r.status === 503 && r.body.amqp === false ? true : undefined;
+  }, { timeoutMs: 30_000 });
   const duringOutage = acked.length;
   await waitFor('posts during the outage', async () => (acked.length >= duringOutage + 20 ? true : undefined), { timeoutMs: 30_000 });
   progress(`app-broker-restart: starting the broker (${acked.length} posts acknowledged so far)`);
   await backends.rabbit.startNode(0);
   await waitFor('both replicas reconnected', async () => (replicaA.brokerUp() && replicaB.brokerUp() ? true : undefined), { timeoutMs: 60_000 });
+  assert.equal((await callApi(replicaA.url, 'GET', Routes.READY)).status, 200);
   const afterRestart = acked.length;
   await waitFor('posts after the restart', async () => (acked.length >= afterRestart + 20 ? true : undefined), { timeoutMs: 30_000 });
   writing = false;

@@ -46,7 +46,10 @@ async function postCount(author: string): Promise<number> {
 before(async () => {
   backends = await startAppBackends('app-feed');
   // Both replicas migrate the same fresh database at once: the advisory lock makes that safe.
-  [replicaA, replicaB] = await Promise.all([backends.startReplica('feed-a'), backends.startReplica('feed-b')]);
+  // B's first AMQP URL has nothing listening: it must move on to the next one.
+  const deadUrl = `amqp://127.0.0.1:${await freePort()}`;
+  const liveUrl = backends.env('x')[AppEnv.AMQP_URLS]!;
+  [replicaA, replicaB] = await Promise.all([backends.startReplica('feed-a'), backends.startReplica('feed-b', { [AppEnv.AMQP_URLS]: `${deadUrl},${liveUrl}` })]);
   db = new pg.Client({ connectionString: backends.pg.url });
   await db.connect();
 });

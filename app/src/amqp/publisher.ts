@@ -2,10 +2,27 @@
  * How an outbox entry becomes broker messages. Behind an interface so the fan-out encoding (one
  * message per follower today; CC-header batching later) is a local change.
  */
+import type { ConfirmChannel } from 'amqplib';
 import { EXCHANGE, userRoutingKey } from '../../../spec/index.js';
 import type { OutboxEntry } from '../db/store.js';
 import { toFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';
+
+/** Resolves when the channel can take more, rejects if it closes first (a relay must never hang holding its rows). */
+function drained(ch: ConfirmChannel): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      ch.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      ch.off('drain', onDrain);
+      reject(new Error('channel closed while waiting for drain'));
+    };
+    ch.once('drain', onDrain);
+    ch.once('close', onClose);
+  });
+}
 
 export interface FeedPublisher {
   /** Publishes every entry persistently; resolves only after the broker confirmed all of them. */
@@ -33,7 +50,7 @@ export class PerFollowerPublisher implements FeedPublisher {
           timestamp: Math.floor(Date.parse(e.post.createdAt) / 1000),
         });
         count++;
-        if (!ok) await new Promise<void>((resolve) => ch.once('drain', () => resolve()));
+        if (!ok) await drained(ch);
       }
     }
     // Confirms pending when the connection drops may never settle: give up on loss or timeout.

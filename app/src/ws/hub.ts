@@ -64,11 +64,18 @@ export class FeedSocketHub {
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal, since: string | undefined): Promise<void> {
     const { userId } = principal;
     await this.props.bindings.acquire(userId);
-    if (socket.destroyed) {
-      void this.props.bindings.release(userId);
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, principal, since));
+    let attached = false;
+    // ws aborts a malformed handshake without calling back: give the reference back then.
+    const giveBack = () => {
+      if (!attached) void this.props.bindings.release(userId);
+    };
+    if (socket.destroyed) return giveBack();
+    socket.once('close', giveBack);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      attached = true;
+      socket.off('close', giveBack);
+      this.attach(ws, principal, since);
+    });
   }
 
   /** Hands a live frame to every local socket of `userId`. */
