@@ -229,6 +229,27 @@ describe('socket limits', () => {
     assert.equal(await s.closed, CloseCodes.TOKEN_EXPIRED);
   });
 
+  it('GIVEN a follower that stops reading WHEN posts keep coming THEN the replica closes it as a slow consumer instead of buffering', async () => {
+    const slow = await backends.startReplica('feed-slow', { [AppEnv.WS_MAX_BUFFERED_BYTES]: '1024' });
+    const author = uniqueUser('flood');
+    const follower = uniqueUser('sleepy');
+    const s = await connect(slow, follower);
+    (s.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    // Enough bytes to fill both loopback socket buffers, written straight to the outbox (the API path is tested above).
+    await db.query(
+      `WITH p AS (INSERT INTO posts (id, author_id, text) SELECT gen_random_uuid(), $1, repeat('x', 4000) FROM generate_series(1, 4000) RETURNING cursor)
+       INSERT INTO outbox (post_cursor, follower_ids) SELECT cursor, ARRAY[$2] FROM p`,
+      [author, follower],
+    );
+    await waitFor('a slow-consumer close', async () => {
+      const text = await (await fetch(new URL(Routes.METRICS, slow.url))).text();
+      return /^feed_ws_closes_total\{reason="slow_consumer"\} [1-9]/m.test(text) ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    (s.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await s.closed;
+    await slow.close();
+  });
+
   it('GIVEN a client WHEN it sends an inbound frame above the limit THEN the socket is closed with 1009', async () => {
     const s = await connect(replicaA, uniqueUser('chatty'));
     s.ws.send('x'.repeat(64 * 1024));
