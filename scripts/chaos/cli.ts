@@ -132,7 +132,8 @@ export function progressLine(line: string): void {
 /** A target for one queue mode; `close` tears down what it started. */
 export interface OpenedTarget {
   readonly target: ChaosTarget;
-  close(): Promise<void>;
+  /** Tears down what was started; `failed` keeps logs and data for a post-mortem. */
+  close(failed: boolean): Promise<void>;
 }
 
 /** Opens the local twin in `mode`; injected so tests and the CLI share the loop below. */
@@ -180,22 +181,25 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
   for (const mode of opts.modes.length ? opts.modes : [undefined]) {
     log(`opening the ${opts.target} target${mode ? ` in ${mode} mode` : ''}`);
     let opened: OpenedTarget | undefined;
+    let failed = false;
     try {
       opened = await open(mode);
       for (const [k, scenario] of opts.scenarios.entries()) {
         log(`scenario ${scenario} (${opened.target.queueMode}) starting`);
         const run = await runScenario(opened.target, scenario, runOpts);
         runs.push(run);
+        failed ||= !runOk(run);
         files = writeReport(build(), opts.outDir);
         if (!runOk(run) && opts.target === TargetKind.LOCAL && k < opts.scenarios.length - 1) {
           // A stack left broken would fail every later scenario for the same reason: start a fresh twin.
           log(`${scenario} failed: replacing the twin so the next scenarios start from a healthy stack`);
-          await opened.close();
+          await opened.close(true);
           opened = undefined;
           opened = await open(mode);
         }
       }
     } catch (e) {
+      failed = true;
       const error = `target failed: ${e instanceof Error ? e.message : String(e)}`;
       log(error);
       for (const scenario of opts.scenarios) {
@@ -204,7 +208,7 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
         }
       }
     } finally {
-      await opened?.close().catch((e: Error) => log(`teardown failed: ${e.message}`));
+      await opened?.close(failed).catch((e: Error) => log(`teardown failed: ${e.message}`));
     }
   }
   const report = build();

@@ -1,4 +1,5 @@
 /** Opens the local twin as a chaos target: one fresh twin per queue mode, in its own work folder. */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueMode } from '../../spec/index.js';
 import { REPO_ROOT } from '../local/paths.js';
@@ -7,7 +8,7 @@ import type { ChaosOptions, OpenedTarget } from './cli.js';
 import { LocalTarget } from './local.js';
 import { partitionUnavailable } from './partition.js';
 
-/** Where chaos twins live (git-ignored); kept after the run for their logs. */
+/** Where chaos twins live (git-ignored); a twin's folder is kept only when a scenario on it failed (for its logs). */
 export const CHAOS_WORK_ROOT = join(REPO_ROOT, '.local', 'chaos');
 
 /** Starts a twin in `mode` (never the `npm run local` one: its own folder, ports and node names). */
@@ -20,9 +21,11 @@ export async function openLocalTwin(mode: QueueMode, opts: ChaosOptions, log: (l
   const blocker = await partitionUnavailable();
   return {
     target: new LocalTarget(twin, blocker),
-    close: async () => {
+    close: async (failed) => {
       log(`stopping the ${mode} twin (by pid)`);
       await twin.stop();
+      if (failed) log(`kept ${workDir} (logs of the failed scenario)`);
+      else rmSync(workDir, { recursive: true, force: true });
     },
   };
 }
