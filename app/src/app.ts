@@ -100,6 +100,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     prefetch: config.prefetch,
     deliver: (userId, frame) => hub.deliver(userId, frame),
     log,
+    onCancel: () => metrics.consumerCancels.inc(),
   });
   const relay = new OutboxRelay({
     store,

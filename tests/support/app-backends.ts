@@ -18,20 +18,22 @@ export interface AppBackends {
   env(replicaId: string, overrides?: Record<string, string>): Record<string, string>;
   /** Starts a replica in this process, with the config read from {@link env}. */
   startReplica(replicaId: string, overrides?: Record<string, string>): Promise<FeedApp>;
+  /** `AMQP_URLS` value for the given node indexes, in that order. */
+  amqpUrls(...nodes: number[]): string;
   /** A token for `userId` (default ttl 1 h). */
   token(userId: string, ttlSeconds?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
-/** Starts a single-node RabbitMQ and a PostgreSQL in a fresh folder under .local/. */
-export async function startAppBackends(name: string): Promise<AppBackends> {
+/** Starts RabbitMQ (one node unless told) and a PostgreSQL in a fresh folder under .local/. */
+export async function startAppBackends(name: string, rabbitNodes = 1): Promise<AppBackends> {
   const root = join(REPO_ROOT, '.local', 'tests');
   mkdirSync(root, { recursive: true });
   const dir = mkdtempSync(join(root, `${name}-`));
   chmodSync(dir, 0o755); // postgres runs as its own OS user and must enter it
   const [pg, rabbit] = await Promise.all([
     startPostgres({ workDir: join(dir, 'pg') }),
-    startRabbitCluster({ spec: DEFAULT_SPEC, workDir: join(dir, 'rabbit'), nodes: 1, namePrefix: 'app' }),
+    startRabbitCluster({ spec: DEFAULT_SPEC, workDir: join(dir, 'rabbit'), nodes: rabbitNodes, namePrefix: 'app' }),
   ]);
   const jwtSecret = randomBytes(32).toString('hex');
   const apps: FeedApp[] = [];
@@ -63,6 +65,7 @@ export async function startAppBackends(name: string): Promise<AppBackends> {
       apps.push(app);
       return app;
     },
+    amqpUrls: (...nodes) => nodes.map((i) => `amqp://127.0.0.1:${rabbit.nodes[i]!.amqpPort}`).join(','),
     token: (userId, ttl = 3600) => signToken(jwtSecret, userId, ttl),
     async stop() {
       await Promise.allSettled(apps.map((a) => a.close()));

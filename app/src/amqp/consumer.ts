@@ -21,6 +21,8 @@ export interface ReplicaConsumerProps {
   readonly prefetch: number;
   readonly deliver: LocalDelivery;
   readonly log: Logger;
+  /** Called on each broker-side cancel. */
+  readonly onCancel?: () => void;
 }
 
 export class ReplicaConsumer {
@@ -64,6 +66,7 @@ export class ReplicaConsumer {
       // Broker cancel: the mirror master moved, or the queue was deleted. Re-declare, re-bind, resume.
       this.props.log.warn({ queue }, 'amqp: consumer cancelled by the broker; re-subscribing');
       this.consumerTag = undefined;
+      this.props.onCancel?.();
       void (async () => {
         await declareTopology(ch, this.props.topology);
         await this.props.bindings.bindAllOn(ch);
