@@ -44,7 +44,7 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
         }
       },
     }),
-    published: new Counter({ name: 'feed_outbox_published_total', help: 'Messages published and confirmed by the broker', registers }),
+    published: new Counter({ name: 'feed_outbox_published_total', help: 'Outbox rows whose messages the broker confirmed in full', registers }),
     amqpReconnects: new Counter({ name: 'feed_amqp_reconnects_total', help: 'AMQP connections re-established after a loss', registers }),
     consumerCancels: new Counter({ name: 'feed_amqp_consumer_cancels_total', help: 'Broker-side consumer cancels (mirror failover, queue deleted) recovered by re-subscribing', registers }),
     bindings: new Gauge({ name: 'feed_bindings', help: 'User routing keys bound to this replica queue', registers }),

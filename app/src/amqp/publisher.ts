@@ -24,9 +24,22 @@ function drained(ch: ConfirmChannel): Promise<void> {
   });
 }
 
+/** What one publish call achieved. */
+export interface PublishResult {
+  /** Outbox ids whose every message the broker confirmed: these rows may be marked published. */
+  readonly confirmed: readonly string[];
+  /** Messages sent (confirmed or not). */
+  readonly messages: number;
+  /** Why some entries are not confirmed (nack, timeout, connection loss); undefined when all are. */
+  readonly error?: string;
+}
+
 export interface FeedPublisher {
-  /** Publishes every entry persistently; resolves only after the broker confirmed all of them. */
-  publish(entries: readonly OutboxEntry[]): Promise<number>;
+  /**
+   * Publishes every entry persistently and reports which entries the broker confirmed in full.
+   * One stuck message (e.g. routed to a queue that never confirms) holds back only its own entry.
+   */
+  publish(entries: readonly OutboxEntry[]): Promise<PublishResult>;
 }
 
 /** One message per follower, routing key `user.{followerId}`. */
@@ -36,37 +49,63 @@ export class PerFollowerPublisher implements FeedPublisher {
     private readonly confirmTimeoutMs = 15_000,
   ) {}
 
-  async publish(entries: readonly OutboxEntry[]): Promise<number> {
+  async publish(entries: readonly OutboxEntry[]): Promise<PublishResult> {
     const ch = this.amqp.channels?.publish;
     if (!ch) throw new Error('amqp is down');
-    let count = 0;
+    const confirmed: string[] = [];
+    let messages = 0;
+    let open = 0;
+    let error: string | undefined;
+    let allSettled: (() => void) | undefined;
+    const settledOne = () => {
+      open--;
+      if (open === 0) allSettled?.();
+    };
     for (const e of entries) {
+      let waiting = e.followerIds.length;
+      let failed = false;
+      if (waiting === 0) confirmed.push(e.outboxId);
       const body = Buffer.from(JSON.stringify(toFrame(e.post)));
       for (const follower of e.followerIds) {
-        const ok = ch.publish(EXCHANGE, userRoutingKey(follower), body, {
-          persistent: true,
-          contentType: 'application/json',
-          messageId: e.post.id,
-          timestamp: Math.floor(Date.parse(e.post.createdAt) / 1000),
-        });
-        count++;
+        open++;
+        messages++;
+        const ok = ch.publish(
+          EXCHANGE,
+          userRoutingKey(follower),
+          body,
+          { persistent: true, contentType: 'application/json', messageId: e.post.id, timestamp: Math.floor(Date.parse(e.post.createdAt) / 1000) },
+          (err: unknown) => {
+            if (err) {
+              failed = true;
+              error ??= `broker nacked a message: ${String(err)}`;
+            } else if (--waiting === 0 && !failed) {
+              confirmed.push(e.outboxId);
+            }
+            settledOne();
+          },
+        );
         if (!ok) await drained(ch);
       }
     }
-    // Confirms pending when the connection drops may never settle: give up on loss or timeout.
-    let timer: NodeJS.Timeout | undefined;
-    let onDown: (() => void) | undefined;
-    const abandoned = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs);
-      onDown = () => reject(new Error('amqp connection lost before the confirms'));
-      this.amqp.once('down', onDown);
-    });
-    try {
-      await Promise.race([ch.waitForConfirms(), abandoned]);
-    } finally {
+    if (open > 0) {
+      // Confirms pending when the connection drops may never settle: stop waiting on loss or timeout.
+      let timer: NodeJS.Timeout | undefined;
+      let onDown: (() => void) | undefined;
+      await new Promise<void>((resolve) => {
+        allSettled = resolve;
+        timer = setTimeout(() => {
+          error ??= `${open} publisher confirm(s) missing after ${this.confirmTimeoutMs} ms`;
+          resolve();
+        }, this.confirmTimeoutMs);
+        onDown = () => {
+          error ??= 'amqp connection lost before the confirms';
+          resolve();
+        };
+        this.amqp.once('down', onDown);
+      });
       clearTimeout(timer);
       if (onDown) this.amqp.off('down', onDown);
     }
-    return count;
+    return { confirmed: [...confirmed], messages, ...(error !== undefined ? { error } : {}) };
   }
 }

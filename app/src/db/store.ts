@@ -137,11 +137,11 @@ export class FeedStore {
   }
 
   /**
-   * Locks up to `limit` unpublished rows (other replicas skip them) and hands them to `publish`;
-   * they are marked published only if `publish` resolves, else the lock is released for a retry.
-   * Returns how many rows were published.
+   * Locks up to `limit` unpublished rows (other replicas skip them) and hands them to `publish`,
+   * which returns the outbox ids the broker confirmed; only those are marked published, the rest
+   * are unlocked for a retry. Returns how many rows were locked and how many were marked.
    */
-  async publishOutboxBatch(limit: number, publish: (entries: OutboxEntry[]) => Promise<void>): Promise<number> {
+  async publishOutboxBatch(limit: number, publish: (entries: OutboxEntry[]) => Promise<readonly string[]>): Promise<{ locked: number; published: number }> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -153,12 +153,12 @@ export class FeedStore {
       );
       if (rows.length === 0) {
         await client.query('COMMIT');
-        return 0;
+        return { locked: 0, published: 0 };
       }
-      await publish(rows.map((r) => ({ outboxId: r.outbox_id, post: toPost(r), followerIds: r.follower_ids })));
-      await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.outbox_id)]);
+      const confirmed = await publish(rows.map((r) => ({ outboxId: r.outbox_id, post: toPost(r), followerIds: r.follower_ids })));
+      if (confirmed.length > 0) await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [confirmed]);
       await client.query('COMMIT');
-      return rows.length;
+      return { locked: rows.length, published: confirmed.length };
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;

@@ -68,11 +68,17 @@ export class OutboxRelay {
     await this.loop;
   }
 
-  private batch(): Promise<number> {
-    return this.props.store.publishOutboxBatch(this.props.batchSize ?? 100, async (entries) => {
-      const n = await this.props.publisher.publish(entries);
-      this.props.metrics.published.inc(n);
+  /** One batch; resolves with the rows marked published, rejects when any row stays unconfirmed. */
+  private async batch(): Promise<number> {
+    let error: string | undefined;
+    const { locked, published } = await this.props.store.publishOutboxBatch(this.props.batchSize ?? 100, async (entries) => {
+      const r = await this.props.publisher.publish(entries);
+      this.props.metrics.published.inc(r.confirmed.length);
+      error = r.error;
+      return r.confirmed;
     });
+    if (published < locked) throw new Error(`${locked - published} of ${locked} outbox rows unconfirmed (${error ?? 'unknown'}); they stay for a retry`);
+    return published;
   }
 
   private async run(): Promise<void> {
