@@ -45,6 +45,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_published ON outbox (published_at);
     `,
   },
+  {
+    version: 2,
+    name: 'outbox retry backoff per row',
+    sql: `
+      -- A row whose confirm stalls is retried on its own schedule instead of holding back fresh rows.
+      ALTER TABLE outbox ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+      ALTER TABLE outbox ADD COLUMN next_attempt_at timestamptz;
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the migration advisory lock ("feedmig" in ASCII). */

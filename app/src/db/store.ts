@@ -148,7 +148,8 @@ export class FeedStore {
       const { rows } = await client.query<PostRow & { outbox_id: string; follower_ids: string[] }>(
         `SELECT o.id::text AS outbox_id, o.follower_ids, ${POST_COLUMNS}
          FROM outbox o JOIN posts p ON p.cursor = o.post_cursor
-         WHERE o.published_at IS NULL ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`,
+         WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+         ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`,
         [limit],
       );
       if (rows.length === 0) {
@@ -157,6 +158,17 @@ export class FeedStore {
       }
       const confirmed = await publish(rows.map((r) => ({ outboxId: r.outbox_id, post: toPost(r), followerIds: r.follower_ids })));
       if (confirmed.length > 0) await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [confirmed]);
+      const done = new Set(confirmed);
+      const retry = rows.map((r) => r.outbox_id).filter((id) => !done.has(id));
+      if (retry.length > 0) {
+        // Exponential per-row backoff (0.5 s … 30 s): fresh rows keep flowing past a stuck one.
+        await client.query(
+          `UPDATE outbox SET attempts = attempts + 1,
+             next_attempt_at = now() + least(30000, 500 * power(2, least(attempts, 10))) * interval '1 millisecond'
+           WHERE id = ANY($1::bigint[])`,
+          [retry],
+        );
+      }
       await client.query('COMMIT');
       return { locked: rows.length, published: confirmed.length };
     } catch (e) {
