@@ -17,6 +17,11 @@ import { perItem } from './stats.js';
 
 export interface ConnectionsOptions {
   readonly connections: number;
+  /**
+   * Sockets per user (devices). Each distinct user costs one broker bind before its socket opens,
+   * and binds run at tens per second on a busy 2-core machine, so the full run uses a few per user.
+   */
+  readonly socketsPerUser: number;
   readonly mode: QueueMode;
   /** Seconds to let memory settle before each sample. */
   readonly settleS: number;
@@ -81,6 +86,7 @@ async function measure(name: string, proc: ManagedProcess, read: () => Promise<M
 
 export interface ConnectionsDetails {
   readonly connections: number;
+  readonly socketsPerUser: number;
   readonly mode: QueueMode;
   readonly bare?: ConnectionSide;
   readonly ours?: ConnectionSide;
@@ -89,7 +95,7 @@ export interface ConnectionsDetails {
 export async function runConnections(stack: BenchStack, opts: ConnectionsOptions): Promise<{ figures: Figure[]; details: ConnectionsDetails }> {
   const run = randomBytes(3).toString('hex');
   const logDir = join(stack.dir, 'connections');
-  const details: { connections: number; mode: QueueMode; bare?: ConnectionSide; ours?: ConnectionSide } = { connections: opts.connections, mode: opts.mode };
+  const details: { connections: number; socketsPerUser: number; mode: QueueMode; bare?: ConnectionSide; ours?: ConnectionSide } = { connections: opts.connections, socketsPerUser: opts.socketsPerUser, mode: opts.mode };
 
   // Baseline: a bare ws server.
   const barePort = await freePort();
@@ -120,7 +126,7 @@ export async function runConnections(stack: BenchStack, opts: ConnectionsOptions
       if (heap === undefined || rss === undefined) throw new Error('app memory not readable (/metrics nodejs_heap_size_used_bytes, /proc VmRSS)');
       return { rssBytes: rss, heapUsedBytes: heap };
     };
-    const users = Array.from({ length: opts.connections }, (_, i) => `conn-${run}-${i}`);
+    const users = Array.from({ length: opts.connections }, (_, i) => `conn-${run}-${Math.floor(i / Math.max(1, opts.socketsPerUser))}`);
     details.ours = await measure('ours', app.process, readApp, () => startHolders(`conn-${run}`, users, { targets: [app.url.replace(/^http/, 'ws')], path: Routes.FEED_SOCKET, auth: true, concurrency: 100, reconnect: false }, logDir, stack.jwtSecret), opts);
   } finally {
     await stack.stopApps();
@@ -131,7 +137,7 @@ export async function runConnections(stack: BenchStack, opts: ConnectionsOptions
     figures: [
       figure({
         scenario: 'connections',
-        name: `idle WebSockets held by one replica (${opts.mode})`,
+        name: `idle WebSockets held by one replica (${opts.mode}, ${Math.ceil(opts.connections / Math.max(1, opts.socketsPerUser))} users)`,
         unit: 'connections',
         ours: details.ours?.opened,
         baseline: details.bare?.opened,

@@ -53,8 +53,8 @@ export interface BenchStack {
   readonly amqpUrl: string;
   /** Starts an app replica process and waits until it answers /readyz. */
   startApp(replicaId: string, opts: StartAppOptions): Promise<AppReplica>;
-  /** Stops every app replica started here (gracefully, SIGKILL after 15 s). */
-  stopApps(): Promise<void>;
+  /** Stops every app replica started here: SIGTERM, SIGKILL after `timeoutMs` (default 3 s; a benchmark does not wait for graceful unbinds). */
+  stopApps(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,9 +109,9 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
   const enc = encodeURIComponent;
   const amqpUrl = `amqp://${enc(rabbit.username)}:${enc(rabbit.password)}@127.0.0.1:${haproxy.amqpPort}`;
   const apps: AppReplica[] = [];
-  const stopApps = async (): Promise<void> => {
+  const stopApps = async (timeoutMs = 3000): Promise<void> => {
     const all = apps.splice(0);
-    await Promise.allSettled(all.map((a) => a.process.stop(15_000)));
+    await Promise.allSettled(all.map((a) => a.process.stop(timeoutMs)));
   };
 
   return {
