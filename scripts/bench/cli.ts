@@ -1,11 +1,12 @@
 /** Command line of `npm run bench`: parsing (pure), the scenario plans for full and quick runs, and the run. */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueueMode } from '../../spec/index.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
-import { gitState, machineInfo, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
+import { gitState, machineInfo, renderBenchMarkdown, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
 import { benchLog, startBenchStack, type BenchStack } from './stack.js';
 import { runConnections } from './connections.js';
 import { runFailoverGap } from './failover-gap.js';
@@ -18,12 +19,15 @@ export const BENCH_SCENARIOS = ['throughput', 'fanout', 'connections', 'reconnec
 export type BenchScenario = (typeof BENCH_SCENARIOS)[number];
 
 export interface BenchOptions {
+  /** Only print a saved report as a README-ready Markdown table (no run). */
+  readonly render?: string;
   readonly scenarios: readonly BenchScenario[];
   readonly quick: boolean;
   readonly outDir: string;
 }
 
 export const BENCH_USAGE = `usage: npm run bench -- [--scenario NAME[,NAME]|all] [--quick] [--out DIR]
+       npm run bench -- --render reports/bench-<timestamp>.json   (print a saved report as Markdown)
 scenarios: ${BENCH_SCENARIOS.join(' ')}
 --quick: a short form (smaller sizes, mirrored mode only, under about 2 minutes) to check a change cheaply`;
 
@@ -38,7 +42,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { scenario: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean' } },
+      options: { scenario: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, render: { type: 'string' }, help: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     });
@@ -58,7 +62,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       }
     }
   }
-  return { scenarios, quick: v.quick ?? false, outDir: v.out ?? join(REPO_ROOT, 'reports') };
+  return { scenarios, quick: v.quick ?? false, outDir: v.out ?? join(REPO_ROOT, 'reports'), ...(v.render !== undefined ? { render: v.render } : {}) };
 }
 
 /** Queue modes a run covers: both in a full run, mirrored (the default) in a quick one. */
@@ -160,6 +164,17 @@ export async function benchMain(argv: readonly string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
+  }
+  if (opts.render !== undefined) {
+    let saved: BenchReport;
+    try {
+      saved = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchReport;
+    } catch (e) {
+      process.stderr.write(`--render: cannot read "${opts.render}": ${(e as Error).message}\n`);
+      return 2;
+    }
+    process.stdout.write(`${renderBenchMarkdown(saved)}\n`);
+    return 0;
   }
   const { report, file } = await runBench(opts, argv);
   const m = report.machine;

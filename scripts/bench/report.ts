@@ -153,3 +153,26 @@ export function renderBenchTable(report: Pick<BenchReport, 'scenarios'>): string
   const widths = rows[0]!.map((_, c) => Math.min(c === 6 ? 70 : 60, Math.max(...rows.map((r) => r[c]!.length))));
   return rows.map((r) => r.map((cell, c) => pad(c === 6 ? cell : cell.slice(0, widths[c]), widths[c]!)).join('  ').trimEnd()).join('\n');
 }
+
+function mdCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** A README-ready Markdown table of a report: every figure with ours, baseline, ratio, target and limit (pure). */
+export function renderBenchMarkdown(report: Pick<BenchReport, 'scenarios' | 'command' | 'gitCommit' | 'machine' | 'startedAt'>): string {
+  const m = report.machine;
+  const lines = [
+    `Measured with \`${report.command}\` at commit \`${report.gitCommit.slice(0, 12)}\` on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, ` +
+      `on ${m.cores} cores (${m.cpuModel}) and ${m.memoryGiB} GiB, Node ${m.node}${m.busy ? ' — the machine was shared with other workloads (busy), so figures are noisier' : ''}.`,
+    '',
+    '| scenario | figure | unit | ours | baseline (same run) | ratio | target | what limits it here |',
+    '| --- | --- | --- | ---: | --- | ---: | --- | --- |',
+  ];
+  for (const s of report.scenarios) {
+    if (s.error !== undefined) lines.push(`| ${s.scenario} | ERROR: ${mdCell(s.error)} | | | | | | |`);
+    for (const f of s.figures) {
+      lines.push(`| ${f.scenario} | ${mdCell(f.name)} | ${f.unit} | ${fmt(f.ours)} | ${fmt(f.baseline)} (${mdCell(f.baselineName)}) | ${fmt(f.ratio)} | ${f.target ?? ''} | ${mdCell(f.limit)} |`);
+    }
+  }
+  return lines.join('\n');
+}

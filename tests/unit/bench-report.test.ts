@@ -8,7 +8,7 @@ import { gapsAfter } from '../../scripts/bench/failover-gap.js';
 import { splitUsers } from '../../scripts/bench/holders.js';
 import { benchPostText, parseBenchPostText } from '../../scripts/bench/load.js';
 import { peakPerSecond } from '../../scripts/bench/reconnect-storm.js';
-import { figure, renderBenchTable, reportFileName } from '../../scripts/bench/report.js';
+import { figure, renderBenchMarkdown, renderBenchTable, reportFileName } from '../../scripts/bench/report.js';
 
 describe('bench flags', () => {
   it('GIVEN no flags WHEN parsed THEN every scenario runs in full', () => {
@@ -93,5 +93,20 @@ describe('scenario helpers', () => {
     assert.deepEqual(batched, { postId: 'p1', users: ['a', 'b'] });
     const single = recipientsOf({ fields: { routingKey: 'user.c' } as never, content: Buffer.from(JSON.stringify({ postId: 'p2' })) });
     assert.deepEqual(single, { postId: 'p2', users: ['c'] });
+  });
+});
+
+describe('bench markdown', () => {
+  it('GIVEN a report WHEN rendered as Markdown THEN it names the command, the machine and each figure with its ratio', () => {
+    const md = renderBenchMarkdown({
+      command: 'npm run bench -- --scenario all',
+      gitCommit: 'abcdef1234567890',
+      startedAt: '2026-11-23T11:00:00.000Z',
+      machine: { cores: 2, cpuModel: 'AMD EPYC', memoryGiB: 23.5, node: 'v20', platform: 'linux x64', loadAvgAtStart: 0.1, otherBeamProcessesAtStart: 0, busy: false },
+      scenarios: [{ scenario: 'throughput', startedAt: '', durationS: 1, details: {}, figures: [figure({ scenario: 'throughput', name: 'rate | max', unit: '/s', ours: 400, baseline: 500, baselineName: 'raw', limit: 'cpu' })] }],
+    });
+    assert.match(md, /`npm run bench -- --scenario all` at commit `abcdef123456`/);
+    assert.match(md, /2 cores \(AMD EPYC\) and 23\.5 GiB/);
+    assert.match(md, /\| throughput \| rate \\\| max \| \/s \| 400 \| 500 \(raw\) \| 0\.8 \|/);
   });
 });
