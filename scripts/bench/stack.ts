@@ -182,3 +182,45 @@ export function rssBytes(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** Clock ticks per second of /proc CPU counters (USER_HZ; 100 on Linux). */
+const USER_HZ = 100;
+
+/** A reading of machine and per-process CPU counters. */
+export interface CpuSnapshot {
+  readonly at: number;
+  readonly machineBusy: number;
+  readonly machineTotal: number;
+  /** utime + stime ticks per pid. */
+  readonly procTicks: ReadonlyMap<number, number>;
+}
+
+/** Reads /proc/stat and /proc/<pid>/stat of `pids`. */
+export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((s, v) => s + v, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const procTicks = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procTicks.set(pid, Number(f[11]) + Number(f[12]));
+    } catch {
+      /* gone */
+    }
+  }
+  return { at: Date.now(), machineBusy: total - idle, machineTotal: total, procTicks };
+}
+
+/** Machine CPU busy fraction (0–1) and cores used by the given pids between two snapshots. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { machineBusy: number; coresUsedByPids: number } {
+  const dt = b.machineTotal - a.machineTotal;
+  let ticks = 0;
+  for (const [pid, t] of b.procTicks) ticks += t - (a.procTicks.get(pid) ?? t);
+  const wallS = (b.at - a.at) / 1000;
+  return {
+    machineBusy: dt > 0 ? Math.round(((b.machineBusy - a.machineBusy) / dt) * 100) / 100 : 0,
+    coresUsedByPids: wallS > 0 ? Math.round((ticks / USER_HZ / wallS) * 100) / 100 : 0,
+  };
+}

@@ -13,7 +13,7 @@ import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueue
 import { mintToken } from '../chaos/workload.js';
 import { api, benchPostText, follow, pace, parseBenchPostText, pool, sleep } from './load.js';
 import { figure, type Figure } from './report.js';
-import type { AppReplica, BenchStack } from './stack.js';
+import { cpuBetween, cpuSnapshot, type AppReplica, type BenchStack } from './stack.js';
 import { searchMaxRate, summarize, type RateSearch, type StepResult, type Summary } from './stats.js';
 
 /** Sizes and timings of the throughput scenario. */
@@ -89,9 +89,14 @@ class StepCounter {
  * (items whose send started but that were not delivered yet, so publisher-side queues count too),
  * then waits for the sends in flight and drains for at most `drainS`.
  */
-async function runStep(counter: StepCounter, offered: number, windowS: number, drainS: number, itemsPerSend: number, maxInFlight: number, send: () => Promise<void>): Promise<{ result: StepResult; latencies: number[] }> {
+async function runStep(counter: StepCounter, offered: number, windowS: number, drainS: number, itemsPerSend: number, maxInFlight: number, send: () => Promise<void>, pids: readonly number[] = []): Promise<{ result: StepResult; latencies: number[] }> {
   let atEnd = { started: 0, delivered: 0 };
-  const snapshot = setTimeout(() => (atEnd = { started: counter.started, delivered: counter.delivered }), windowS * 1000);
+  const cpu0 = cpuSnapshot(pids);
+  let cpu = { machineBusy: 0, coresUsedByPids: 0 };
+  const snapshot = setTimeout(() => {
+    atEnd = { started: counter.started, delivered: counter.delivered };
+    cpu = cpuBetween(cpu0, cpuSnapshot(pids));
+  }, windowS * 1000);
   await pace(offered / itemsPerSend, windowS * 1000, maxInFlight, () => {
     counter.started += itemsPerSend;
     return send().catch((e: unknown) => {
@@ -100,7 +105,10 @@ async function runStep(counter: StepCounter, offered: number, windowS: number, d
     });
   });
   clearTimeout(snapshot);
-  if (atEnd.started === 0) atEnd = { started: counter.started, delivered: counter.delivered };
+  if (atEnd.started === 0) {
+    atEnd = { started: counter.started, delivered: counter.delivered };
+    cpu = cpuBetween(cpu0, cpuSnapshot(pids));
+  }
   const drained = await counter.drain(drainS);
   return {
     result: {
@@ -112,6 +120,8 @@ async function runStep(counter: StepCounter, offered: number, windowS: number, d
       undelivered: Math.max(0, counter.sent - counter.delivered),
       drainS: drained,
       ...(counter.failed > 0 ? { failed: counter.failed, firstError: counter.firstError } : {}),
+      machineCpuBusy: cpu.machineBusy,
+      ...(pids.length > 0 ? { appCores: cpu.coresUsedByPids } : {}),
     },
     latencies: counter.latencies,
   };
@@ -206,7 +216,7 @@ async function oursDriver(stack: BenchStack, mode: QueueMode, opts: ThroughputOp
         const app = apps[n % apps.length]!;
         await api(app.url, 'POST', Routes.POST_CREATE, tokens.get(author)!, { text: benchPostText(c.tag, Date.now(), TEXT_PAD) });
         c.sent += opts.followersPerAuthor;
-      });
+      }, apps.map((a) => a.process.pid));
     },
     async close() {
       for (const ws of sockets) ws.terminate();
