@@ -112,7 +112,7 @@ export async function runConnections(stack: BenchStack, opts: ConnectionsOptions
     };
     await waitFor('bare ws server', async () => (await readBare()) && true, { timeoutMs: 30_000, intervalMs: 200 });
     const users = Array.from({ length: opts.connections }, (_, i) => `bare-${run}-${i}`);
-    details.bare = await measure('bare-ws', bare, readBare, () => startHolders(`bare-${run}`, users, { targets: [`ws://127.0.0.1:${barePort}`], path: '/', auth: false, concurrency: 200, reconnect: false }, logDir), opts);
+    details.bare = await measure('bare-ws', bare, readBare, () => startHolders(`bare-${run}`, users, { targets: [`ws://127.0.0.1:${barePort}`], path: '/', auth: false, concurrency: 100, reconnect: false }, logDir), opts);
   } finally {
     await bare.stop(5000);
   }

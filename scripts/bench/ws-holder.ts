@@ -102,7 +102,7 @@ function socketUrl(c: Client): string {
 /** Opens one client; resolves when it opened or failed (a failure schedules a reconnect when enabled). */
 function connect(c: Client): Promise<void> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(socketUrl(c), { localAddress: config!.localAddress, handshakeTimeout: 30_000, perMessageDeflate: false });
+    const ws = new WebSocket(socketUrl(c), { localAddress: config!.localAddress, handshakeTimeout: 10_000, perMessageDeflate: false });
     c.ws = ws;
     let settled = false;
     const settle = () => {
@@ -136,10 +136,15 @@ function connect(c: Client): Promise<void> {
         if (firstCloseAt === 0) firstCloseAt = Date.now();
         c.wasClosed = true;
       } else connectFailures++;
+      const wasOpen = c.wasClosed && c.everOpened;
       c.open = false;
       settle();
-      if (stopped || !config!.reconnect) return;
-      c.wasClosed = true;
+      // A connect that failed (SYN backlog full, handshake timeout) is always retried; a close of an open socket only with `reconnect`.
+      if (stopped || (wasOpen && !config!.reconnect)) return;
+      if (!c.everOpened && !config!.reconnect) {
+        setTimeout(() => void connect(c), backoffMs(c.attempt++, 100, 3000, rand));
+        return;
+      }
       const n = config!.targets.length;
       if (n > 1) c.target = (c.target + 1 + Math.floor(rand() * (n - 1))) % n;
       setTimeout(() => void connect(c), backoffMs(c.attempt++, 100, 3000, rand));
