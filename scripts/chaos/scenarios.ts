@@ -89,14 +89,19 @@ async function findLeaderNode(ctx: ScenarioContext): Promise<number> {
   return i;
 }
 
-async function killAndRestartNode(ctx: ScenarioContext, i: number): Promise<void> {
-  const f = ctx.fault(`kill -9 ${ctx.target.rabbitLabel(i)}`);
-  await ctx.target.killRabbitNode(i);
-  ctx.log(`killed ${ctx.target.rabbitLabel(i)}; restarting in ${ctx.downS} s`);
+/** kill -9 of one part, `downS` seconds down, restart; the fault is healed once the part is back. */
+async function killAndRestart(ctx: ScenarioContext, label: string, kill: () => Promise<void>, start: () => Promise<void>): Promise<void> {
+  const f = ctx.fault(`kill -9 ${label}`);
+  await kill();
+  ctx.log(`killed ${label}; restarting in ${ctx.downS} s`);
   await sleep(ctx.downS * 1000);
-  await ctx.target.startRabbitNode(i);
+  await start();
   f.healed();
-  ctx.log(`${ctx.target.rabbitLabel(i)} is back in the cluster`);
+  ctx.log(`${label} is back`);
+}
+
+function killAndRestartNode(ctx: ScenarioContext, i: number): Promise<void> {
+  return killAndRestart(ctx, ctx.target.rabbitLabel(i), () => ctx.target.killRabbitNode(i), () => ctx.target.startRabbitNode(i));
 }
 
 const nodeIndexes = (t: ChaosTarget) => Array.from({ length: t.rabbitNodeCount }, (_, i) => i);
@@ -146,28 +151,16 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     name: 'haproxy-kill',
     description: 'kill -9 one HAProxy instance; the app moves to the next AMQP URL',
     run: async (ctx) => {
-      const { target } = ctx;
-      const i = randomInt(ctx.rand, 0, target.haproxyCount - 1);
-      const f = ctx.fault(`kill -9 haproxy-${i}`);
-      await target.killHaproxy(i);
-      ctx.log(`killed haproxy-${i}; restarting in ${ctx.downS} s`);
-      await sleep(ctx.downS * 1000);
-      await target.startHaproxy(i);
-      f.healed();
+      const i = randomInt(ctx.rand, 0, ctx.target.haproxyCount - 1);
+      await killAndRestart(ctx, `haproxy-${i}`, () => ctx.target.killHaproxy(i), () => ctx.target.startHaproxy(i));
     },
   },
   'app-kill': {
     name: 'app-kill',
     description: 'kill -9 one app replica; its clients move to the others and catch up with since',
     run: async (ctx) => {
-      const { target } = ctx;
-      const i = randomInt(ctx.rand, 0, target.appCount - 1);
-      const f = ctx.fault(`kill -9 app-${i}`);
-      await target.killApp(i);
-      ctx.log(`killed app-${i}; restarting in ${ctx.downS} s`);
-      await sleep(ctx.downS * 1000);
-      await target.startApp(i);
-      f.healed();
+      const i = randomInt(ctx.rand, 0, ctx.target.appCount - 1);
+      await killAndRestart(ctx, `app-${i}`, () => ctx.target.killApp(i), () => ctx.target.startApp(i));
     },
   },
   'rolling-restart': {
