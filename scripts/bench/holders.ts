@@ -8,6 +8,9 @@ import type { HolderConfig, HolderStatus } from './ws-holder.js';
 /** Most clients one holder process gets (a process may open at most 20,000 files). */
 export const MAX_CLIENTS_PER_HOLDER = 4000;
 
+/** Handshake timeout of every holder client. */
+export const HOLDER_HANDSHAKE_TIMEOUT_MS = 30_000;
+
 /** First loopback source address index: holders use 127.0.0.<base + i>. */
 const SOURCE_ADDRESS_BASE = 20;
 
@@ -38,7 +41,7 @@ async function control(port: number, method: string, path: string): Promise<Resp
 export async function startHolders(
   name: string,
   users: readonly string[],
-  base: Omit<HolderConfig, 'controlPort' | 'users' | 'localAddress'>,
+  base: Omit<HolderConfig, 'controlPort' | 'users' | 'localAddress' | 'handshakeTimeoutMs'>,
   logDir: string,
   jwtSecret?: string,
 ): Promise<Holder[]> {
@@ -46,7 +49,7 @@ export async function startHolders(
   const chunks = splitUsers(users);
   for (const [i, chunk] of chunks.entries()) {
     const controlPort = await freePort();
-    const config: HolderConfig = { ...base, controlPort, users: chunk, localAddress: `127.0.0.${SOURCE_ADDRESS_BASE + i}` };
+    const config: HolderConfig = { ...base, controlPort, users: chunk, localAddress: `127.0.0.${SOURCE_ADDRESS_BASE + i}`, handshakeTimeoutMs: HOLDER_HANDSHAKE_TIMEOUT_MS };
     const proc = spawnManaged(`${name}-holder-${i}`, process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'bench', 'ws-holder.ts')], {
       cwd: REPO_ROOT,
       logFile: join(logDir, `${name}-holder-${i}.log`),

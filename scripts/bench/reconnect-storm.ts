@@ -12,7 +12,7 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqp
 import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../spec/index.js';
 import { mintToken } from '../chaos/workload.js';
 import { waitFor } from '../local/process.js';
-import { startHolders, totalStatus, waitOpen, type Holder } from './holders.js';
+import { HOLDER_HANDSHAKE_TIMEOUT_MS, startHolders, totalStatus, waitOpen, type Holder } from './holders.js';
 import { api, follow, pool, sleep } from './load.js';
 import { figure, type Figure } from './report.js';
 import { scrapeMetric, type BenchStack } from './stack.js';
@@ -43,6 +43,10 @@ export function peakPerSecond(times: readonly number[]): number {
 export interface StormResult {
   readonly sockets: number;
   readonly reconnected: number;
+  /** Connect attempts that failed during the storm (refused by the dead replica, handshake timeouts). */
+  readonly failedAttempts: number;
+  /** Client handshake timeout (s): a bind queue longer than this makes clients give up and retry elsewhere. */
+  readonly handshakeTimeoutS: number;
   /** Kill → last socket re-opened on another replica (s). */
   readonly allReconnectedS: number;
   /** Kill → last socket received the post made right after the kill (s). */
@@ -128,6 +132,8 @@ async function runStorm(stack: BenchStack, opts: StormOptions): Promise<StormRes
     return {
       sockets: users.length,
       reconnected: reopens.length,
+      failedAttempts: s.connectFailures,
+      handshakeTimeoutS: HOLDER_HANDSHAKE_TIMEOUT_MS / 1000,
       allReconnectedS: Math.round(((reopens[reopens.length - 1] ?? killedAt) - killedAt) / 100) / 10,
       allCaughtUpS: Math.round((s.lastMarkerAt - killedAt) / 100) / 10,
       bindsPerSecondAvg: span > 0 ? Math.round(reopens.length / span) : reopens.length,

@@ -29,6 +29,8 @@ export interface HolderConfig {
   readonly concurrency: number;
   /** Reconnect on close to a random other target, with `since` = the last cursor seen. */
   readonly reconnect: boolean;
+  /** Give up a handshake after this long (then retry). */
+  readonly handshakeTimeoutMs: number;
 }
 
 /** What GET /status answers. */
@@ -102,7 +104,7 @@ function socketUrl(c: Client): string {
 /** Opens one client; resolves when it opened or failed (a failure schedules a reconnect when enabled). */
 function connect(c: Client): Promise<void> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(socketUrl(c), { localAddress: config!.localAddress, handshakeTimeout: 10_000, perMessageDeflate: false });
+    const ws = new WebSocket(socketUrl(c), { localAddress: config!.localAddress, handshakeTimeout: config!.handshakeTimeoutMs, perMessageDeflate: false });
     c.ws = ws;
     let settled = false;
     const settle = () => {
