@@ -5,7 +5,7 @@
  * (their own event loops and their own RSS). Everything is stopped by pid.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppEnv, DEFAULT_SPEC, QueueMode, Routes } from '../../spec/index.js';
 import { startHaproxy, type HaproxyInstance } from '../local/haproxy.js';
@@ -211,6 +211,49 @@ export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
     }
   }
   return { at: Date.now(), machineBusy: total - idle, machineTotal: total, procTicks };
+}
+
+/** Pids whose parent is `ppid` (e.g. the postmaster's backends), from /proc. */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Pids of each part of the stack (RabbitMQ VMs, PostgreSQL with its backends, HAProxy, the given app replicas, this load generator). */
+export function stackParts(stack: BenchStack, apps: readonly AppReplica[]): Record<string, number[]> {
+  const pg = stack.postgres.process.pid;
+  return {
+    rabbitmq: stack.rabbit.nodes.map((n) => n.pid).filter((p): p is number => p !== undefined),
+    postgres: [pg, ...childPids(pg)],
+    haproxy: [stack.haproxy.process.pid],
+    app: apps.map((a) => a.process.pid),
+    'load generator': [process.pid],
+  };
+}
+
+/** Cores each part used between two snapshots taken over the same pids. */
+export function coresByPart(parts: Readonly<Record<string, readonly number[]>>, a: CpuSnapshot, b: CpuSnapshot): Record<string, number> {
+  const wallS = (b.at - a.at) / 1000;
+  const out: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(parts)) {
+    let ticks = 0;
+    for (const pid of pids) {
+      const t1 = b.procTicks.get(pid);
+      const t0 = a.procTicks.get(pid);
+      if (t1 !== undefined && t0 !== undefined) ticks += t1 - t0;
+    }
+    out[name] = wallS > 0 ? Math.round((ticks / USER_HZ / wallS) * 100) / 100 : 0;
+  }
+  return out;
 }
 
 /** Machine CPU busy fraction (0–1) and cores used by the given pids between two snapshots. */

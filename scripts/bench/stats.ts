@@ -69,8 +69,8 @@ export interface StepResult {
   readonly firstError?: string;
   /** Machine CPU busy fraction during the window (0–1). */
   readonly machineCpuBusy?: number;
-  /** Cores used during the window by the system's own processes (app replicas for ours, none for raw). */
-  readonly appCores?: number;
+  /** Cores each part of the stack used during the window (rabbitmq, postgres, haproxy, app, load generator). */
+  readonly coresByPart?: Readonly<Record<string, number>>;
 }
 
 /** The rule that decides whether a step was sustained. */
@@ -147,7 +147,7 @@ export async function searchMaxRate(runStep: (offered: number) => Promise<StepRe
     const step = await runStep(rate);
     const reason = unsustainedReason(step, opts);
     steps.push({ ...step, sustained: reason === undefined, ...(reason !== undefined ? { reason } : {}) });
-    log(`  step ${rate}/s: delivered ${Math.round(deliveredRate(step))}/s, backlog ${step.backlogAtEnd}, undelivered ${step.undelivered}, drain ${step.drainS} s${step.machineCpuBusy !== undefined ? `, machine CPU ${Math.round(step.machineCpuBusy * 100)}%` : ''}${step.appCores !== undefined ? `, app ${step.appCores} cores` : ''} → ${reason ?? 'sustained'}`);
+    log(`  step ${rate}/s: delivered ${Math.round(deliveredRate(step))}/s, backlog ${step.backlogAtEnd}, undelivered ${step.undelivered}, drain ${step.drainS} s${step.machineCpuBusy !== undefined ? `, machine CPU ${Math.round(step.machineCpuBusy * 100)}%` : ''}${step.coresByPart !== undefined ? `, cores ${Object.entries(step.coresByPart).map(([k, v]) => `${k} ${v}`).join(' ')}` : ''} → ${reason ?? 'sustained'}`);
     if (reason === undefined && (!best || deliveredRate(step) > deliveredRate(best))) best = step;
     return reason;
   };

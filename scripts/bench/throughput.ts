@@ -13,7 +13,7 @@ import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueue
 import { mintToken } from '../chaos/workload.js';
 import { api, benchPostText, follow, pace, parseBenchPostText, pool, sleep } from './load.js';
 import { figure, type Figure } from './report.js';
-import { cpuBetween, cpuSnapshot, type AppReplica, type BenchStack } from './stack.js';
+import { coresByPart, cpuBetween, cpuSnapshot, stackParts, type AppReplica, type BenchStack, type CpuSnapshot } from './stack.js';
 import { searchMaxRate, summarize, type RateSearch, type StepResult, type Summary } from './stats.js';
 
 /** Sizes and timings of the throughput scenario. */
@@ -89,13 +89,14 @@ class StepCounter {
  * (items whose send started but that were not delivered yet, so publisher-side queues count too),
  * then waits for the sends in flight and drains for at most `drainS`.
  */
-async function runStep(counter: StepCounter, offered: number, windowS: number, drainS: number, itemsPerSend: number, maxInFlight: number, send: () => Promise<void>, pids: readonly number[] = []): Promise<{ result: StepResult; latencies: number[] }> {
+async function runStep(counter: StepCounter, offered: number, windowS: number, drainS: number, itemsPerSend: number, maxInFlight: number, send: () => Promise<void>, parts: Readonly<Record<string, readonly number[]>>): Promise<{ result: StepResult; latencies: number[] }> {
   let atEnd = { started: 0, delivered: 0 };
+  const pids = Object.values(parts).flat();
   const cpu0 = cpuSnapshot(pids);
-  let cpu = { machineBusy: 0, coresUsedByPids: 0 };
+  let cpu1: CpuSnapshot | undefined;
   const snapshot = setTimeout(() => {
     atEnd = { started: counter.started, delivered: counter.delivered };
-    cpu = cpuBetween(cpu0, cpuSnapshot(pids));
+    cpu1 = cpuSnapshot(pids);
   }, windowS * 1000);
   await pace(offered / itemsPerSend, windowS * 1000, maxInFlight, () => {
     counter.started += itemsPerSend;
@@ -107,8 +108,9 @@ async function runStep(counter: StepCounter, offered: number, windowS: number, d
   clearTimeout(snapshot);
   if (atEnd.started === 0) {
     atEnd = { started: counter.started, delivered: counter.delivered };
-    cpu = cpuBetween(cpu0, cpuSnapshot(pids));
+    cpu1 = cpuSnapshot(pids);
   }
+  const cpu = cpuBetween(cpu0, cpu1 ?? cpuSnapshot(pids));
   const drained = await counter.drain(drainS);
   return {
     result: {
@@ -121,7 +123,7 @@ async function runStep(counter: StepCounter, offered: number, windowS: number, d
       drainS: drained,
       ...(counter.failed > 0 ? { failed: counter.failed, firstError: counter.firstError } : {}),
       machineCpuBusy: cpu.machineBusy,
-      ...(pids.length > 0 ? { appCores: cpu.coresUsedByPids } : {}),
+      coresByPart: coresByPart(parts, cpu0, cpu1 ?? cpu0),
     },
     latencies: counter.latencies,
   };
@@ -165,7 +167,7 @@ async function rawDriver(stack: BenchStack, mode: QueueMode, prefetch: number): 
             resolve();
           });
         });
-      });
+      }, stackParts(stack, []));
     },
     async close() {
       await con.deleteQueue(queue).catch(() => undefined);
@@ -216,7 +218,7 @@ async function oursDriver(stack: BenchStack, mode: QueueMode, opts: ThroughputOp
         const app = apps[n % apps.length]!;
         await api(app.url, 'POST', Routes.POST_CREATE, tokens.get(author)!, { text: benchPostText(c.tag, Date.now(), TEXT_PAD) });
         c.sent += opts.followersPerAuthor;
-      }, apps.map((a) => a.process.pid));
+      }, stackParts(stack, apps));
     },
     async close() {
       for (const ws of sockets) ws.terminate();
