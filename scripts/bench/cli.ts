@@ -179,7 +179,7 @@ export async function benchMain(argv: readonly string[]): Promise<number> {
   const { report, file } = await runBench(opts, argv);
   const m = report.machine;
   process.stdout.write(
-    `\n${renderBenchTable(report)}\n\nmachine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}${m.busy ? ', BUSY (other clusters running)' : ''}; commit ${report.gitCommit.slice(0, 12)}${report.gitDirty ? ' (dirty)' : ''}\n` +
+    `\n${renderBenchTable(report)}\n\nmachine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}${m.busy ? ', BUSY at start (other RabbitMQ VMs or load above the core count)' : ''}; commit ${report.gitCommit.slice(0, 12)}${report.gitDirty ? ' (dirty)' : ''}\n` +
       `${report.notes.map((n) => `note: ${n}\n`).join('')}report: ${file}\n`,
   );
   return report.scenarios.some((s) => s.error !== undefined) || report.notes.some((n) => n.startsWith('stack failed')) ? 1 : 0;

@@ -44,7 +44,7 @@ export interface MachineInfo {
   readonly loadAvgAtStart: number;
   /** Erlang VMs (RabbitMQ nodes) running on the machine at the start, ours excluded (none started yet). */
   readonly otherBeamProcessesAtStart: number;
-  /** True when other engineers' servers or load were present: figures are noisier. */
+  /** True when other RabbitMQ VMs ran or the 1-minute load exceeded the core count at the start: figures are noisier. */
   readonly busy: boolean;
 }
 
@@ -112,7 +112,7 @@ export function machineInfo(): MachineInfo {
     platform: `${process.platform} ${process.arch}`,
     loadAvgAtStart: load,
     otherBeamProcessesAtStart: beams,
-    busy: beams > 0 || load > cores * 0.5,
+    busy: beams > 0 || load > cores,
   };
 }
 
