@@ -3,7 +3,8 @@
  * run as the non-root `postgres` OS user (postgres refuses root), loopback TCP only.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -35,7 +36,10 @@ export interface PostgresServer {
 
 /** Options of {@link startPostgres}. */
 export interface StartPostgresOptions {
-  /** Folder for the data dir (`<workDir>/data`), socket dir and log; created and chowned to `postgres`. */
+  /**
+   * Folder for the data dir (`<workDir>/data`), socket dir and log; created and chowned to `postgres`.
+   * When the postgres user cannot reach it, those live in a temporary folder named in `<workDir>/postgres-home.txt`.
+   */
   readonly workDir: string;
   /** @default a free port */
   readonly port?: number;
@@ -67,18 +71,35 @@ async function osUser(name: string): Promise<OsUser> {
   }
 }
 
-/** The `postgres` user must be able to walk down to the work folder (a mktemp dir is 0700). */
-function ensureTraversable(dir: string): void {
+/** The first ancestor of `dir` the `postgres` user cannot enter (a mktemp dir or /root is 0700), if any. */
+function blockedAncestor(dir: string): string | undefined {
   let d = resolve(dir);
   for (;;) {
     const parent = dirname(d);
-    if (parent === d) return;
+    if (parent === d) return undefined;
     d = parent;
-    const mode = statSync(d).mode;
-    if ((mode & 0o001) === 0) {
-      throw new Error(`the postgres OS user cannot enter "${d}" (mode ${(mode & 0o777).toString(8)}). Fix: chmod o+x "${d}" or use a work folder under a world-traversable path`);
-    }
+    if ((statSync(d).mode & 0o001) === 0) return d;
   }
+}
+
+/**
+ * Where postgres keeps its files: the work folder when the postgres user can reach it, otherwise a
+ * private folder under the OS temp dir (world-traversable), removed when the server stops. A clone
+ * under /root or a mktemp dir then still runs the tests, without loosening the user's permissions.
+ */
+function postgresHome(workDir: string): { readonly dir: string; readonly temporary: boolean } {
+  const blocked = blockedAncestor(workDir);
+  if (blocked === undefined) return { dir: workDir, temporary: false };
+  const dir = mkdtempSync(join(tmpdir(), 'feedkit-pg-'));
+  chmodSync(dir, 0o755);
+  const hint = blockedAncestor(dir);
+  if (hint !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`the postgres OS user can enter neither "${blocked}" nor "${hint}". Fix: chmod o+x one of them, or set TMPDIR to a world-traversable folder`);
+  }
+  progress(`postgres: the postgres user cannot enter ${blocked}; keeping its files in ${dir} (removed on stop)`);
+  writeFileSync(join(workDir, 'postgres-home.txt'), `${dir}\n`);
+  return { dir, temporary: true };
 }
 
 function checkIdentifier(field: string, v: string): void {
@@ -97,12 +118,12 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   const port = opts.port ?? (await freePort());
   const user = await osUser(POSTGRES_OS_USER);
 
-  const workDir = resolve(opts.workDir);
+  mkdirSync(resolve(opts.workDir), { recursive: true });
+  const home = postgresHome(resolve(opts.workDir));
+  const workDir = home.dir;
   const dataDir = join(workDir, 'data');
   const socketDir = join(workDir, 'socket');
-  mkdirSync(workDir, { recursive: true });
   chmodSync(workDir, 0o755);
-  ensureTraversable(workDir);
   for (const d of [dataDir, socketDir]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
     chownSync(d, user.uid, user.gid);
@@ -122,6 +143,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
         '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
       { cwd: workDir, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
     ).catch((e: Error & { stderr?: string }) => {
+      if (home.temporary) rmSync(workDir, { recursive: true, force: true });
       throw new Error(`postgres: initdb failed: ${e.stderr ?? e.message}`);
     });
   }
@@ -164,6 +186,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     }
   } catch (e) {
     await proc.stop(5000).catch(() => undefined);
+    if (home.temporary) rmSync(workDir, { recursive: true, force: true });
     throw e;
   }
 
@@ -177,6 +200,9 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     database,
     username,
     process: proc,
-    stop: () => proc.stop(15_000),
+    stop: async () => {
+      await proc.stop(15_000);
+      if (home.temporary) rmSync(workDir, { recursive: true, force: true });
+    },
   };
 }
