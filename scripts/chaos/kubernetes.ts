@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster/index.js';
 import { objectNames, Ports, SecretKeys, type FeedkitSpec, type QueueMode } from '../../spec/index.js';
+import { CLUSTER_STATUS_ARGS, parseRunningNodes } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** Name of the container that runs RabbitMQ in the StatefulSet's pods (charts/rabbitmq). */
@@ -253,6 +254,10 @@ export class KubernetesTarget implements ChaosTarget {
     return this.kubectl(['exec', this.rabbitPod(i), '-c', RABBITMQ_CONTAINER, '--', 'rabbitmqctl', ...args]);
   }
 
+  clusterStatus(i: number): Promise<string> {
+    return this.rabbitmqctl(i, CLUSTER_STATUS_ARGS);
+  }
+
   private async killNth(prefix: string, i: number): Promise<void> {
     const pods = await this.podsOf(prefix);
     const victim = pods[i % Math.max(1, pods.length)];
@@ -290,9 +295,7 @@ export class KubernetesTarget implements ChaosTarget {
   /** Waits until node 0 sees every node running. */
   private async waitClusterFormed(timeoutMs: number): Promise<void> {
     await this.waitFor(`${this.rabbitNodeCount} running RabbitMQ nodes`, timeoutMs, async () => {
-      const out = await this.rabbitmqctl(0, ['cluster_status', '--formatter', 'json']);
-      const status = JSON.parse(out.slice(out.indexOf('{'))) as { running_nodes?: string[] };
-      return (status.running_nodes?.length ?? 0) >= this.rabbitNodeCount;
+      return parseRunningNodes(await this.clusterStatus(0)).length >= this.rabbitNodeCount;
     });
   }
 

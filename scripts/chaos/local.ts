@@ -7,6 +7,7 @@ import type { QueueMode } from '../../spec/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
 import { LoopbackPartition } from './partition.js';
+import { CLUSTER_STATUS_ARGS } from './split.js';
 import type { ChaosTarget } from './target.js';
 
 /** What the chaos suite needs from a running local twin (a structural slice of {@link Twin}). */
@@ -17,7 +18,6 @@ export type LocalStack = Pick<
 
 /** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
 export const NET_TICKTIME_S = 60;
-
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -133,6 +133,11 @@ export class LocalTarget implements ChaosTarget {
       }
     }
     throw last instanceof Error ? last : new Error(`rabbitmqctl ${args.join(' ')}: no node answered`);
+  }
+
+  async clusterStatus(i: number): Promise<string> {
+    if (!this.rabbit.isUp(i)) throw new Error(`${this.rabbitLabel(i)} is not running`);
+    return this.rabbit.rabbitmqctl(i, CLUSTER_STATUS_ARGS, 20_000);
   }
 
   killHaproxy(i: number): Promise<void> {

@@ -25,6 +25,8 @@ export interface ScenarioRun {
   readonly skipped?: string;
   /** Why the scenario broke before its check; a failure. */
   readonly error?: string;
+  /** What the scenario had to do beyond its fault and heal, e.g. an operator restart of a split-off node. */
+  readonly notes?: readonly string[];
 }
 
 export interface ChaosReport {
@@ -118,9 +120,10 @@ export function renderSummaryTable(report: ChaosReport): string {
   const widths = SUMMARY_COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
-  const notes = report.runs
-    .filter((r) => r.skipped !== undefined || r.error !== undefined)
-    .map((r) => `- ${r.scenario}/${r.mode}: ${r.skipped !== undefined ? `skipped: ${r.skipped}` : `error: ${r.error}`}`);
+  const notes = report.runs.flatMap((r) => [
+    ...(r.skipped !== undefined || r.error !== undefined ? [`- ${r.scenario}/${r.mode}: ${r.skipped !== undefined ? `skipped: ${r.skipped}` : `error: ${r.error}`}`] : []),
+    ...(r.notes ?? []).map((n) => `- ${r.scenario}/${r.mode}: ${n}`),
+  ]);
   return [line(rows[0]!), sep, ...rows.slice(1).map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
@@ -174,7 +177,7 @@ export function renderLatencySvg(series: readonly LatencyPoint[], faults: readon
 
 const CSS = `body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
-.PASS{background:#e6f6e6}.FAIL{background:#fbe3e3}.SKIP{background:#f1f1f1}
+.PASS{background:#e6f6e6}.FAIL{background:#fbe3e3}.SKIP{background:#f1f1f1}.NOTE{background:#fff4d6}
 svg .frame{fill:#fafafa;stroke:#bbb}svg .p50{fill:none;stroke:#1565c0;stroke-width:1.5}svg .max{fill:none;stroke:#ef6c00;stroke-width:1}
 svg .fault{stroke:#c62828;stroke-dasharray:4 3}svg .heal{stroke:#2e7d32;stroke-dasharray:2 3}svg text{font-size:10px}svg .mark{fill:#c62828}
 .legend span{margin-right:1.5em}section{margin-bottom:2.5em}`;
@@ -190,7 +193,9 @@ export function renderHtml(report: ChaosReport): string {
       const title = `<h2>${esc(run.scenario)} — ${esc(run.mode)}</h2>`;
       if (run.skipped !== undefined) return `<section>${title}<p>Skipped: ${esc(run.skipped)}</p></section>`;
       const r = run.result;
-      const err = run.error !== undefined ? `<p class="FAIL">Error: ${esc(run.error)}</p>` : '';
+      const err =
+        (run.error !== undefined ? `<p class="FAIL">Error: ${esc(run.error)}</p>` : '') +
+        (run.notes ?? []).map((n) => `<p class="NOTE">Note: ${esc(n)}</p>`).join('');
       if (!r) return `<section>${title}${err}</section>`;
       const faultRows = r.faults
         .map(

@@ -52,6 +52,7 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
   let workload: Workload | undefined;
   let error: string | undefined;
   let skippedLate: string | undefined;
+  const notes: string[] = [];
   try {
     await target.waitHealthy(healthyMs);
     workload = await Workload.start({
@@ -74,6 +75,10 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
         fault: (n) => w.fault(n),
         log,
         downS: opts.downS ?? 5,
+        note: (line) => {
+          notes.push(line);
+          log(`NOTE ${line}`);
+        },
       });
     } catch (e) {
       if (e instanceof UnsupportedFault) skippedLate = e.message;
@@ -110,11 +115,13 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
     counters: history?.counters ?? {},
     ...(skippedLate !== undefined && error === undefined ? { skipped: skippedLate } : {}),
     ...(error !== undefined ? { error } : {}),
+    ...(notes.length ? { notes } : {}),
   };
   if (result) {
     log(
       `${result.ok && !error ? 'PASS' : 'FAIL'} acked=${result.acknowledged} expected=${result.expectedDeliveries} delivered=${result.delivered} lost=${result.lost} dup=${result.duplicates} unexpected=${result.unexpected} p50=${Math.round(result.latency.p50Ms)}ms p99=${Math.round(result.latency.p99Ms)}ms` +
-        result.faults.map((f) => ` | ${f.name}: flow again ${f.flowAgainS ?? '-'} s, drained ${f.drainedS ?? '-'} s`).join(''),
+        result.faults.map((f) => ` | ${f.name}: flow again ${f.flowAgainS ?? '-'} s, drained ${f.drainedS ?? '-'} s`).join('') +
+        (notes.length ? ` | needed ${notes.length} operator action(s), see NOTE` : ''),
     );
   }
   if (error) log(`ERROR ${error}`);

@@ -4,6 +4,7 @@
  */
 import { REPLICA_QUEUE_PREFIX } from '../../spec/index.js';
 import { pick, randomInt } from './graph.js';
+import { assessCluster, describeViews, parseRunningNodes, type ClusterVerdict, type NodeView } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** Scenario names, in the order `--scenario all` runs them. */
@@ -30,7 +31,19 @@ export interface ScenarioContext {
   log(line: string): void;
   /** Seconds a killed part stays down before it is restarted. */
   readonly downS: number;
+  /** Records a line the report shows with the run, e.g. an operator action a heal needed. @default none (the line is only logged) */
+  note?(line: string): void;
+  /**
+   * Seconds the cluster gets after a heal to become whole by itself before a minority that
+   * pause_minority left running is restarted. @default {@link SELF_HEAL_WINDOW_S}
+   */
+  readonly selfHealS?: number;
 }
+
+/** pause_minority's own pause-and-restart takes 10–20 s; give it a wide margin before stepping in. */
+export const SELF_HEAL_WINDOW_S = 60;
+/** Seconds to wait for the whole stack after a heal (and after an operator restart). */
+export const HEAL_HEALTHY_TIMEOUT_S = 180;
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -106,6 +119,65 @@ function killAndRestartNode(ctx: ScenarioContext, i: number): Promise<void> {
 
 const nodeIndexes = (t: ChaosTarget) => Array.from({ length: t.rabbitNodeCount }, (_, i) => i);
 
+/** Every node's own view of the cluster; a node that does not answer is reported with its error. */
+async function clusterViews(target: ChaosTarget): Promise<NodeView[]> {
+  return Promise.all(
+    nodeIndexes(target).map(async (i): Promise<NodeView> => {
+      try {
+        return { running: parseRunningNodes(await target.clusterStatus(i)) };
+      } catch (e) {
+        return { error: e instanceof Error ? e.message : String(e) };
+      }
+    }),
+  );
+}
+
+/** Polls the views until the cluster is whole or `windowMs` is over; the last verdict and a description. */
+async function waitWhole(target: ChaosTarget, windowMs: number): Promise<{ verdict: ClusterVerdict; seen: string }> {
+  const names = nodeIndexes(target).map((i) => target.rabbitNodeName(i));
+  const labels = nodeIndexes(target).map((i) => target.rabbitLabel(i));
+  const deadline = Date.now() + windowMs;
+  for (;;) {
+    const views = await clusterViews(target);
+    const verdict = assessCluster(names, views);
+    if (verdict.kind === 'whole' || Date.now() >= deadline) return { verdict, seen: describeViews(labels, views) };
+    await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/**
+ * After a heal: gives the cluster {@link SELF_HEAL_WINDOW_S} to become whole by itself. If a
+ * majority of nodes then see each other while other nodes still run on their own (pause_minority
+ * did not pause them), restarts those nodes as the RabbitMQ partitions guide prescribes, recorded
+ * as a fault of its own named after `cause` and as a note on the run. `first` is healed when the
+ * cluster is whole or the self-heal window is over.
+ */
+async function settleAfterHeal(ctx: ScenarioContext, first: { healed: () => void }, cause: string): Promise<void> {
+  const { target } = ctx;
+  const windowS = ctx.selfHealS ?? SELF_HEAL_WINDOW_S;
+  const { verdict, seen } = await waitWhole(target, windowS * 1000);
+  if (verdict.kind !== 'split') {
+    if (verdict.kind === 'settling') ctx.log(`cluster not whole ${windowS} s after the heal (${verdict.reason}: ${seen}); waiting for it`);
+    await target.waitHealthy(HEAL_HEALTHY_TIMEOUT_S * 1000);
+    first.healed();
+    return;
+  }
+  first.healed();
+  const labels = verdict.minority.map((i) => target.rabbitLabel(i)).join(', ');
+  ctx.log(`cluster still split ${windowS} s after the heal (${seen}); restarting ${labels}`);
+  const note = `operator action: restarted ${labels} ${windowS} s after the heal: ${cause}; the other nodes (${verdict.majority.map((i) => target.rabbitLabel(i)).join(', ')}) ran without it (${seen})`;
+  if (ctx.note) ctx.note(note);
+  else ctx.log(`NOTE ${note}`);
+  const f = ctx.fault(`restart ${labels} (${cause})`);
+  for (const i of verdict.minority) {
+    await target.stopRabbitNode(i);
+    await target.startRabbitNode(i);
+  }
+  await target.waitHealthy(HEAL_HEALTHY_TIMEOUT_S * 1000);
+  f.healed();
+  ctx.log(`${labels} restarted; the cluster is whole`);
+}
+
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   'node-kill': {
     name: 'node-kill',
@@ -142,8 +214,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
       ctx.log(`paused ${target.rabbitLabel(i)} for ${Math.round(target.pauseMs / 1000)} s`);
       await sleep(target.pauseMs);
       await target.resumeRabbitNode(i);
-      await target.waitHealthy(180_000);
-      f.healed();
+      await settleAfterHeal(ctx, f, 'partition left after resume; pause_minority did not pause it');
       ctx.log(`${target.rabbitLabel(i)} resumed and the cluster is whole`);
     },
   },
@@ -190,8 +261,8 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
       ctx.log(`partitioned ${target.rabbitLabel(i)} for ${Math.round(target.pauseMs / 1000)} s`);
       await sleep(target.pauseMs);
       await target.healPartition(i);
-      await target.waitHealthy(180_000);
-      f.healed();
+      await settleAfterHeal(ctx, f, 'partition left after the heal; pause_minority did not pause it');
+      ctx.log(`partition of ${target.rabbitLabel(i)} healed and the cluster is whole`);
     },
   },
 };

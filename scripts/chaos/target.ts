@@ -47,6 +47,11 @@ export interface ChaosTarget {
   rollingRestart(onStep: (i: number, phase: 'down' | 'up') => void): Promise<void>;
   /** `rabbitmqctl <args>` against node i; stdout. */
   rabbitmqctl(i: number, args: readonly string[]): Promise<string>;
+  /**
+   * `rabbitmqctl cluster_status --formatter json` answered by node i itself (never by another node,
+   * since each side of a split sees a different cluster); stdout. Rejects when node i does not answer.
+   */
+  clusterStatus(i: number): Promise<string>;
   killHaproxy(i: number): Promise<void>;
   startHaproxy(i: number): Promise<void>;
   killApp(i: number): Promise<void>;

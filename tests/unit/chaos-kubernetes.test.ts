@@ -34,13 +34,14 @@ else if (verb === 'get' && a1 === 'secret') out(Buffer.from(state.jwtSecret).toS
 else if (verb === 'delete' && a1 === 'pod') {
   const p = state.pods.find((x) => x.name === a2);
   if (!p) { process.stderr.write('not found'); process.exit(1); }
-  if (/-rabbitmq-\d+$/.test(a2)) p.uid = fresh();
+  // A restarted node resyncs from the others, which ends any split the state holds.
+  if (/-rabbitmq-\d+$/.test(a2)) { p.uid = fresh(); delete state.split; }
   else { state.pods = state.pods.filter((x) => x !== p); state.pods.push({ name: a2.replace(/-[^-]+$/, '-' + fresh()), uid: fresh(), ready: true }); }
   save();
 } else if (verb === 'exec') {
   const cmd = args.slice(args.indexOf('--') + 1);
   if (cmd[1] === 'list_queues') out(state.listQueues);
-  else if (cmd[1] === 'cluster_status') out({ running_nodes: ['a', 'b', 'c'] });
+  else if (cmd[1] === 'cluster_status') out({ running_nodes: (state.split && state.split[a1]) || state.rabbitNodes, partitions: {} });
   else out('');
 } else if (verb === 'apply') { state.applied.push(fs.readFileSync(0, 'utf8')); save(); }
 else if (verb === 'rollout' && a1 === 'restart') { for (const p of state.pods) if (/-rabbitmq-\d+$/.test(p.name)) p.uid = fresh(); save(); }
@@ -67,7 +68,7 @@ function hasCall(expected: string[]): boolean {
 }
 
 function target(): KubernetesTarget {
-  return new KubernetesTarget({ spec, url: 'http://127.0.0.1:18080', pollMs: 5 });
+  return new KubernetesTarget({ spec, url: 'http://127.0.0.1:18080', pollMs: 5, partitionMs: 0 });
 }
 
 function ctx(t: KubernetesTarget, faults: string[]): ScenarioContext {
@@ -79,8 +80,17 @@ function ctx(t: KubernetesTarget, faults: string[]): ScenarioContext {
       return { healed: () => faults.push(`healed ${n}`) };
     },
     log: () => undefined,
+    note: (line) => faults.push(`note ${line}`),
     downS: 0,
+    selfHealS: 0,
   };
+}
+
+/** Makes the stand-in answer cluster_status as a cluster split into `views` (pod index → nodes it sees running). */
+function splitCluster(views: Record<number, number[]>): void {
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+  state['split'] = Object.fromEntries(Object.entries(views).map(([i, seen]) => [`${names.rabbitmq}-${i}`, seen.map(rabbitNode)]));
+  writeFileSync(stateFile, JSON.stringify(state));
 }
 
 const rabbitNode = (i: number) => `rabbit@${names.rabbitmq}-${i}.${names.rabbitmqHeadless}.${spec.namespace}.svc.${spec.clusterDomain}`;
@@ -118,7 +128,7 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
     ].join('\n');
     writeFileSync(
       stateFile,
-      JSON.stringify({ pods, counter: 0, deployments: { [names.haproxy]: 2, [names.app]: 3 }, listQueues, applied: [], jwtSecret: 'a-secret-from-the-cluster-0123456789' }),
+      JSON.stringify({ pods, counter: 0, rabbitNodes: [0, 1, 2].map(rabbitNode), deployments: { [names.haproxy]: 2, [names.app]: 3 }, listQueues, applied: [], jwtSecret: 'a-secret-from-the-cluster-0123456789' }),
     );
   });
 
@@ -167,6 +177,30 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
     assert.equal(policy.spec.podSelector.matchLabels['statefulset.kubernetes.io/pod-name'], `${names.rabbitmq}-1`);
     assert.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
     assert.ok(hasCall(['-n', spec.namespace, 'delete', 'networkpolicy', `${PARTITION_POLICY_PREFIX}${names.rabbitmq}-1`, '--ignore-not-found']));
+  });
+
+  it('GIVEN a whole cluster after the partition heal WHEN the partition scenario runs THEN no node is restarted', async () => {
+    const faults: string[] = [];
+    await SCENARIOS.partition.run(ctx(target(), faults));
+    assert.equal(faults.length, 2);
+    assert.match(faults[1] ?? '', /^healed partition /);
+    assert.ok(!calls().some((c) => c[2] === 'delete' && c[3] === 'pod'));
+  });
+
+  it('GIVEN pod 2 still sees only itself after the partition heal WHEN the partition scenario runs THEN pod 2 is restarted as a separate, noted fault and the cluster ends whole', async () => {
+    splitCluster({ 0: [0, 1], 1: [0, 1], 2: [2] });
+    const faults: string[] = [];
+    await SCENARIOS.partition.run(ctx(target(), faults));
+    const restart = `restart ${names.rabbitmq}-2 (partition left after the heal; pause_minority did not pause it)`;
+    assert.ok(faults.includes(restart), faults.join('\n'));
+    assert.ok(faults.includes(`healed ${restart}`));
+    assert.ok(faults.some((f) => f.startsWith(`note operator action: restarted ${names.rabbitmq}-2 `)));
+    assert.ok(faults.indexOf(faults.find((f) => f.startsWith('healed partition ')) ?? '') < faults.indexOf(restart), 'the partition is healed before the restart starts');
+    const deletes = calls().filter((c) => c[2] === 'delete' && c[3] === 'pod');
+    assert.deepEqual(deletes.map((c) => c[4]), [`${names.rabbitmq}-2`]);
+    assert.ok(!deletes[0]?.includes('--force'), 'a graceful stop');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { split?: unknown };
+    assert.equal(state.split, undefined);
   });
 
   it('GIVEN the StatefulSet WHEN the rolling restart runs THEN kubectl rollout restart is used and every node is seen down and up', async () => {

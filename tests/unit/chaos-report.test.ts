@@ -49,6 +49,14 @@ describe('chaos report', () => {
     assert.equal(reportOk(r), false);
   });
 
+  it('GIVEN a run that needed an operator restart WHEN rendering THEN it still passes and the table and HTML carry the note', () => {
+    const note = 'operator action: restarted rabbit-2 60 s after the heal: partition left after resume; pause_minority did not pause it';
+    const r = report([{ ...run('node-pause', 'mirrored', false), notes: [note] }]);
+    assert.equal(reportOk(r), true);
+    assert.match(renderSummaryTable(r), /- node-pause\/mirrored: operator action: restarted rabbit-2 60 s after the heal/);
+    assert.match(renderHtml(r), /<p class="NOTE">Note: operator action: restarted rabbit-2/);
+  });
+
   it('GIVEN a report WHEN rendering HTML THEN it is self-contained with an inline SVG plot marking the fault', () => {
     const html = renderHtml(report([run('node-kill', 'mirrored', false)]));
     assert.match(html, /<svg[^>]*>/);
