@@ -1,11 +1,12 @@
 /**
- * How an outbox entry becomes broker messages. Behind an interface so the fan-out encoding (one
- * message per follower today; CC-header batching later) is a local change.
+ * How an outbox entry becomes broker messages. Behind an interface so the fan-out encoding is a
+ * local change: one message per follower (the original encoding), or one message per chunk of
+ * followers with the `CC` header (the default; see app/README.md#fan-out).
  */
 import type { ConfirmChannel } from 'amqplib';
 import { EXCHANGE, userRoutingKey } from '../../../spec/index.js';
 import type { OutboxEntry } from '../db/store.js';
-import { toFrame } from '../ws/frame.js';
+import { encodeBatchedBody, toFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';
 
 /** Resolves when the channel can take more, rejects if it closes first (a relay must never hang holding its rows). */
@@ -42,70 +43,157 @@ export interface FeedPublisher {
   publish(entries: readonly OutboxEntry[]): Promise<PublishResult>;
 }
 
-/** One message per follower, routing key `user.{followerId}`. */
+/** One broker message of an outbox entry. */
+export interface OutgoingMessage {
+  /** The first recipient's routing key. */
+  readonly routingKey: string;
+  /** The other recipients' routing keys (sender-selected distribution: the broker routes on each). */
+  readonly cc?: readonly string[];
+  readonly body: Buffer;
+}
+
+/**
+ * Publishes every entry's messages on the confirm channel and reports the entries whose messages
+ * were all confirmed. Stops waiting on connection loss or after `confirmTimeoutMs`: those entries
+ * stay unconfirmed and the outbox retries them.
+ */
+async function publishTracked(
+  amqp: AmqpConnection,
+  confirmTimeoutMs: number,
+  entries: readonly OutboxEntry[],
+  messagesOf: (e: OutboxEntry) => readonly OutgoingMessage[],
+): Promise<PublishResult> {
+  const ch = amqp.channels?.publish;
+  if (!ch) throw new Error('amqp is down');
+  const confirmed: string[] = [];
+  let messages = 0;
+  let open = 0;
+  let error: string | undefined;
+  let allSettled: (() => void) | undefined;
+  const settledOne = () => {
+    open--;
+    if (open === 0) allSettled?.();
+  };
+  for (const e of entries) {
+    const outgoing = messagesOf(e);
+    let waiting = outgoing.length;
+    let failed = false;
+    if (waiting === 0) confirmed.push(e.outboxId);
+    const timestamp = Math.floor(Date.parse(e.post.createdAt) / 1000);
+    for (const m of outgoing) {
+      open++;
+      messages++;
+      const ok = ch.publish(
+        EXCHANGE,
+        m.routingKey,
+        m.body,
+        { persistent: true, contentType: 'application/json', messageId: e.post.id, timestamp, ...(m.cc !== undefined && m.cc.length > 0 ? { CC: [...m.cc] } : {}) },
+        (err: unknown) => {
+          if (err) {
+            failed = true;
+            error ??= `broker nacked a message: ${String(err)}`;
+          } else if (--waiting === 0 && !failed) {
+            confirmed.push(e.outboxId);
+          }
+          settledOne();
+        },
+      );
+      if (!ok) await drained(ch);
+    }
+  }
+  if (open > 0) {
+    // Confirms pending when the connection drops may never settle: stop waiting on loss or timeout.
+    let timer: NodeJS.Timeout | undefined;
+    let onDown: (() => void) | undefined;
+    await new Promise<void>((resolve) => {
+      allSettled = resolve;
+      timer = setTimeout(() => {
+        error ??= `${open} publisher confirm(s) missing after ${confirmTimeoutMs} ms`;
+        resolve();
+      }, confirmTimeoutMs);
+      onDown = () => {
+        error ??= 'amqp connection lost before the confirms';
+        resolve();
+      };
+      amqp.once('down', onDown);
+    });
+    clearTimeout(timer);
+    if (onDown) amqp.off('down', onDown);
+  }
+  return { confirmed: [...confirmed], messages, ...(error !== undefined ? { error } : {}) };
+}
+
+/** One message per follower, routing key `user.{followerId}`, body the frame. */
 export class PerFollowerPublisher implements FeedPublisher {
   constructor(
     private readonly amqp: AmqpConnection,
     private readonly confirmTimeoutMs = 15_000,
   ) {}
 
-  async publish(entries: readonly OutboxEntry[]): Promise<PublishResult> {
-    const ch = this.amqp.channels?.publish;
-    if (!ch) throw new Error('amqp is down');
-    const confirmed: string[] = [];
-    let messages = 0;
-    let open = 0;
-    let error: string | undefined;
-    let allSettled: (() => void) | undefined;
-    const settledOne = () => {
-      open--;
-      if (open === 0) allSettled?.();
-    };
-    for (const e of entries) {
-      let waiting = e.followerIds.length;
-      let failed = false;
-      if (waiting === 0) confirmed.push(e.outboxId);
+  publish(entries: readonly OutboxEntry[]): Promise<PublishResult> {
+    return publishTracked(this.amqp, this.confirmTimeoutMs, entries, (e) => {
       const body = Buffer.from(JSON.stringify(toFrame(e.post)));
-      for (const follower of e.followerIds) {
-        open++;
-        messages++;
-        const ok = ch.publish(
-          EXCHANGE,
-          userRoutingKey(follower),
-          body,
-          { persistent: true, contentType: 'application/json', messageId: e.post.id, timestamp: Math.floor(Date.parse(e.post.createdAt) / 1000) },
-          (err: unknown) => {
-            if (err) {
-              failed = true;
-              error ??= `broker nacked a message: ${String(err)}`;
-            } else if (--waiting === 0 && !failed) {
-              confirmed.push(e.outboxId);
-            }
-            settledOne();
-          },
-        );
-        if (!ok) await drained(ch);
-      }
-    }
-    if (open > 0) {
-      // Confirms pending when the connection drops may never settle: stop waiting on loss or timeout.
-      let timer: NodeJS.Timeout | undefined;
-      let onDown: (() => void) | undefined;
-      await new Promise<void>((resolve) => {
-        allSettled = resolve;
-        timer = setTimeout(() => {
-          error ??= `${open} publisher confirm(s) missing after ${this.confirmTimeoutMs} ms`;
-          resolve();
-        }, this.confirmTimeoutMs);
-        onDown = () => {
-          error ??= 'amqp connection lost before the confirms';
-          resolve();
-        };
-        this.amqp.once('down', onDown);
-      });
-      clearTimeout(timer);
-      if (onDown) this.amqp.off('down', onDown);
-    }
-    return { confirmed: [...confirmed], messages, ...(error !== undefined ? { error } : {}) };
+      return e.followerIds.map((follower) => ({ routingKey: userRoutingKey(follower), body }));
+    });
   }
+}
+
+/**
+ * Most recipients in one batched message. Their routing keys travel in the `CC` header, and AMQP
+ * content headers must fit in one frame (RabbitMQ's frame_max, 128 KiB by default): 500 keys of the
+ * longest user id (128 characters) take about 69 KB.
+ */
+export const CC_BATCH_MAX_RECIPIENTS = 500;
+
+/** Splits `ids` in order into chunks of at most `max` (none for no ids). */
+export function chunkRecipients(ids: readonly string[], max: number = CC_BATCH_MAX_RECIPIENTS): string[][] {
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`chunkRecipients: max must be an integer >= 1, got ${max}`);
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += max) chunks.push(ids.slice(i, i + max));
+  return chunks;
+}
+
+export interface CcBatchPublisherProps {
+  /** How long to wait for the broker's confirms before the entries count as unconfirmed. @default 15000 */
+  readonly confirmTimeoutMs?: number;
+  /** Most recipients per message. @default CC_BATCH_MAX_RECIPIENTS */
+  readonly maxRecipientsPerMessage?: number;
+}
+
+/**
+ * One message per chunk of followers: routing key of the chunk's first follower, `CC` with the
+ * others' keys, body the frame plus the chunk's user ids. A replica queue bound to several of the
+ * keys gets one copy; its consumer hands the frame to the listed users it holds sockets of. An entry
+ * counts as confirmed only when every one of its chunks is.
+ */
+export class CcBatchPublisher implements FeedPublisher {
+  private readonly confirmTimeoutMs: number;
+  private readonly maxRecipients: number;
+
+  constructor(
+    private readonly amqp: AmqpConnection,
+    props: CcBatchPublisherProps = {},
+  ) {
+    this.confirmTimeoutMs = props.confirmTimeoutMs ?? 15_000;
+    this.maxRecipients = props.maxRecipientsPerMessage ?? CC_BATCH_MAX_RECIPIENTS;
+    if (!Number.isInteger(this.maxRecipients) || this.maxRecipients < 1 || this.maxRecipients > CC_BATCH_MAX_RECIPIENTS) {
+      throw new RangeError(`CcBatchPublisher: maxRecipientsPerMessage must be an integer from 1 to ${CC_BATCH_MAX_RECIPIENTS} (the CC header must fit in one AMQP frame), got ${props.maxRecipientsPerMessage}`);
+    }
+    if (!Number.isFinite(this.confirmTimeoutMs) || this.confirmTimeoutMs <= 0) {
+      throw new RangeError(`CcBatchPublisher: confirmTimeoutMs must be a positive number of milliseconds, got ${props.confirmTimeoutMs}`);
+    }
+  }
+
+  publish(entries: readonly OutboxEntry[]): Promise<PublishResult> {
+    return publishTracked(this.amqp, this.confirmTimeoutMs, entries, (e) => batchedMessages(e, this.maxRecipients));
+  }
+}
+
+/** The batched messages of one entry (pure; exported for tests). */
+export function batchedMessages(e: OutboxEntry, maxRecipients: number = CC_BATCH_MAX_RECIPIENTS): OutgoingMessage[] {
+  const frame = toFrame(e.post);
+  return chunkRecipients(e.followerIds, maxRecipients).map((chunk) => {
+    const [first, ...rest] = chunk.map(userRoutingKey);
+    return { routingKey: first!, cc: rest, body: encodeBatchedBody(frame, chunk) };
+  });
 }
