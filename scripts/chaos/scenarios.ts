@@ -141,7 +141,8 @@ async function waitWhole(target: ChaosTarget, windowMs: number): Promise<{ verdi
     const views = await clusterViews(target);
     const verdict = assessCluster(names, views);
     if (verdict.kind === 'whole' || Date.now() >= deadline) return { verdict, seen: describeViews(labels, views) };
-    await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
+    // Each poll boots a CLI VM per node; every few seconds is plenty next to a 60 s window.
+    await sleep(Math.min(5000, Math.max(0, deadline - Date.now())));
   }
 }
 
