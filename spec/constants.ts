@@ -134,6 +134,10 @@ export const AppEnv = Object.freeze({
   WS_MAX_BUFFERED_BYTES: 'WS_MAX_BUFFERED_BYTES',
   /** Longest graceful shutdown (drain sockets, flush the outbox relay) before forcing (optional). */
   SHUTDOWN_TIMEOUT_MS: 'SHUTDOWN_TIMEOUT_MS',
+  /** How often a replica writes its heartbeat to the replica registry and reaps dead replicas' queues (optional). */
+  REPLICA_HEARTBEAT_MS: 'REPLICA_HEARTBEAT_MS',
+  /** Heartbeat age after which a replica counts as dead and its queue is deleted if unused (optional). */
+  REPLICA_STALE_MS: 'REPLICA_STALE_MS',
 } as const);
 
 /** Kubernetes object names derived from the stack name; charts and the chaos suite share them. */

@@ -6,9 +6,11 @@ import { BindingRegistry } from './amqp/bindings.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';
 import { PerFollowerPublisher, type FeedPublisher } from './amqp/publisher.js';
+import { ReplicaReaper } from './amqp/reaper.js';
 import { createTokenVerifier } from './auth/jwt.js';
 import type { FeedAppConfig } from './config.js';
 import { migrate } from './db/migrations.js';
+import { ReplicaRegistry } from './db/replicas.js';
 import { createPool, FeedStore } from './db/store.js';
 import { apiRoutes } from './http/api.js';
 import { createFeedHttpServer } from './http/server.js';
@@ -101,6 +103,22 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     deliver: (userId, frame) => hub.deliver(userId, frame),
     log,
     onCancel: () => metrics.consumerCancels.inc(),
+    onQueueLost: () => {
+      metrics.queueLosses.inc();
+      log.warn({ sockets: hub.size }, 'amqp: closing local sockets with 1012 so they replay what the lost queue held');
+      void hub.closeAll(CloseCodes.SERVICE_RESTART, 'replica queue lost: reconnect with since', 5000, 'queue_lost');
+    },
+  });
+  const reaper = new ReplicaReaper({
+    registry: new ReplicaRegistry(pool),
+    amqp,
+    replicaId: config.replicaId,
+    queue,
+    heartbeatMs: config.replicaHeartbeatMs,
+    staleMs: config.replicaStaleMs,
+    log,
+    reaped: metrics.replicaQueuesReaped,
+    deferred: metrics.replicaReapsDeferred,
   });
   const relay = new OutboxRelay({
     store,
@@ -110,6 +128,13 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     metrics,
   });
   amqp.on('up', () => relay.wake());
+  // Registered before the queue is first declared, so a crash at any point leaves a row to reap.
+  try {
+    await reaper.start();
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
   amqp.start();
   if (!(await amqp.waitUp(opts.brokerWaitMs ?? 10_000))) log.warn('amqp: not up yet; serving anyway, fan-out waits in the outbox');
   relay.start();
@@ -151,7 +176,9 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     const flushed = await relay.flush(left());
     log.info({ flushed }, 'shutdown: outbox relay flushed');
     // Every local socket is gone and clients replay from Postgres, so the queue has no reader left.
-    await amqp.channels?.consume.deleteQueue(queue).catch(() => undefined);
+    const deleted = (await amqp.channels?.consume.deleteQueue(queue).then(() => true, () => false)) ?? false;
+    // Without the delete the row stays, goes stale, and another replica reaps the queue.
+    await reaper.stop(deleted).catch((e: Error) => log.warn({ err: e.message }, 'shutdown: replica registry row not removed'));
     await amqp.close();
     hub.stop();
     server.closeAllConnections();

@@ -12,6 +12,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Replica ids and user ids end up in queue names and routing keys: no AMQP wildcards, no spaces. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
 
+/** Default replica registry heartbeat period. */
+export const DEFAULT_REPLICA_HEARTBEAT_MS = 2000;
+
+/** Missed heartbeats after which a replica counts as dead, unless REPLICA_STALE_MS says otherwise. */
+export const REPLICA_STALE_HEARTBEATS = 5;
+
 /** Validated configuration of one feed app replica. */
 export interface FeedAppConfig {
   /** HTTP port; 0 picks a free one (tests). @default 8080 */
@@ -48,6 +54,10 @@ export interface FeedAppConfig {
   readonly wsMaxBufferedBytes: number;
   /** Longest graceful shutdown. @default 20000 */
   readonly shutdownTimeoutMs: number;
+  /** Replica registry heartbeat and reap period. @default 2000 */
+  readonly replicaHeartbeatMs: number;
+  /** Heartbeat age after which a replica is dead and its unused queue is deleted. @default 5 × replicaHeartbeatMs */
+  readonly replicaStaleMs: number;
 }
 
 /** A configuration variable is missing or wrong; the message names it and the fix. */
@@ -140,6 +150,15 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     throw new ConfigError(AppEnv.LOG_LEVEL, `"${logLevel}" is not a level`, `use one of ${LOG_LEVELS.join(', ')}`);
   }
   const password = env[AppEnv.PGPASSWORD];
+  const replicaHeartbeatMs = int(env, AppEnv.REPLICA_HEARTBEAT_MS, DEFAULT_REPLICA_HEARTBEAT_MS, 100, 3600_000);
+  const replicaStaleMs = int(env, AppEnv.REPLICA_STALE_MS, REPLICA_STALE_HEARTBEATS * replicaHeartbeatMs, 1, 24 * 3600_000);
+  if (replicaStaleMs < 2 * replicaHeartbeatMs) {
+    throw new ConfigError(
+      AppEnv.REPLICA_STALE_MS,
+      `${replicaStaleMs} ms is less than two heartbeats (${AppEnv.REPLICA_HEARTBEAT_MS}=${replicaHeartbeatMs})`,
+      `set it to at least ${2 * replicaHeartbeatMs} (a live replica whose heartbeat is late must not look dead), or unset it for ${REPLICA_STALE_HEARTBEATS} heartbeats`,
+    );
+  }
   return {
     port: int(env, AppEnv.PORT, Ports.APP_HTTP, 0, 65535),
     host: '0.0.0.0',
@@ -158,5 +177,7 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     wsPingIntervalMs: int(env, AppEnv.WS_PING_INTERVAL_MS, 30_000, 100, 3600_000),
     wsMaxBufferedBytes: int(env, AppEnv.WS_MAX_BUFFERED_BYTES, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     shutdownTimeoutMs: int(env, AppEnv.SHUTDOWN_TIMEOUT_MS, 20_000, 0, 3600_000),
+    replicaHeartbeatMs,
+    replicaStaleMs,
   };
 }

@@ -15,6 +15,9 @@ export interface FeedMetrics {
   readonly postsCreated: Counter;
   readonly httpRequests: Counter<'route' | 'status'>;
   readonly socketCloses: Counter<'reason'>;
+  readonly replicaQueuesReaped: Counter;
+  readonly replicaReapsDeferred: Counter;
+  readonly queueLosses: Counter;
 }
 
 /** Creates the metrics; `outboxBacklog` asks `backlog()` at scrape time. */
@@ -51,5 +54,8 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
     postsCreated: new Counter({ name: 'feed_posts_created_total', help: 'Posts stored', registers }),
     httpRequests: new Counter({ name: 'feed_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers }),
     socketCloses: new Counter({ name: 'feed_ws_closes_total', help: 'Server-initiated socket closes by reason', labelNames: ['reason'] as const, registers }),
+    replicaQueuesReaped: new Counter({ name: 'feed_replica_queues_reaped_total', help: 'Queues of dead replicas (stale heartbeat, no consumer) this replica deleted', registers }),
+    replicaReapsDeferred: new Counter({ name: 'feed_replica_reaps_deferred_total', help: 'Stale replicas whose queue was kept because it still had a consumer', registers }),
+    queueLosses: new Counter({ name: 'feed_replica_queue_losses_total', help: "This replica's queue found deleted (reaped or expired); local sockets closed to replay", registers }),
   };
 }

@@ -26,6 +26,18 @@ export interface AmqpConnectionProps {
   readonly backoffMaxMs?: number;
 }
 
+/** AMQP reply codes the app reacts to. */
+export const ReplyCode = Object.freeze({
+  NOT_FOUND: 404,
+  PRECONDITION_FAILED: 406,
+} as const);
+
+/** The AMQP reply code of a channel error (amqplib puts it in `code`), if any. */
+export function replyCode(e: unknown): number | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
 /** Hides the password of an AMQP URL for logs. */
 export function redactUrl(url: string): string {
   try {
@@ -86,6 +98,25 @@ export class AmqpConnection extends EventEmitter {
     if (!this.model) return;
     this.props.log.warn({ reason }, 'amqp: dropping connection to recover');
     void this.model.close().catch(() => undefined);
+  }
+
+  /**
+   * Runs `fn` on a channel of its own, closed afterwards. The broker closes a channel on a failed
+   * check or delete (404, 406): that rejects `fn`'s call but, unlike on the shared channels, leaves
+   * the connection up. Usable from `onUp` hooks. Throws when there is no connection.
+   */
+  async withScratchChannel<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    const model = this.model;
+    if (!model) throw new Error('amqp is down');
+    const ch = await model.createChannel();
+    let closed = false;
+    ch.on('error', () => undefined); // the failed call rejects with the same error
+    ch.once('close', () => (closed = true));
+    try {
+      return await fn(ch);
+    } finally {
+      if (!closed) await ch.close().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

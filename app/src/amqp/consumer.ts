@@ -2,14 +2,17 @@
  * Consumes this replica's queue: each message goes to the local sockets of the user in its routing
  * key, then is acked. Declares the topology, restores bindings and starts consuming on every
  * (re)connect; a broker-side cancel (mirror failover, queue deleted) re-declares and re-consumes.
+ * Before re-declaring it checks passively whether the queue still exists: when it was deleted (a
+ * reaper, x-expires, an operator) the messages routed meanwhile are gone, so `onQueueLost` tells
+ * the app to send its local sockets back to replay from Postgres.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { userIdFromRoutingKey } from '../../../spec/index.js';
+import { replicaQueueName, userIdFromRoutingKey } from '../../../spec/index.js';
 import { parseFrame, type FeedFrame } from '../ws/frame.js';
 import type { BindingRegistry } from './bindings.js';
 import type { AmqpConnection } from './connection.js';
-import { consumerArguments, declareTopology, type ReplicaTopology } from './topology.js';
+import { consumerArguments, declareTopology, queueExists, type ReplicaTopology } from './topology.js';
 
 /** Hands a frame to the local sockets of `userId`; synchronous so the ack follows the hand-off. */
 export type LocalDelivery = (userId: string, frame: FeedFrame) => void;
@@ -23,16 +26,29 @@ export interface ReplicaConsumerProps {
   readonly log: Logger;
   /** Called on each broker-side cancel. */
   readonly onCancel?: () => void;
+  /**
+   * Called once the queue is consumed again after it was found deleted: messages routed while it
+   * was gone are lost for the local sockets, which must reconnect with `since`.
+   */
+  readonly onQueueLost?: () => void;
 }
 
 export class ReplicaConsumer {
   private consumerTag: string | undefined;
   private channel: Channel | undefined;
   private stopped = false;
+  /** The queue has been consumed at least once: from then on its absence means loss. */
+  private consumedBefore = false;
+  /** A loss found during a (re)connect, reported once the connection is up (sticky across failed attempts). */
+  private lossPending = false;
 
   constructor(private readonly props: ReplicaConsumerProps) {
     props.amqp.onUp((ch) => this.setup(ch.consume));
-    props.amqp.on('up', () => props.bindings.reconcileAll());
+    props.amqp.on('up', () => {
+      props.bindings.reconcileAll();
+      // After 'up' new sockets bind at once, so clients sent away now replay with no gap.
+      if (this.lossPending) this.reportLoss();
+    });
   }
 
   /** Stops consuming; unacked messages return to the queue. */
@@ -46,6 +62,7 @@ export class ReplicaConsumer {
 
   private async setup(ch: Channel): Promise<void> {
     this.channel = ch;
+    await this.checkLoss();
     const queue = await declareTopology(ch, this.props.topology);
     await ch.prefetch(this.props.prefetch);
     await this.props.bindings.bindAllOn(ch);
@@ -59,6 +76,21 @@ export class ReplicaConsumer {
       arguments: consumerArguments(this.props.topology.queueMode),
     });
     this.consumerTag = consumerTag;
+    this.consumedBefore = true;
+  }
+
+  /** Before a re-declare: was the queue deleted since we last consumed it? */
+  private async checkLoss(): Promise<void> {
+    if (!this.consumedBefore || this.lossPending) return;
+    const queue = replicaQueueName(this.props.topology.replicaId);
+    if (await queueExists(this.props.amqp, queue)) return;
+    this.lossPending = true;
+    this.props.log.warn({ queue }, 'amqp: replica queue was deleted; messages routed meanwhile are lost here, local sockets will replay');
+  }
+
+  private reportLoss(): void {
+    this.lossPending = false;
+    this.props.onQueueLost?.();
   }
 
   private onMessage(ch: Channel, queue: string, msg: ConsumeMessage | null): void {
@@ -68,9 +100,11 @@ export class ReplicaConsumer {
       this.consumerTag = undefined;
       this.props.onCancel?.();
       void (async () => {
+        await this.checkLoss();
         await declareTopology(ch, this.props.topology);
         await this.props.bindings.bindAllOn(ch);
         await this.consume(ch, queue);
+        if (this.lossPending) this.reportLoss();
       })().catch((e: Error) => this.props.amqp.fail(`re-subscribe after cancel failed: ${e.message}`));
       return;
     }

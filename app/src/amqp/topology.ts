@@ -1,6 +1,7 @@
 /** The exchange and this replica's queue, declared with the same arguments as the broker definitions. */
 import type { Channel } from 'amqplib';
 import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../spec/index.js';
+import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 
 export interface ReplicaTopology {
   readonly replicaId: string;
@@ -21,4 +22,15 @@ export async function declareTopology(ch: Channel, t: ReplicaTopology): Promise<
 /** Consumer arguments: failover cancel notification only for mirrored queues (a quorum queue answers 406). */
 export function consumerArguments(mode: QueueMode): Record<string, unknown> {
   return mode === QueueMode.MIRRORED ? { 'x-cancel-on-ha-failover': true } : {};
+}
+
+/** Whether `queue` exists, checked passively on a scratch channel (a 404 closes the channel it is asked on). */
+export async function queueExists(amqp: AmqpConnection, queue: string): Promise<boolean> {
+  try {
+    await amqp.withScratchChannel((ch) => ch.checkQueue(queue));
+    return true;
+  } catch (e) {
+    if (replyCode(e) === ReplyCode.NOT_FOUND) return false;
+    throw e;
+  }
 }

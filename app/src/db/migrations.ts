@@ -54,6 +54,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD COLUMN next_attempt_at timestamptz;
     `,
   },
+  {
+    version: 3,
+    name: 'replica registry',
+    sql: `
+      -- Live replicas and their queues: a row whose heartbeat stops is a crashed replica whose queue
+      -- any other replica deletes (if unused) instead of leaving it to x-expires.
+      CREATE TABLE replicas (
+        replica_id    text PRIMARY KEY,
+        queue_name    text NOT NULL,
+        started_at    timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the migration advisory lock ("feedmig" in ASCII). */

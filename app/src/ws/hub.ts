@@ -93,8 +93,8 @@ export class FeedSocketHub {
     }
   }
 
-  /** Closes every socket with `code` and waits (at most `timeoutMs`) for them to go. */
-  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+  /** Closes every socket with `code` and waits (at most `timeoutMs`) for them to go; `metric` labels feed_ws_closes_total. */
+  async closeAll(code: number, reason: string, timeoutMs: number, metric = 'shutdown'): Promise<void> {
     const all = [...this.byUser.values()].flatMap((s) => [...s]);
     await Promise.all(
       all.map(
@@ -109,7 +109,7 @@ export class FeedSocketHub {
               clearTimeout(t);
               resolve();
             });
-            this.props.metrics.socketCloses.inc({ reason: 'shutdown' });
+            this.props.metrics.socketCloses.inc({ reason: metric });
             fs.ws.close(code, reason);
           }),
       ),

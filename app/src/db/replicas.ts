@@ -1,0 +1,75 @@
+/**
+ * The replica registry (table `replicas`, migration 3): each live replica's heartbeat and queue.
+ * Ages are measured with the database clock on both sides, so replicas' clocks need not agree.
+ */
+import type pg from 'pg';
+
+/** A registry row whose heartbeat is older than the stale threshold. */
+export interface StaleReplica {
+  readonly replicaId: string;
+  readonly queue: string;
+}
+
+/** What the broker did with a stale replica's queue. */
+export enum QueueReapOutcome {
+  /** Deleted, or already gone: the row goes too. */
+  DELETED = 'deleted',
+  /** Still has a consumer (the replica is alive, its heartbeat merely late): the row stays. */
+  IN_USE = 'in_use',
+}
+
+export class ReplicaRegistry {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Records that `replicaId` (owning `queue`) is alive now. */
+  async heartbeat(replicaId: string, queue: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO replicas (replica_id, queue_name) VALUES ($1, $2)
+       ON CONFLICT (replica_id) DO UPDATE SET queue_name = EXCLUDED.queue_name, heartbeat_at = now()`,
+      [replicaId, queue],
+    );
+  }
+
+  /** Removes the row of `replicaId` (graceful shutdown). */
+  async remove(replicaId: string): Promise<void> {
+    await this.pool.query('DELETE FROM replicas WHERE replica_id = $1', [replicaId]);
+  }
+
+  /**
+   * Locks up to `limit` rows (other than `self`) whose heartbeat is older than `staleMs` and hands
+   * each to `reap`; rows it reports {@link QueueReapOutcome.DELETED} are removed. SKIP LOCKED lets
+   * several replicas reap at once without touching the same row; a row whose replica came back
+   * (a fresh heartbeat) waits for the lock and is no longer stale afterwards. Returns the reaped rows.
+   */
+  async reapStale(
+    self: string,
+    staleMs: number,
+    reap: (replica: StaleReplica) => Promise<QueueReapOutcome>,
+    limit = 20,
+  ): Promise<StaleReplica[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ replica_id: string; queue_name: string }>(
+        `SELECT replica_id, queue_name FROM replicas
+         WHERE replica_id <> $1 AND heartbeat_at < now() - ($2::bigint * interval '1 millisecond')
+         ORDER BY heartbeat_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [self, staleMs, limit],
+      );
+      const reaped: StaleReplica[] = [];
+      for (const r of rows) {
+        const replica = { replicaId: r.replica_id, queue: r.queue_name };
+        if ((await reap(replica)) !== QueueReapOutcome.DELETED) continue;
+        await client.query('DELETE FROM replicas WHERE replica_id = $1', [replica.replicaId]);
+        reaped.push(replica);
+      }
+      await client.query('COMMIT');
+      return reaped;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The replica registry: a live replica deletes the queue of a replica whose heartbeat went stale
+ * (a kill -9 leaves it bound with no consumer, which stalls mirrored-mode publisher confirms), but
+ * never a queue that still has a consumer. And a replica whose own queue was deleted behind its
+ * back (reaped, expired, deleted by hand) sends its sockets away with 1012 so they replay from
+ * Postgres: no acknowledged post is lost.
+ */
+import assert from 'node:assert/strict';
+import { createServer, Socket, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import amqp, { type ChannelModel } from 'amqplib';
+import pg from 'pg';
+import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../spec/index.js';
+import type { FeedApp } from '../../app/src/index.js';
+import { progress, sleep, waitFor } from '../../scripts/local/process.js';
+import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
+import { callApi, FeedClient } from '../support/feed-client.js';
+
+const FAST_REAPER = { [AppEnv.REPLICA_HEARTBEAT_MS]: '200', [AppEnv.REPLICA_STALE_MS]: '1000' };
+const QUEUE_EXPIRES_MS = 600_000;
+
+let backends: AppBackends;
+let db: pg.Pool;
+let broker: ChannelModel;
+let live: FeedApp;
+const clients: FeedClient[] = [];
+const extra: Array<() => Promise<unknown>> = [];
+
+async function metric(app: FeedApp, name: string): Promise<number> {
+  const text = await (await fetch(new URL(Routes.METRICS, app.url))).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Passive check on a throwaway channel (a 404 closes it). */
+async function queueExists(queue: string): Promise<boolean> {
+  const ch = await broker.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    await ch.checkQueue(queue);
+    await ch.close();
+    return true;
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return false;
+    throw e;
+  }
+}
+
+async function registryRow(replicaId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM replicas WHERE replica_id = $1', [replicaId]);
+  return rowCount === 1;
+}
+
+/** A dead replica's leftovers: its queue bound to `userId`, and a registry row whose heartbeat is an hour old. */
+async function leaveDeadReplica(replicaId: string, userId: string): Promise<string> {
+  const queue = replicaQueueName(replicaId);
+  const ch = await broker.createChannel();
+  await ch.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
+  await ch.assertQueue(queue, { durable: true, arguments: replicaQueueArguments(QueueMode.MIRRORED, QUEUE_EXPIRES_MS) });
+  await ch.bindQueue(queue, EXCHANGE, userRoutingKey(userId));
+  await ch.close();
+  await db.query(`INSERT INTO replicas (replica_id, queue_name, heartbeat_at) VALUES ($1, $2, now() - interval '1 hour')`, [replicaId, queue]);
+  return queue;
+}
+
+/** The code the server closed `client` with (waits at most 60 s). */
+function closeCodeOf(client: FeedClient): Promise<number> {
+  return waitFor('the follower socket to be closed by the server', async () => client.closeCode, { timeoutMs: 60_000, intervalMs: 50 });
+}
+
+/** Follows `author` as `follower` and opens a socket on `app`. */
+async function follow(app: FeedApp, follower: string, author: string): Promise<FeedClient> {
+  assert.equal((await callApi(app.url, 'PUT', `${Routes.FRIEND_SET}${author}`, { token: await backends.token(follower) })).status, 200);
+  const c = await FeedClient.connect(app.url, await backends.token(follower));
+  clients.push(c);
+  return c;
+}
+
+/** Posts as `author` through `app` until stopped; returns the acknowledged ids. */
+function writer(app: FeedApp, author: string) {
+  const acked: string[] = [];
+  let writing = true;
+  const done = (async () => {
+    const token = await backends.token(author);
+    for (let i = 0; writing; i++) {
+      const r = await callApi<{ id: string }>(app.url, 'POST', Routes.POST_CREATE, { token, body: { text: `reaper ${i}` } });
+      assert.equal(r.status, 200);
+      acked.push(r.body.id);
+      await sleep(20);
+    }
+  })();
+  return {
+    acked,
+    async until(n: number, what: string) {
+      await waitFor(what, async () => (acked.length >= n ? true : undefined), { timeoutMs: 30_000 });
+    },
+    async stop() {
+      writing = false;
+      await done;
+      return [...acked];
+    },
+  };
+}
+
+/** A TCP relay to the broker that can be cut (every connection dropped, new ones refused) and restored. */
+class CuttableProxy {
+  private readonly sockets = new Set<Socket>();
+  private open = true;
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<CuttableProxy> {
+    let proxy: CuttableProxy | undefined;
+    const server = createServer((client) => {
+      if (!proxy?.open) return void client.destroy();
+      const upstream = new Socket();
+      for (const s of [client, upstream]) {
+        proxy.sockets.add(s);
+        s.on('error', () => undefined);
+        s.once('close', () => {
+          proxy?.sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      upstream.connect(targetPort, '127.0.0.1', () => {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    proxy = new CuttableProxy(server, (server.address() as { port: number }).port);
+    return proxy;
+  }
+
+  cut(): void {
+    this.open = false;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.open = true;
+  }
+
+  close(): Promise<void> {
+    this.cut();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+before(async () => {
+  backends = await startAppBackends('app-replica-reaper');
+  broker = await amqp.connect(backends.rabbit.nodes[0]!.amqpUrl);
+  db = new pg.Pool({ connectionString: backends.pg.url, max: 2 });
+  live = await backends.startReplica('reaper-live', FAST_REAPER);
+});
+
+after(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await Promise.allSettled(extra.map((f) => f()));
+  await broker?.close().catch(() => undefined);
+  await db?.end();
+  await backends?.stop();
+});
+
+describe('reaper', () => {
+  it('GIVEN a stale registry row whose queue exists bound with no consumer WHEN a live replica reaps THEN the queue is deleted and the row removed', async () => {
+    const before = await metric(live, 'feed_replica_queues_reaped_total');
+    const queue = await leaveDeadReplica('reaper-dead', uniqueUser('orphan'));
+    assert.equal(await queueExists(queue), true);
+
+    await waitFor('the dead replica queue to be deleted', async () => ((await queueExists(queue)) ? undefined : true), { timeoutMs: 30_000 });
+    await waitFor('the dead replica row to be removed', async () => ((await registryRow('reaper-dead')) ? undefined : true), { timeoutMs: 30_000 });
+    assert.ok((await metric(live, 'feed_replica_queues_reaped_total')) > before, 'counted in feed_replica_queues_reaped_total');
+    assert.equal(await registryRow(live.replicaId), true, 'the live replica keeps its own row');
+  });
+
+  it('GIVEN a stale registry row whose queue still has a consumer WHEN a live replica reaps THEN the queue and the row are kept, and reaped once the consumer is gone', async () => {
+    const queue = await leaveDeadReplica('reaper-late', uniqueUser('late'));
+    const consumerChannel = await broker.createChannel();
+    await consumerChannel.consume(queue, () => undefined, { noAck: true });
+    const before = await metric(live, 'feed_replica_reaps_deferred_total');
+
+    // Two deferred rounds: the reaper saw the row at least twice and kept going past it.
+    await waitFor('the reaper to defer the busy queue twice', async () => ((await metric(live, 'feed_replica_reaps_deferred_total')) >= before + 2 ? true : undefined), { timeoutMs: 30_000 });
+    assert.equal(await queueExists(queue), true, 'a queue with a consumer is never deleted');
+    assert.equal(await registryRow('reaper-late'), true, 'its row stays for the next round');
+
+    await consumerChannel.close();
+    await waitFor('the queue to be reaped once unused', async () => ((await queueExists(queue)) ? undefined : true), { timeoutMs: 30_000 });
+    await waitFor('its row to be removed', async () => ((await registryRow('reaper-late')) ? undefined : true), { timeoutMs: 30_000 });
+  });
+
+  it('GIVEN a replica WHEN it shuts down gracefully THEN its registry row is removed', async () => {
+    const app = await backends.startReplica('reaper-graceful', FAST_REAPER);
+    assert.equal(await registryRow('reaper-graceful'), true, 'registered at start');
+    await app.close();
+    assert.equal(await registryRow('reaper-graceful'), false);
+    assert.equal(await queueExists(replicaQueueName('reaper-graceful')), false);
+  });
+});
+
+describe('queue loss', () => {
+  /** The follower's frames across the socket that was closed and the one that replayed with since. */
+  async function assertNoLoss(first: FeedClient, second: FeedClient, acked: readonly string[]): Promise<void> {
+    await second.waitForPosts(acked.filter((id) => !first.postIds().has(id)), 60_000);
+    const got = new Set([...first.postIds(), ...second.postIds()]);
+    const ackedSet = new Set(acked);
+    assert.deepEqual(acked.filter((id) => !got.has(id)), [], 'every acknowledged post reached the follower');
+    assert.deepEqual([...got].filter((id) => !ackedSet.has(id)), [], 'nothing that was not acknowledged');
+  }
+
+  it('GIVEN a follower on replica A WHEN A queue is deleted while A consumes THEN the socket closes with 1012 and a since reconnect gets every post', async () => {
+    const author = uniqueUser('author');
+    const follower = uniqueUser('follower');
+    const a = await backends.startReplica('loss-cancel', FAST_REAPER);
+    const first = await follow(a, follower, author);
+    const w = writer(live, author);
+    await w.until(10, 'posts before the delete');
+    await first.waitForPosts(w.acked.slice(0, 5));
+
+    const ch = await broker.createChannel();
+    await ch.deleteQueue(replicaQueueName(a.replicaId));
+    await ch.close();
+    progress(`app-replica-reaper: deleted ${replicaQueueName(a.replicaId)} under its consumer after ${w.acked.length} posts`);
+    assert.equal(await closeCodeOf(first), CloseCodes.SERVICE_RESTART);
+
+    const second = await FeedClient.connect(a.url, await backends.token(follower), { since: first.lastCursor()! });
+    clients.push(second);
+    await w.until(w.acked.length + 10, 'posts after the reconnect');
+    const acked = await w.stop();
+    await assertNoLoss(first, second, acked);
+    assert.ok((await metric(a, 'feed_replica_queue_losses_total')) >= 1, 'counted in feed_replica_queue_losses_total');
+  });
+
+  it('GIVEN a follower on replica A WHEN A queue is deleted while A is disconnected and A reconnects THEN the socket closes with 1012 and a since reconnect gets the posts created meanwhile', async () => {
+    const proxy = await CuttableProxy.start(backends.rabbit.nodes[0]!.amqpPort);
+    extra.push(() => proxy.close());
+    const author = uniqueUser('author');
+    const follower = uniqueUser('follower');
+    const a = await backends.startReplica('loss-reconnect', { ...FAST_REAPER, [AppEnv.AMQP_URLS]: `amqp://127.0.0.1:${proxy.port}` });
+    const first = await follow(a, follower, author);
+    const w = writer(live, author);
+    await w.until(10, 'posts before the cut');
+    await first.waitForPosts(w.acked.slice(0, 5));
+
+    proxy.cut();
+    await waitFor('replica A to see the broker gone', async () => (a.brokerUp() ? undefined : true), { timeoutMs: 30_000 });
+    const ch = await broker.createChannel();
+    await ch.deleteQueue(replicaQueueName(a.replicaId));
+    await ch.close();
+    const cutAt = w.acked.length;
+    await w.until(cutAt + 10, 'posts while A is disconnected and its queue gone');
+    progress(`app-replica-reaper: ${w.acked.length - cutAt} posts routed while ${replicaQueueName(a.replicaId)} was gone; restoring A's broker link`);
+    assert.equal(first.closeCode, undefined, 'the socket stays open while only the broker is away');
+    proxy.restore();
+
+    assert.equal(await closeCodeOf(first), CloseCodes.SERVICE_RESTART);
+    assert.equal(await queueExists(replicaQueueName(a.replicaId)), true, 'the queue is declared again');
+    const second = await FeedClient.connect(a.url, await backends.token(follower), { since: first.lastCursor()! });
+    clients.push(second);
+    await w.until(w.acked.length + 10, 'posts after the reconnect');
+    const acked = await w.stop();
+    await assertNoLoss(first, second, acked);
+  });
+});
