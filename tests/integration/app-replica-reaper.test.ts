@@ -76,19 +76,21 @@ async function follow(app: FeedApp, follower: string, author: string): Promise<F
   return c;
 }
 
-/** Posts as `author` through `app` until stopped; returns the acknowledged ids. */
+/** Posts as `author` through `app` until stopped (at the latest when the file ends); `stop` returns the acknowledged ids. */
 function writer(app: FeedApp, author: string) {
   const acked: string[] = [];
+  const failures: string[] = [];
   let writing = true;
   const done = (async () => {
     const token = await backends.token(author);
     for (let i = 0; writing; i++) {
-      const r = await callApi<{ id: string }>(app.url, 'POST', Routes.POST_CREATE, { token, body: { text: `reaper ${i}` } });
-      assert.equal(r.status, 200);
-      acked.push(r.body.id);
+      const r = await callApi<{ id: string }>(app.url, 'POST', Routes.POST_CREATE, { token, body: { text: `reaper ${i}` } }).catch((e: Error) => e);
+      if (r instanceof Error || r.status !== 200) failures.push(r instanceof Error ? r.message : `HTTP ${r.status}`);
+      else acked.push(r.body.id);
       await sleep(20);
     }
   })();
+  extra.push(() => ((writing = false), done));
   return {
     acked,
     async until(n: number, what: string) {
@@ -97,6 +99,7 @@ function writer(app: FeedApp, author: string) {
     async stop() {
       writing = false;
       await done;
+      assert.deepEqual(failures, [], 'no post creation failed');
       return [...acked];
     },
   };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../spec/index.js';
-import { ConfigError, configFromEnv } from '../../app/src/config.js';
+import { ConfigError, configFromEnv, DEFAULT_REPLICA_HEARTBEAT_MS, REPLICA_STALE_HEARTBEATS } from '../../app/src/config.js';
 
 const SECRET = 's'.repeat(32);
 const minimal = (over: Record<string, string | undefined> = {}) => ({
@@ -43,6 +43,16 @@ describe('configFromEnv', () => {
     assert.deepEqual([c.queueMode, c.prefetch, c.replayLimit, c.port], [QueueMode.QUORUM, 50, 10, 0]);
   });
 
+  it('GIVEN no replica registry variables WHEN read THEN the heartbeat is 2 s and a replica is stale after 5 heartbeats', () => {
+    const c = configFromEnv(minimal());
+    assert.deepEqual([c.replicaHeartbeatMs, c.replicaStaleMs], [DEFAULT_REPLICA_HEARTBEAT_MS, REPLICA_STALE_HEARTBEATS * DEFAULT_REPLICA_HEARTBEAT_MS]);
+  });
+
+  it('GIVEN only a heartbeat period WHEN read THEN the stale threshold follows it', () => {
+    const c = configFromEnv(minimal({ [AppEnv.REPLICA_HEARTBEAT_MS]: '500' }));
+    assert.deepEqual([c.replicaHeartbeatMs, c.replicaStaleMs], [500, REPLICA_STALE_HEARTBEATS * 500]);
+  });
+
   it('GIVEN a JWKS URL instead of a secret WHEN read THEN it is accepted', () => {
     const c = configFromEnv(minimal({ [AppEnv.JWT_SECRET]: undefined, [AppEnv.JWKS_URL]: 'https://issuer.example/.well-known/jwks.json' }));
     assert.equal(c.jwtSecret, undefined);
@@ -63,6 +73,8 @@ describe('configFromEnv', () => {
     ['a replica id with a wildcard', { [AppEnv.REPLICA_ID]: 'feed#1' }, AppEnv.REPLICA_ID],
     ['an unknown log level', { [AppEnv.LOG_LEVEL]: 'loud' }, AppEnv.LOG_LEVEL],
     ['a tiny queue expiry', { [AppEnv.QUEUE_EXPIRES_MS]: '5' }, AppEnv.QUEUE_EXPIRES_MS],
+    ['a heartbeat that is not a number', { [AppEnv.REPLICA_HEARTBEAT_MS]: 'often' }, AppEnv.REPLICA_HEARTBEAT_MS],
+    ['a stale threshold under two heartbeats', { [AppEnv.REPLICA_HEARTBEAT_MS]: '2000', [AppEnv.REPLICA_STALE_MS]: '3000' }, AppEnv.REPLICA_STALE_MS],
   ];
   for (const [what, over, variable] of bad) {
     it(`GIVEN ${what} WHEN read THEN the error names ${variable}`, () => rejects(minimal(over), variable));
