@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { userIdFromRoutingKey, userRoutingKey } from '../../spec/index.js';
-import { batchedMessages, CC_BATCH_MAX_RECIPIENTS, chunkRecipients } from '../../app/src/amqp/publisher.js';
+import { batchedMessages, CC_BATCH_MAX_HEADER_BYTES, CC_BATCH_MAX_RECIPIENTS, chunkRecipients } from '../../app/src/amqp/publisher.js';
 import type { OutboxEntry } from '../../app/src/db/store.js';
 import { decodeFeedMessage, encodeBatchedBody, parseFrame, toFrame, type FeedFrame } from '../../app/src/ws/frame.js';
 
@@ -30,6 +30,13 @@ describe('chunkRecipients', () => {
 
   it('GIVEN no bound WHEN chunked THEN the default bound applies', () => {
     assert.deepEqual(chunkRecipients(users(CC_BATCH_MAX_RECIPIENTS + 1)).map((c) => c.length), [CC_BATCH_MAX_RECIPIENTS, 1]);
+  });
+
+  it('GIVEN ids whose keys pass the byte bound before the count bound WHEN chunked THEN chunks are cut by bytes, in order', () => {
+    const ids = users(10).map((u) => u.padEnd(20, 'x')); // key "user." + 20 = 25 bytes, 30 in the CC array
+    const chunks = chunkRecipients(ids, 500, 100);
+    assert.deepEqual(chunks.map((c) => c.length), [3, 3, 3, 1]);
+    assert.deepEqual(chunks.flat(), ids);
   });
 
   it('GIVEN a bound below 1 or not an integer WHEN chunked THEN a RangeError names the bound', () => {
@@ -63,12 +70,16 @@ describe('batchedMessages', () => {
     assert.deepEqual(batchedMessages(entry([])), []);
   });
 
-  it('GIVEN a full chunk of the longest user ids WHEN its CC header is encoded THEN it fits in one AMQP frame (frame_max 128 KiB)', () => {
+  it('GIVEN as many followers as the count bound, all with the longest user id WHEN encoded THEN each CC header fits the 64 KiB headers buffer of amqplib and every follower is routed once', () => {
     const longest = users(CC_BATCH_MAX_RECIPIENTS, '').map((i) => `${i}-`.padEnd(128, 'x'));
-    const [m] = batchedMessages(entry(longest));
-    // AMQP field array of longstr: 1 type byte + 4 length bytes + the key, per element.
-    const ccBytes = (m!.cc ?? []).reduce((sum, k) => sum + 5 + Buffer.byteLength(k), 0);
-    assert.ok(ccBytes + 1024 < 131_072, `CC header takes ${ccBytes} bytes`);
+    const messages = batchedMessages(entry(longest));
+    assert.ok(messages.length > 1, 'cut by bytes, not by count');
+    for (const m of messages) {
+      // AMQP field array of longstr: 1 type byte + 4 length bytes + the key, per element.
+      const ccBytes = (m.cc ?? []).reduce((sum, k) => sum + 5 + Buffer.byteLength(k), 0);
+      assert.ok(ccBytes <= CC_BATCH_MAX_HEADER_BYTES && ccBytes + 64 < 65_536, `CC header takes ${ccBytes} bytes`);
+    }
+    assert.deepEqual(messages.flatMap((m) => [m.routingKey, ...(m.cc ?? [])]), longest.map(userRoutingKey));
   });
 });
 

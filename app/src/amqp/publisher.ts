@@ -74,7 +74,7 @@ async function publishTracked(
     open--;
     if (open === 0) allSettled?.();
   };
-  for (const e of entries) {
+  publishing: for (const e of entries) {
     const outgoing = messagesOf(e);
     let waiting = outgoing.length;
     let failed = false;
@@ -83,21 +83,32 @@ async function publishTracked(
     for (const m of outgoing) {
       open++;
       messages++;
-      const ok = ch.publish(
-        EXCHANGE,
-        m.routingKey,
-        m.body,
-        { persistent: true, contentType: 'application/json', messageId: e.post.id, timestamp, ...(m.cc !== undefined && m.cc.length > 0 ? { CC: [...m.cc] } : {}) },
-        (err: unknown) => {
-          if (err) {
-            failed = true;
-            error ??= `broker nacked a message: ${String(err)}`;
-          } else if (--waiting === 0 && !failed) {
-            confirmed.push(e.outboxId);
-          }
-          settledOne();
-        },
-      );
+      let ok: boolean;
+      try {
+        ok = ch.publish(
+          EXCHANGE,
+          m.routingKey,
+          m.body,
+          { persistent: true, contentType: 'application/json', messageId: e.post.id, timestamp, ...(m.cc !== undefined && m.cc.length > 0 ? { CC: [...m.cc] } : {}) },
+          (err: unknown) => {
+            if (err) {
+              failed = true;
+              error ??= `broker nacked a message: ${String(err)}`;
+            } else if (--waiting === 0 && !failed) {
+              confirmed.push(e.outboxId);
+            }
+            settledOne();
+          },
+        );
+      } catch (err) {
+        if (amqp.channels?.publish !== ch) throw err; // the connection is gone (a closed channel throws): as before
+        // amqplib throws while encoding a message it cannot send (e.g. an oversized header) after it
+        // queued the confirm callback: later confirms would match the wrong messages. Stop, and
+        // replace the connection; nothing unconfirmed counts, the outbox retries it.
+        error ??= `could not publish a message: ${(err as Error).message}`;
+        amqp.fail('publisher confirms out of step after a failed publish');
+        break publishing;
+      }
       if (!ok) await drained(ch);
     }
   }
@@ -138,18 +149,43 @@ export class PerFollowerPublisher implements FeedPublisher {
   }
 }
 
-/**
- * Most recipients in one batched message. Their routing keys travel in the `CC` header, and AMQP
- * content headers must fit in one frame (RabbitMQ's frame_max, 128 KiB by default): 500 keys of the
- * longest user id (128 characters) take about 69 KB.
- */
+/** Most recipients in one batched message. */
 export const CC_BATCH_MAX_RECIPIENTS = 500;
 
-/** Splits `ids` in order into chunks of at most `max` (none for no ids). */
-export function chunkRecipients(ids: readonly string[], max: number = CC_BATCH_MAX_RECIPIENTS): string[][] {
+/**
+ * Most bytes the recipients' routing keys of one message may take encoded in the `CC` header (an
+ * AMQP array of long strings: 5 bytes + the key each). Content headers must fit in one frame
+ * (RabbitMQ's frame_max, 128 KiB), and amqplib encodes the headers table into a 64 KiB scratch
+ * buffer, throwing beyond it: 500 keys of the longest user id (128 characters) would take 69 KB, so
+ * such chunks are cut by bytes (about 445 ids); typical ids are cut by count.
+ */
+export const CC_BATCH_MAX_HEADER_BYTES = 60 * 1024;
+
+/** Bytes `userId`'s routing key takes as an element of the `CC` array. */
+function ccElementBytes(userId: string): number {
+  return 5 + Buffer.byteLength(userRoutingKey(userId));
+}
+
+/**
+ * Splits `ids` in order into chunks of at most `max` ids whose routing keys take at most `maxBytes`
+ * in the `CC` header (none for no ids).
+ */
+export function chunkRecipients(ids: readonly string[], max: number = CC_BATCH_MAX_RECIPIENTS, maxBytes: number = CC_BATCH_MAX_HEADER_BYTES): string[][] {
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`chunkRecipients: max must be an integer >= 1, got ${max}`);
   const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += max) chunks.push(ids.slice(i, i + max));
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const id of ids) {
+    const size = ccElementBytes(id);
+    if (chunk.length > 0 && (chunk.length === max || bytes + size > maxBytes)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(id);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
   return chunks;
 }
 
