@@ -5,7 +5,7 @@ import { CloseCodes, replicaQueueName } from '../../spec/index.js';
 import { BindingRegistry } from './amqp/bindings.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';
-import { PerFollowerPublisher, type FeedPublisher } from './amqp/publisher.js';
+import { CcBatchPublisher, type FeedPublisher } from './amqp/publisher.js';
 import { ReplicaReaper } from './amqp/reaper.js';
 import { createTokenVerifier } from './auth/jwt.js';
 import type { FeedAppConfig } from './config.js';
@@ -41,7 +41,7 @@ export interface StartOptions {
   readonly databaseWaitMs?: number;
   /** How long start-up waits for the broker before serving anyway (fan-out waits in the outbox). @default 10000 */
   readonly brokerWaitMs?: number;
-  /** Swap the fan-out encoding. @default one message per follower */
+  /** Swap the fan-out encoding. @default one message per chunk of followers with the CC header (CcBatchPublisher) */
   readonly publisher?: (amqp: AmqpConnection) => FeedPublisher;
 }
 
@@ -122,7 +122,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   });
   const relay = new OutboxRelay({
     store,
-    publisher: (opts.publisher ?? ((a) => new PerFollowerPublisher(a)))(amqp),
+    publisher: (opts.publisher ?? ((a) => new CcBatchPublisher(a)))(amqp),
     brokerUp: () => amqp.channels !== undefined,
     log,
     metrics,

@@ -152,7 +152,7 @@ export class AmqpConnection extends EventEmitter {
       if (this.closing) return undefined;
       let model: ChannelModel | undefined;
       try {
-        model = await amqp.connect(url, { timeout: 5000 });
+        model = await amqp.connect(url, { timeout: 5000, noDelay: true }); // without noDelay, Nagle meets the broker's delayed ACK: a lone publish waits ~40 ms for its confirm
         const lost = new Promise<void>((resolve) => {
           model!.once('close', () => resolve());
         });

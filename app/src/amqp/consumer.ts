@@ -1,15 +1,16 @@
 /**
- * Consumes this replica's queue: each message goes to the local sockets of the user in its routing
- * key, then is acked. Declares the topology, restores bindings and starts consuming on every
- * (re)connect; a broker-side cancel (mirror failover, queue deleted) re-declares and re-consumes.
- * Before re-declaring it checks passively whether the queue still exists: when it was deleted (a
- * reaper, x-expires, an operator) the messages routed meanwhile are gone, so `onQueueLost` tells
- * the app to send its local sockets back to replay from Postgres.
+ * Consumes this replica's queue: each message goes to the local sockets of its recipients (the users
+ * listed in a batched message, or the user in a per-follower message's routing key), then is acked.
+ * Declares the topology, restores bindings and starts consuming on every (re)connect; a broker-side
+ * cancel (mirror failover, queue deleted) re-declares and re-consumes. Before re-declaring it checks
+ * passively whether the queue still exists: when it was deleted (a reaper, x-expires, an operator)
+ * the messages routed meanwhile are gone, so `onQueueLost` tells the app to send its local sockets
+ * back to replay from Postgres.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { replicaQueueName, userIdFromRoutingKey } from '../../../spec/index.js';
-import { parseFrame, type FeedFrame } from '../ws/frame.js';
+import { replicaQueueName } from '../../../spec/index.js';
+import { decodeFeedMessage, type FeedFrame } from '../ws/frame.js';
 import type { BindingRegistry } from './bindings.js';
 import type { AmqpConnection } from './connection.js';
 import { consumerArguments, declareTopology, queueExists, type ReplicaTopology } from './topology.js';
@@ -108,18 +109,23 @@ export class ReplicaConsumer {
       })().catch((e: Error) => this.props.amqp.fail(`re-subscribe after cancel failed: ${e.message}`));
       return;
     }
-    const userId = userIdFromRoutingKey(msg.fields.routingKey);
-    const frame = parseFrame(msg.content);
-    if (userId === undefined || frame === undefined) {
-      this.props.log.error({ routingKey: msg.fields.routingKey }, 'amqp: dropping a message that is not a feed frame');
+    const decoded = decodeFeedMessage(msg.content, msg.fields.routingKey);
+    if (decoded === undefined) {
+      // Acked, not requeued: a message that cannot be decoded now never will be.
+      this.props.log.error({ routingKey: msg.fields.routingKey, messageId: msg.properties.messageId }, 'amqp: dropping a message that is not a feed message');
       ch.ack(msg);
       return;
     }
-    try {
-      this.props.deliver(userId, frame);
-    } finally {
-      // Acked once it is in the local sockets' buffers; a client that drops it catches up with ?since=.
-      ch.ack(msg);
+    // A queue gets one copy of a batched message for all its matched keys: every listed user with
+    // sockets here gets it (deliver is a no-op for users without local sockets).
+    for (const userId of decoded.recipients) {
+      try {
+        this.props.deliver(userId, decoded.frame);
+      } catch (e) {
+        this.props.log.error({ err: (e as Error).message, messageId: msg.properties.messageId }, 'amqp: local delivery failed');
+      }
     }
+    // Acked once it is in the local sockets' buffers; a client that drops it catches up with ?since=.
+    ch.ack(msg);
   }
 }
