@@ -166,7 +166,7 @@ async function settleAfterHeal(ctx: ScenarioContext, first: { healed: () => void
   first.healed();
   const labels = verdict.minority.map((i) => target.rabbitLabel(i)).join(', ');
   ctx.log(`cluster still split ${windowS} s after the heal (${seen}); restarting ${labels}`);
-  const note = `operator action: restarted ${labels} ${windowS} s after the heal: ${cause}; the other nodes (${verdict.majority.map((i) => target.rabbitLabel(i)).join(', ')}) ran without it (${seen})`;
+  const note = `operator action: restarted ${labels} ${windowS} s after the heal: ${cause}; the other nodes (${verdict.majority.map((i) => target.rabbitLabel(i)).join(', ')}) ran without ${verdict.minority.length > 1 ? 'them' : 'it'} (${seen})`;
   if (ctx.note) ctx.note(note);
   else ctx.log(`NOTE ${note}`);
   const f = ctx.fault(`restart ${labels} (${cause})`);
