@@ -27,19 +27,30 @@ export interface ReplicaReaperProps {
   readonly reaped: Counter;
   /** Counts stale queues kept because they still have a consumer. */
   readonly deferred: Counter;
+  /** Longest wait for the broker to answer one queue delete before the round gives up (rows stay). @default 5000 */
+  readonly deleteTimeoutMs?: number;
 }
 
 export class ReplicaReaper {
   private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> | undefined;
+  private beating: Promise<boolean> | undefined;
+  private reaping: Promise<StaleReplica[]> | undefined;
   private stopped = false;
 
   constructor(private readonly props: ReplicaReaperProps) {}
 
-  /** Writes the first heartbeat (so this replica's queue is known before it exists), then runs a round every `heartbeatMs`. */
+  /**
+   * Writes the first heartbeat (so this replica's queue is known before it exists), then every
+   * `heartbeatMs` a heartbeat and, unless the last one still runs, a reap. A slow reap (a broker
+   * busy deleting) never delays the heartbeat: that would make this live replica look dead.
+   */
   async start(): Promise<void> {
     await this.props.registry.heartbeat(this.props.replicaId, this.props.queue);
-    this.schedule();
+    this.timer = setInterval(() => {
+      void this.heartbeat();
+      this.reaping ??= this.reap().finally(() => (this.reaping = undefined));
+    }, this.props.heartbeatMs);
+    this.timer.unref();
   }
 
   /**
@@ -48,40 +59,51 @@ export class ReplicaReaper {
    */
   async stop(deregister: boolean): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    await this.round;
+    clearInterval(this.timer);
+    await Promise.all([this.beating, this.reaping]);
     if (deregister) await this.props.registry.remove(this.props.replicaId);
   }
 
   /** One heartbeat and one reap; resolves with the replicas reaped. Errors are logged, never thrown. */
   async runOnce(): Promise<StaleReplica[]> {
-    const { registry, replicaId, queue, log } = this.props;
+    return (await this.heartbeat()) ? this.reap() : []; // Postgres unreachable: nothing to reap with either
+  }
+
+  /** Upserts this replica's heartbeat (one at a time); false when it failed. */
+  private heartbeat(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    return (this.beating ??= this.props.registry
+      .heartbeat(this.props.replicaId, this.props.queue)
+      .then(
+        () => true,
+        (e: Error) => {
+          this.props.log.warn({ err: e.message }, 'reaper: heartbeat failed');
+          return false;
+        },
+      )
+      .finally(() => (this.beating = undefined)));
+  }
+
+  private async reap(): Promise<StaleReplica[]> {
+    if (this.stopped || this.props.amqp.channels === undefined) return [];
     try {
-      await registry.heartbeat(replicaId, queue);
+      return await this.props.registry.reapStale(this.props.replicaId, this.props.staleMs, (r) => this.deleteQueue(r));
     } catch (e) {
-      log.warn({ err: (e as Error).message }, 'reaper: heartbeat failed');
-      return []; // Postgres unreachable: nothing to reap with either
-    }
-    if (this.props.amqp.channels === undefined) return [];
-    try {
-      return await registry.reapStale(replicaId, this.props.staleMs, (r) => this.deleteQueue(r));
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'reaper: round failed; retried next round');
+      this.props.log.warn({ err: (e as Error).message }, 'reaper: round failed; retried next round');
       return [];
     }
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.round = this.runOnce().then(() => this.schedule());
-    }, this.props.heartbeatMs);
-    this.timer.unref();
-  }
-
   private async deleteQueue(r: StaleReplica): Promise<QueueReapOutcome> {
+    const timeoutMs = this.props.deleteTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`deleting ${r.queue} got no answer in ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      const { messageCount } = await this.props.amqp.withScratchChannel((ch) => ch.deleteQueue(r.queue, { ifUnused: true }));
+      const deleting = this.props.amqp.withScratchChannel((ch) => ch.deleteQueue(r.queue, { ifUnused: true }));
+      deleting.catch(() => undefined); // after a timeout nobody awaits it
+      const { messageCount } = await Promise.race([deleting, timeout]);
       this.props.reaped.inc();
       this.props.log.info({ reapedReplica: r.replicaId, queue: r.queue, messages: messageCount }, 'reaper: deleted the queue of a dead replica');
       return QueueReapOutcome.DELETED;
@@ -94,6 +116,8 @@ export class ReplicaReaper {
         return QueueReapOutcome.IN_USE;
       }
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
