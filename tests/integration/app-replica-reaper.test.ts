@@ -8,10 +8,12 @@
 import assert from 'node:assert/strict';
 import { createServer, Socket, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
 import amqp, { type ChannelModel } from 'amqplib';
 import pg from 'pg';
 import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../spec/index.js';
 import type { FeedApp } from '../../app/src/index.js';
+import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { progress, sleep, waitFor } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
@@ -267,5 +269,29 @@ describe('queue loss', () => {
     await w.until(w.acked.length + 10, 'posts after the reconnect');
     const acked = await w.stop();
     await assertNoLoss(first, second, acked);
+  });
+});
+
+describe('publish channel renewal', () => {
+  it('GIVEN a live connection WHEN its publish channel is renewed THEN the connection stays up and the new channel gets confirms', async () => {
+    const conn = new AmqpConnection({ urls: [backends.rabbit.nodes[0]!.amqpUrl], log: pino({ level: 'silent' }) });
+    extra.push(() => conn.close());
+    let downs = 0;
+    conn.on('down', () => downs++);
+    conn.start();
+    assert.equal(await conn.waitUp(30_000), true);
+    const { publish: old, consume } = conn.channels!;
+    const oldClosed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+
+    await conn.renewPublishChannel('test');
+    await oldClosed;
+    const renewed = conn.channels!;
+    assert.notEqual(renewed.publish, old, 'a new confirm channel');
+    assert.equal(renewed.consume, consume, 'the consume channel is untouched');
+    await renewed.publish.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
+    renewed.publish.publish(EXCHANGE, userRoutingKey(uniqueUser('nobody')), Buffer.from('{}'), { persistent: true });
+    await renewed.publish.waitForConfirms();
+    assert.equal(downs, 0, 'the connection was not dropped');
+    assert.equal(conn.channels?.publish, renewed.publish);
   });
 });

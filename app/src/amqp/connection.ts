@@ -57,6 +57,9 @@ export class AmqpConnection extends EventEmitter {
   private wake: (() => void) | undefined;
   private readonly hooks: Array<(ch: AmqpChannels) => Promise<void>> = [];
   private loop: Promise<void> | undefined;
+  /** Channels closed on purpose (a renewed confirm channel): their close must not drop the connection. */
+  private readonly retired = new WeakSet<Channel>();
+  private renewing = false;
 
   constructor(private readonly props: AmqpConnectionProps) {
     super();
@@ -119,6 +122,47 @@ export class AmqpConnection extends EventEmitter {
     }
   }
 
+  /**
+   * Replaces the confirm channel of the live connection with a fresh one and closes the old one
+   * (its pending confirms fail, so their outbox rows are retried). Measured on RabbitMQ 3.10
+   * (mirrored app-kill chaos): a channel that published to a mirrored queue whose consumer died
+   * stops getting confirms for everything it publishes afterwards, even after that queue is
+   * deleted, while a new channel gets them at once. Call it after a confirm timeout.
+   */
+  async renewPublishChannel(reason: string): Promise<void> {
+    const model = this.model;
+    const cur = this.current;
+    if (!model || !cur || this.renewing) return;
+    this.renewing = true;
+    try {
+      const publish = await model.createConfirmChannel();
+      this.watchChannel(model, publish);
+      if (this.current !== cur) {
+        // The connection went down or was renewed meanwhile.
+        this.retired.add(publish);
+        await publish.close().catch(() => undefined);
+        return;
+      }
+      this.current = { ...cur, publish };
+      this.retired.add(cur.publish);
+      this.props.log.warn({ reason }, 'amqp: renewed the publish channel');
+      await cur.publish.close().catch(() => undefined);
+    } catch (e) {
+      this.props.log.warn({ reason, err: (e as Error).message }, 'amqp: could not renew the publish channel; dropping the connection');
+      this.fail(`publish channel renewal failed: ${(e as Error).message}`);
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /** Logs channel errors; a channel of the connection that closes (not retired) takes the connection down. */
+  private watchChannel(model: ChannelModel, ch: Channel): void {
+    ch.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: channel error'));
+    ch.once('close', () => {
+      if (this.model === model && !this.retired.has(ch)) void model.close().catch(() => undefined);
+    });
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     this.wake?.();
@@ -161,18 +205,13 @@ export class AmqpConnection extends EventEmitter {
         this.model = model;
         const publish = await model.createConfirmChannel();
         const consume = await model.createChannel();
-        for (const ch of [publish, consume]) {
-          ch.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: channel error'));
-          ch.once('close', () => {
-            if (this.model === model) void model!.close().catch(() => undefined);
-          });
-        }
+        for (const ch of [publish, consume]) this.watchChannel(model, ch);
         const channels = { publish, consume };
         for (const hook of this.hooks) await hook(channels);
         if (this.closing) return undefined;
         this.current = channels;
         void lost.then(() => {
-          if (this.current === channels) this.current = undefined;
+          if (this.model === model) this.current = undefined; // `current` may hold a renewed publish channel
           if (this.model === model) this.model = undefined;
           if (!this.closing) {
             this.props.log.warn('amqp: connection lost; reconnecting');

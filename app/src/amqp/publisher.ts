@@ -120,6 +120,8 @@ async function publishTracked(
       allSettled = resolve;
       timer = setTimeout(() => {
         error ??= `${open} publisher confirm(s) missing after ${confirmTimeoutMs} ms`;
+        // A channel stuck this way stays stuck (mirrored queue that lost its consumer): start the retry on a fresh one.
+        void amqp.renewPublishChannel(error);
         resolve();
       }, confirmTimeoutMs);
       onDown = () => {
