@@ -114,6 +114,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     amqp,
     replicaId: config.replicaId,
     queue,
+    queueMode: config.queueMode,
     heartbeatMs: config.replicaHeartbeatMs,
     staleMs: config.replicaStaleMs,
     log,

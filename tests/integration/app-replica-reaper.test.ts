@@ -53,15 +53,15 @@ async function registryRow(replicaId: string): Promise<boolean> {
   return rowCount === 1;
 }
 
-/** A dead replica's leftovers: its queue bound to `userId`, and a registry row whose heartbeat is an hour old. */
-async function leaveDeadReplica(replicaId: string, userId: string): Promise<string> {
+/** A dead replica's leftovers: its queue (declared in `mode`) bound to `userId`, and a registry row whose heartbeat is an hour old. */
+async function leaveDeadReplica(replicaId: string, userId: string, mode = QueueMode.MIRRORED): Promise<string> {
   const queue = replicaQueueName(replicaId);
   const ch = await broker.createChannel();
   await ch.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
-  await ch.assertQueue(queue, { durable: true, arguments: replicaQueueArguments(QueueMode.MIRRORED, QUEUE_EXPIRES_MS) });
+  await ch.assertQueue(queue, { durable: true, arguments: replicaQueueArguments(mode, QUEUE_EXPIRES_MS) });
   await ch.bindQueue(queue, EXCHANGE, userRoutingKey(userId));
   await ch.close();
-  await db.query(`INSERT INTO replicas (replica_id, queue_name, heartbeat_at) VALUES ($1, $2, now() - interval '1 hour')`, [replicaId, queue]);
+  await db.query(`INSERT INTO replicas (replica_id, queue_name, queue_mode, heartbeat_at) VALUES ($1, $2, $3, now() - interval '1 hour')`, [replicaId, queue, mode]);
   return queue;
 }
 
@@ -196,6 +196,25 @@ describe('reaper', () => {
     await consumerChannel.close();
     await waitFor('the queue to be reaped once unused', async () => ((await queueExists(queue)) ? undefined : true), { timeoutMs: 30_000 });
     await waitFor('its row to be removed', async () => ((await registryRow('reaper-late')) ? undefined : true), { timeoutMs: 30_000 });
+  });
+
+  it('GIVEN stale quorum-mode rows, one queue unused and one consumed WHEN a live replica reaps THEN the unused one is deleted, the consumed one kept, and the reaper keeps its connection', async () => {
+    const reconnects = await metric(live, 'feed_amqp_reconnects_total');
+    const busy = await leaveDeadReplica('reaper-quorum-busy', uniqueUser('qbusy'), QueueMode.QUORUM);
+    const consumerChannel = await broker.createChannel();
+    await consumerChannel.consume(busy, () => undefined, { noAck: true });
+    const deferred = await metric(live, 'feed_replica_reaps_deferred_total');
+    const dead = await leaveDeadReplica('reaper-quorum-dead', uniqueUser('qdead'), QueueMode.QUORUM);
+
+    await waitFor('the unused quorum queue to be deleted', async () => ((await queueExists(dead)) ? undefined : true), { timeoutMs: 30_000 });
+    await waitFor('its row to be removed', async () => ((await registryRow('reaper-quorum-dead')) ? undefined : true), { timeoutMs: 30_000 });
+    await waitFor('the consumed quorum queue to be deferred twice', async () => ((await metric(live, 'feed_replica_reaps_deferred_total')) >= deferred + 2 ? true : undefined), { timeoutMs: 30_000 });
+    assert.equal(await queueExists(busy), true, 'a quorum queue with a consumer is never deleted');
+    assert.equal(await registryRow('reaper-quorum-busy'), true);
+    // Delete-if-unused on a quorum queue would have been a 540 that closes the reaper's connection.
+    assert.equal(await metric(live, 'feed_amqp_reconnects_total'), reconnects, 'the reaping replica never lost its connection');
+    assert.equal(live.brokerUp(), true);
+    await consumerChannel.close();
   });
 
   it('GIVEN a replica WHEN it shuts down gracefully THEN its registry row is removed', async () => {

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
+import { QueueMode } from '../../../spec/index.js';
 import { QueueReapOutcome, type ReplicaRegistry, type StaleReplica } from '../db/replicas.js';
 import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 
@@ -18,6 +19,8 @@ export interface ReplicaReaperProps {
   readonly replicaId: string;
   /** This replica's queue, recorded with its heartbeat. */
   readonly queue: string;
+  /** How this replica declares its queue, recorded with its heartbeat (decides how others delete it). */
+  readonly queueMode: QueueMode;
   /** Heartbeat (and reap round) period. */
   readonly heartbeatMs: number;
   /** A heartbeat older than this marks a dead replica. */
@@ -45,7 +48,7 @@ export class ReplicaReaper {
    * busy deleting) never delays the heartbeat: that would make this live replica look dead.
    */
   async start(): Promise<void> {
-    await this.props.registry.heartbeat(this.props.replicaId, this.props.queue);
+    await this.props.registry.heartbeat(this.props.replicaId, this.props.queue, this.props.queueMode);
     this.timer = setInterval(() => {
       void this.heartbeat();
       this.reaping ??= this.reap().finally(() => (this.reaping = undefined));
@@ -73,7 +76,7 @@ export class ReplicaReaper {
   private heartbeat(): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
     return (this.beating ??= this.props.registry
-      .heartbeat(this.props.replicaId, this.props.queue)
+      .heartbeat(this.props.replicaId, this.props.queue, this.props.queueMode)
       .then(
         () => true,
         (e: Error) => {
@@ -94,6 +97,20 @@ export class ReplicaReaper {
     }
   }
 
+  /**
+   * A classic (mirrored) queue is deleted with `ifUnused`: the broker refuses (406) while it has a
+   * consumer. A quorum queue answers `ifUnused` with 540, which closes the whole connection, so it
+   * is checked for consumers first and then deleted; a consumer that attaches in between (its
+   * replica reconnecting) is cancelled, and that replica's queue-loss check sends its sockets to replay.
+   */
+  private async deleteIfUnused(r: StaleReplica): Promise<{ messageCount: number }> {
+    const { amqp } = this.props;
+    if (r.queueMode === QueueMode.MIRRORED) return amqp.withScratchChannel((ch) => ch.deleteQueue(r.queue, { ifUnused: true }));
+    const { consumerCount } = await amqp.withScratchChannel((ch) => ch.checkQueue(r.queue));
+    if (consumerCount > 0) throw Object.assign(new Error(`${r.queue} has ${consumerCount} consumer(s)`), { code: ReplyCode.PRECONDITION_FAILED });
+    return amqp.withScratchChannel((ch) => ch.deleteQueue(r.queue));
+  }
+
   private async deleteQueue(r: StaleReplica): Promise<QueueReapOutcome> {
     const timeoutMs = this.props.deleteTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;
@@ -101,7 +118,7 @@ export class ReplicaReaper {
       timer = setTimeout(() => reject(new Error(`deleting ${r.queue} got no answer in ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      const deleting = this.props.amqp.withScratchChannel((ch) => ch.deleteQueue(r.queue, { ifUnused: true }));
+      const deleting = this.deleteIfUnused(r);
       deleting.catch(() => undefined); // after a timeout nobody awaits it
       const { messageCount } = await Promise.race([deleting, timeout]);
       this.props.reaped.inc();

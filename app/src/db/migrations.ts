@@ -69,6 +69,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
     `,
   },
+  {
+    version: 4,
+    name: 'replica registry: queue mode',
+    sql: `
+      -- A quorum queue refuses delete-if-unused (540, which closes the whole connection): the reaper
+      -- must know the queue type. NULL (unknown) is treated like quorum.
+      ALTER TABLE replicas ADD COLUMN queue_mode text;
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the migration advisory lock ("feedmig" in ASCII). */

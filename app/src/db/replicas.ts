@@ -3,11 +3,14 @@
  * Ages are measured with the database clock on both sides, so replicas' clocks need not agree.
  */
 import type pg from 'pg';
+import { QueueMode } from '../../../spec/index.js';
 
 /** A registry row whose heartbeat is older than the stale threshold. */
 export interface StaleReplica {
   readonly replicaId: string;
   readonly queue: string;
+  /** How its queue was declared; undefined when unknown. */
+  readonly queueMode?: QueueMode;
 }
 
 /** What the broker did with a stale replica's queue. */
@@ -21,12 +24,12 @@ export enum QueueReapOutcome {
 export class ReplicaRegistry {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Records that `replicaId` (owning `queue`) is alive now. */
-  async heartbeat(replicaId: string, queue: string): Promise<void> {
+  /** Records that `replicaId` (owning `queue`, declared in `queueMode`) is alive now. */
+  async heartbeat(replicaId: string, queue: string, queueMode: QueueMode): Promise<void> {
     await this.pool.query(
-      `INSERT INTO replicas (replica_id, queue_name) VALUES ($1, $2)
-       ON CONFLICT (replica_id) DO UPDATE SET queue_name = EXCLUDED.queue_name, heartbeat_at = now()`,
-      [replicaId, queue],
+      `INSERT INTO replicas (replica_id, queue_name, queue_mode) VALUES ($1, $2, $3)
+       ON CONFLICT (replica_id) DO UPDATE SET queue_name = EXCLUDED.queue_name, queue_mode = EXCLUDED.queue_mode, heartbeat_at = now()`,
+      [replicaId, queue, queueMode],
     );
   }
 
@@ -50,15 +53,16 @@ export class ReplicaRegistry {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ replica_id: string; queue_name: string }>(
-        `SELECT replica_id, queue_name FROM replicas
+      const { rows } = await client.query<{ replica_id: string; queue_name: string; queue_mode: string | null }>(
+        `SELECT replica_id, queue_name, queue_mode FROM replicas
          WHERE replica_id <> $1 AND heartbeat_at < now() - ($2::bigint * interval '1 millisecond')
          ORDER BY heartbeat_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [self, staleMs, limit],
       );
       const reaped: StaleReplica[] = [];
       for (const r of rows) {
-        const replica = { replicaId: r.replica_id, queue: r.queue_name };
+        const mode = Object.values(QueueMode).find((m) => m === r.queue_mode);
+        const replica: StaleReplica = { replicaId: r.replica_id, queue: r.queue_name, ...(mode !== undefined ? { queueMode: mode } : {}) };
         if ((await reap(replica)) !== QueueReapOutcome.DELETED) continue;
         await client.query('DELETE FROM replicas WHERE replica_id = $1', [replica.replicaId]);
         reaped.push(replica);
