@@ -120,6 +120,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     log,
     reaped: metrics.replicaQueuesReaped,
     deferred: metrics.replicaReapsDeferred,
+    lastBindingChangeAt: () => bindings.lastChangeAt,
   });
   const relay = new OutboxRelay({
     store,

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../spec/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
+import { QueueReapOutcome, ReplicaRegistry } from '../../app/src/db/replicas.js';
 import { progress, sleep, waitFor } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
@@ -223,6 +224,31 @@ describe('reaper', () => {
     await app.close();
     assert.equal(await registryRow('reaper-graceful'), false);
     assert.equal(await queueExists(replicaQueueName('reaper-graceful')), false);
+  });
+});
+
+describe('reaping waits for re-binding', () => {
+  it('GIVEN a stale row WHEN another live replica bound a user within the quiet time THEN the row is not handed out until bindings calm down or the deferral runs out', async () => {
+    const registry = new ReplicaRegistry(db);
+    const [dead, busy] = [`reap-wait-dead-${Date.now()}`, `reap-wait-busy-${Date.now()}`];
+    const policy = { quietMs: 10_000, maxDeferMs: 60_000 };
+    await registry.heartbeat(dead, replicaQueueName(dead), QueueMode.MIRRORED);
+    await db.query(`UPDATE replicas SET heartbeat_at = now() - interval '20 s' WHERE replica_id = $1`, [dead]);
+    await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 500);
+    const whileBusy: string[] = [];
+    await registry.reapStale('nobody', 5_000, async (r) => (whileBusy.push(r.replicaId), QueueReapOutcome.IN_USE), 100, policy);
+    assert.ok(!whileBusy.includes(dead), 'a stale row was handed out while a live replica was re-binding');
+    await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 30_000);
+    const seen: string[] = [];
+    // Other replicas of this file bind now and then: a short quiet time keeps them out of the way.
+    await registry.reapStale('nobody', 5_000, async (r) => (seen.push(r.replicaId), QueueReapOutcome.IN_USE), 100, { ...policy, quietMs: 1_000 });
+    assert.ok(seen.includes(dead), 'the stale row was not handed out once bindings were quiet');
+    await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 0);
+    await db.query(`UPDATE replicas SET heartbeat_at = now() - interval '2 min' WHERE replica_id = $1`, [dead]);
+    const late: string[] = [];
+    await registry.reapStale('nobody', 5_000, async (r) => (late.push(r.replicaId), QueueReapOutcome.IN_USE), 100, policy);
+    assert.ok(late.includes(dead), 'the deferral did not run out after maxDeferMs');
+    await db.query('DELETE FROM replicas WHERE replica_id = ANY($1)', [[dead, busy]]);
   });
 });
 

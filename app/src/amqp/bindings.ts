@@ -13,6 +13,7 @@ export class BindingRegistry {
   private readonly refs = new Map<string, number>();
   private readonly bound = new Set<string>();
   private readonly chains = new Map<string, Promise<void>>();
+  private lastChange = 0;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -43,10 +44,16 @@ export class BindingRegistry {
     return this.sync(userId);
   }
 
+  /** When this replica last started a bind or unbind (epoch ms; 0 = never): how busy Mnesia's routing tables are here. */
+  get lastChangeAt(): number {
+    return this.lastChange;
+  }
+
   /** Binds every user with references on `ch` (used by the connection hook). */
   async bindAllOn(ch: Channel): Promise<void> {
     this.bound.clear();
     for (const userId of this.refs.keys()) {
+      this.lastChange = Date.now();
       await ch.bindQueue(this.queue, EXCHANGE, userRoutingKey(userId));
       this.bound.add(userId);
     }
@@ -78,6 +85,7 @@ export class BindingRegistry {
       if (!want) this.bound.delete(userId);
       return;
     }
+    this.lastChange = Date.now();
     try {
       if (want) {
         await ch.bindQueue(this.queue, EXCHANGE, userRoutingKey(userId));

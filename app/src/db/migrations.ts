@@ -78,6 +78,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE replicas ADD COLUMN queue_mode text;
     `,
   },
+  {
+    version: 5,
+    name: 'replica registry: binding activity',
+    sql: `
+      -- When each live replica last bound or unbound a user: reaping a dead replica's queue waits
+      -- while survivors re-bind its users, because both contend for the same Mnesia routing tables.
+      ALTER TABLE replicas ADD COLUMN bindings_changed_at timestamptz;
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the migration advisory lock ("feedmig" in ASCII). */

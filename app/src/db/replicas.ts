@@ -21,15 +21,30 @@ export enum QueueReapOutcome {
   IN_USE = 'in_use',
 }
 
+/**
+ * When reaping waits: while any live replica bound or unbound a user within `quietMs`, for at most
+ * `maxDeferMs` past the stale threshold. Deleting a queue removes all its bindings in Mnesia
+ * transactions that contend with the survivors re-binding the same users.
+ */
+export interface ReapBusyPolicy {
+  readonly quietMs: number;
+  readonly maxDeferMs: number;
+}
+
 export class ReplicaRegistry {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Records that `replicaId` (owning `queue`, declared in `queueMode`) is alive now. */
-  async heartbeat(replicaId: string, queue: string, queueMode: QueueMode): Promise<void> {
+  /**
+   * Records that `replicaId` (owning `queue`, declared in `queueMode`) is alive now, and how long ago
+   * it last bound or unbound a user (undefined: never). Both ages use the database clock.
+   */
+  async heartbeat(replicaId: string, queue: string, queueMode: QueueMode, msSinceBindingChange?: number): Promise<void> {
     await this.pool.query(
-      `INSERT INTO replicas (replica_id, queue_name, queue_mode) VALUES ($1, $2, $3)
-       ON CONFLICT (replica_id) DO UPDATE SET queue_name = EXCLUDED.queue_name, queue_mode = EXCLUDED.queue_mode, heartbeat_at = now()`,
-      [replicaId, queue, queueMode],
+      `INSERT INTO replicas (replica_id, queue_name, queue_mode, bindings_changed_at)
+       VALUES ($1, $2, $3, now() - ($4::bigint * interval '1 millisecond'))
+       ON CONFLICT (replica_id) DO UPDATE SET queue_name = EXCLUDED.queue_name, queue_mode = EXCLUDED.queue_mode,
+         heartbeat_at = now(), bindings_changed_at = EXCLUDED.bindings_changed_at`,
+      [replicaId, queue, queueMode, msSinceBindingChange === undefined ? null : Math.max(0, Math.round(msSinceBindingChange))],
     );
   }
 
@@ -49,6 +64,7 @@ export class ReplicaRegistry {
     staleMs: number,
     reap: (replica: StaleReplica) => Promise<QueueReapOutcome>,
     limit = 20,
+    busy: ReapBusyPolicy = { quietMs: 0, maxDeferMs: 0 },
   ): Promise<StaleReplica[]> {
     const client = await this.pool.connect();
     try {
@@ -56,8 +72,12 @@ export class ReplicaRegistry {
       const { rows } = await client.query<{ replica_id: string; queue_name: string; queue_mode: string | null }>(
         `SELECT replica_id, queue_name, queue_mode FROM replicas
          WHERE replica_id <> $1 AND heartbeat_at < now() - ($2::bigint * interval '1 millisecond')
+           AND (heartbeat_at < now() - (($2::bigint + $5::bigint) * interval '1 millisecond')
+                OR NOT EXISTS (SELECT 1 FROM replicas live
+                               WHERE live.heartbeat_at >= now() - ($2::bigint * interval '1 millisecond')
+                                 AND live.bindings_changed_at > now() - ($4::bigint * interval '1 millisecond')))
          ORDER BY heartbeat_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
-        [self, staleMs, limit],
+        [self, staleMs, limit, busy.quietMs, busy.maxDeferMs],
       );
       const reaped: StaleReplica[] = [];
       for (const r of rows) {
