@@ -80,7 +80,7 @@ const RUNNERS: Record<BenchScenario, Runner> = {
       authors: quick ? 10 : 20,
       followersPerAuthor: 10,
       windowS: quick ? 2 : 6,
-      drainS: quick ? 5 : 15,
+      drainS: quick ? 3 : 15,
       latencyWindowS: quick ? 2 : 8,
       maxSteps: quick ? 3 : 8,
       oursStartRate: quick ? 400 : 100,
@@ -90,7 +90,7 @@ const RUNNERS: Record<BenchScenario, Runner> = {
   fanout: (stack, quick, log) =>
     runFanout(stack, { modes: benchModes(quick), followerCounts: [10, 100, 1000], postsPerSize: quick ? 3 : 20, replicas: 3, log }),
   connections: (stack, quick, log) =>
-    runConnections(stack, { connections: quick ? 1000 : 15_000, socketsPerUser: quick ? 1 : 5, mode: QueueMode.MIRRORED, settleS: quick ? 1 : 5, openTimeoutS: quick ? 60 : 240, log }),
+    runConnections(stack, { connections: quick ? 500 : 15_000, socketsPerUser: quick ? 1 : 5, mode: QueueMode.MIRRORED, settleS: quick ? 1 : 5, openTimeoutS: quick ? 60 : 240, log }),
   'reconnect-storm': (stack, quick, log) =>
     runReconnectStorm(stack, { sockets: quick ? 500 : 5000, mode: QueueMode.MIRRORED, broadcastMessages: quick ? 500 : 5000, bindSample: quick ? 100 : 300, timeoutS: quick ? 90 : 240, log }),
   'failover-gap': (stack, quick, log) =>
