@@ -73,22 +73,6 @@ export interface BenchReport {
   readonly notes: readonly string[];
 }
 
-function git(args: readonly string[], cwd: string): string {
-  try {
-    return execFileSync('git', [...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
-
-/** Commit and dirtiness of the code that runs the benchmark. */
-export function gitState(repoRoot: string): { commit: string; dirty: boolean } {
-  return {
-    commit: git(['rev-parse', 'HEAD'], repoRoot) || 'unknown',
-    dirty: git(['status', '--porcelain', '--', 'scripts', 'app', 'spec'], repoRoot) !== '',
-  };
-}
-
 /** Number of `beam.smp` processes on the machine (other engineers' RabbitMQ nodes before we start ours). */
 export function countBeamProcesses(): number {
   try {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../spec/index.js';
+import { gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { KubernetesTarget } from './kubernetes.js';
 import { renderSummaryTable, reportOk, runOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
@@ -36,11 +37,14 @@ export interface ChaosOptions {
   readonly specFile?: string;
   /** Number of app replicas of the local twin. */
   readonly appReplicas: number;
+  /** A saved report to print as the summary table instead of running anything. */
+  readonly render?: string;
 }
 
 export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
                       [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--out DIR]
                       [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
+       npm run chaos -- --render reports/chaos-<timestamp>.json   (print a saved report's summary table)
 scenarios: node-kill leader-kill all-nodes node-pause haproxy-kill app-kill rolling-restart partition`;
 
 /** A bad flag; the message names it and the fix. */
@@ -76,6 +80,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
         'jwt-secret': { type: 'string' },
         spec: { type: 'string' },
         apps: { type: 'string' },
+        render: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -121,6 +126,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
     ...(v.url !== undefined ? { url: v.url } : {}),
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
     ...(v.spec !== undefined ? { specFile: v.spec } : {}),
+    ...(v.render !== undefined ? { render: v.render } : {}),
   };
 }
 
@@ -142,6 +148,7 @@ export type LocalOpener = (mode: QueueMode, opts: ChaosOptions, log: (line: stri
 /** Runs every scenario in every mode; writes the report after each scenario, so a cut-short run keeps what it measured. */
 export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: (line: string) => void = progressLine): Promise<{ report: ChaosReport; files: { json: string; html: string } }> {
   const started = new Date();
+  const git = gitState(REPO_ROOT);
   const runs: ScenarioRun[] = [];
   const runOpts: RunOptions = {
     seed: opts.seed,
@@ -157,6 +164,8 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     runTimeS: Math.round((Date.now() - started.getTime()) / 1000),
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
     options: { ...opts, jwtSecret: opts.jwtSecret === undefined ? undefined : '(set)', node: process.version },
     runs,
   });
@@ -225,8 +234,19 @@ export async function main(argv: readonly string[], openLocal: LocalOpener): Pro
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
+  if (opts.render !== undefined) {
+    let saved: ChaosReport;
+    try {
+      saved = JSON.parse(readFileSync(opts.render, 'utf8')) as ChaosReport;
+    } catch (e) {
+      process.stderr.write(`--render: cannot read "${opts.render}": ${(e as Error).message}\n`);
+      return 2;
+    }
+    process.stdout.write(`${renderSummaryTable(saved)}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${saved.gitCommit.slice(0, 12)}${saved.gitDirty ? ' (dirty)' : ''}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
+    return reportOk(saved) ? 0 : 1;
+  }
   const { report, files } = await runChaos(opts, openLocal);
-  process.stdout.write(`\n${renderSummaryTable(report)}\n\nrun time ${report.runTimeS} s; report: ${files.json} and ${files.html}\n`);
+  process.stdout.write(`\n${renderSummaryTable(report)}\n\nrun time ${report.runTimeS} s; commit ${report.gitCommit?.slice(0, 12)}${report.gitDirty ? ' (dirty)' : ''}; report: ${files.json} and ${files.html}\n`);
   const ok = reportOk(report);
   process.stdout.write(ok ? 'PASS: nothing lost, nothing unexpected\n' : 'FAIL: see the table above\n');
   return ok ? 0 : 1;

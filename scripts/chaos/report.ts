@@ -35,6 +35,10 @@ export interface ChaosReport {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly runTimeS: number;
+  /** HEAD when the run started; absent in reports written before it was recorded. */
+  readonly gitCommit?: string;
+  /** True when scripts/, app/ or spec/ had uncommitted changes. */
+  readonly gitDirty?: boolean;
   /** CLI options and workload parameters, for reproduction. */
   readonly options: Readonly<Record<string, unknown>>;
   readonly runs: readonly ScenarioRun[];
@@ -222,7 +226,7 @@ export function renderHtml(report: ChaosReport): string {
     .join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>feedkit chaos report ${esc(report.startedAt)}</title><style>${CSS}</style></head><body>
 <h1>feedkit chaos report</h1>
-<p>Target <b>${esc(report.target)}</b>, seed ${report.seed}, started ${esc(report.startedAt)}, run time ${fmtS(report.runTimeS)} s. Verdict: <b>${reportOk(report) ? 'PASS — nothing lost, nothing unexpected' : 'FAIL'}</b>.</p>
+<p>Target <b>${esc(report.target)}</b>, seed ${report.seed}${report.gitCommit !== undefined ? `, commit ${esc(report.gitCommit.slice(0, 12))}${report.gitDirty ? ' (dirty)' : ''}` : ''}, started ${esc(report.startedAt)}, run time ${fmtS(report.runTimeS)} s. Verdict: <b>${reportOk(report) ? 'PASS — nothing lost, nothing unexpected' : 'FAIL'}</b>.</p>
 <p>Every post the API acknowledged is expected at every follower of its author (Jepsen total-queue style). <i>flow again</i>: seconds from the fault until a post created after it reached a follower; <i>drained</i>: seconds from the fault until the last stalled delivery (latency above 3 × the pre-fault p99, at least 1 s) of a post acknowledged around or after the fault arrived.</p>
 <table>${head}
 ${body}</table>

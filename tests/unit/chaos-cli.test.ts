@@ -1,6 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseChaosArgs, TargetKind, UsageError } from '../../scripts/chaos/cli.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, parseChaosArgs, TargetKind, UsageError, type LocalOpener } from '../../scripts/chaos/cli.js';
+import type { ChaosReport } from '../../scripts/chaos/report.js';
 import { QueueMode } from '../../spec/index.js';
 
 describe('chaos command line', () => {
@@ -41,5 +45,32 @@ describe('chaos command line', () => {
     const o = parseChaosArgs(['--target', 'kubernetes', '--url', 'http://127.0.0.1:8080'], { JWT_SECRET: 's'.repeat(32) });
     assert.equal(o.jwtSecret, 's'.repeat(32));
     assert.deepEqual(o.modes, []);
+  });
+
+  it('GIVEN --render and a saved report WHEN running THEN it prints the table, exits with the report verdict and starts nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chaos-render-'));
+    const lost: ChaosReport = {
+      target: 'local', seed: 3, startedAt: '2026-11-23T10:00:00Z', finishedAt: '2026-11-23T10:01:00Z', runTimeS: 60, gitCommit: 'abcdef0123456789', options: {},
+      runs: [{ scenario: 'node-kill', mode: 'mirrored', startedAt: 0, durationS: 60, faults: [], counters: {}, error: 'target failed: boom' }],
+    };
+    const file = join(dir, 'chaos.json');
+    writeFileSync(file, JSON.stringify(lost));
+    const neverOpen: LocalOpener = () => Promise.reject(new Error('--render must not open a target'));
+    const out: string[] = [];
+    const write = process.stdout.write;
+    const errWrite = process.stderr.write;
+    process.stdout.write = ((chunk: string) => out.push(chunk) > 0) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string) => out.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      assert.equal(await main(['--render', file], neverOpen), 1);
+      assert.equal(await main(['--render', join(dir, 'missing.json')], neverOpen), 2);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = errWrite;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.match(out.join(''), /\| node-kill +\| mirrored +\| FAIL/);
+    assert.match(out.join(''), /commit abcdef012345; FAIL/);
+    assert.match(out.join(''), /--render: cannot read/);
   });
 });

@@ -65,6 +65,11 @@ describe('chaos report', () => {
     assert.doesNotMatch(html, /<script|<link|src="http|href="http/);
   });
 
+  it('GIVEN the commit the run was measured at WHEN rendering HTML THEN the header names it and a dirty tree', () => {
+    const html = renderHtml({ ...report([run('node-kill', 'mirrored', false)]), gitCommit: 'a61e71e0123456789', gitDirty: true });
+    assert.match(html, /commit a61e71e01234 \(dirty\)/);
+  });
+
   it('GIVEN a scenario name with markup WHEN rendering HTML THEN it is escaped', () => {
     const html = renderHtml(report([run('<b>x</b>', 'mirrored', false)]));
     assert.doesNotMatch(html, /<b>x<\/b>/);

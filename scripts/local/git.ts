@@ -1,0 +1,18 @@
+/** The commit a benchmark or chaos report was measured at, so every figure names its code. */
+import { execFileSync } from 'node:child_process';
+
+function git(args: readonly string[], cwd: string): string {
+  try {
+    return execFileSync('git', [...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** HEAD and whether the code that runs (scripts/, app/, spec/) has uncommitted changes. */
+export function gitState(repoRoot: string): { commit: string; dirty: boolean } {
+  return {
+    commit: git(['rev-parse', 'HEAD'], repoRoot) || 'unknown',
+    dirty: git(['status', '--porcelain', '--', 'scripts', 'app', 'spec'], repoRoot) !== '',
+  };
+}
