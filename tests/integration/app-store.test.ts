@@ -1,0 +1,91 @@
+/** The app's store on a real PostgreSQL: what concurrent writers and the replay rely on. */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type pg from 'pg';
+import { createPool, FeedStore } from '../../app/src/db/store.js';
+import { migrate } from '../../app/src/db/migrations.js';
+import { REPO_ROOT } from '../../scripts/local/paths.js';
+import { startPostgres, type PostgresServer } from '../../scripts/local/postgres.js';
+import { uniqueUser } from '../support/app-backends.js';
+
+describe('feed store on PostgreSQL', () => {
+  const root = join(REPO_ROOT, '.local', 'tests');
+  mkdirSync(root, { recursive: true });
+  const dir = mkdtempSync(join(root, 'app-store-'));
+  chmodSync(dir, 0o755); // postgres runs as its own OS user and must enter it
+  let server: PostgresServer;
+  // Two pools stand for two replicas writing at once.
+  let pools: pg.Pool[] = [];
+
+  before(async () => {
+    server = await startPostgres({ workDir: join(dir, 'pg') });
+    pools = [createPool(server.urlWithoutPassword, server.password, 10), createPool(server.urlWithoutPassword, server.password, 10)];
+    const c = await pools[0]!.connect();
+    try {
+      await migrate(c);
+    } finally {
+      c.release();
+    }
+  });
+
+  after(async () => {
+    await Promise.allSettled(pools.map((p) => p.end()));
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GIVEN posts created concurrently by two replicas WHEN a reader looks at any moment THEN it sees a prefix of the cursor order, never a later cursor before an earlier one', async () => {
+    const POSTS = 2000;
+    const author = uniqueUser('burst');
+    const stores = pools.map((p) => new FeedStore(p));
+    const snapshots: string[][] = [];
+    let writing = true;
+    // Its own connection, so it never waits behind the writers for a pool slot.
+    const readerClient = await pools[1]!.connect();
+    const reader = (async () => {
+      while (writing) {
+        const { rows } = await readerClient.query<{ c: string }>('SELECT cursor::text AS c FROM posts WHERE author_id = $1 ORDER BY cursor', [author]);
+        snapshots.push(rows.map((r) => r.c));
+      }
+    })();
+    try {
+      await Promise.all(Array.from({ length: POSTS }, (_, i) => stores[i % 2]!.createPost(author, `post ${i}`)));
+    } finally {
+      writing = false;
+      await reader;
+      readerClient.release();
+    }
+    const { rows } = await pools[0]!.query<{ c: string }>('SELECT cursor::text AS c FROM posts WHERE author_id = $1 ORDER BY cursor', [author]);
+    const final = rows.map((r) => r.c);
+    assert.equal(final.length, POSTS);
+    assert.ok(snapshots.length > 10, `the reader took only ${snapshots.length} snapshots`);
+    for (const s of snapshots) assert.deepEqual(s, final.slice(0, s.length), 'a snapshot skipped a cursor that committed later');
+  });
+
+  it('GIVEN an author with followers WHEN a post is created THEN its outbox row lists exactly the followers, unpublished', async () => {
+    const author = uniqueUser('author');
+    const [a, b] = [uniqueUser('fa'), uniqueUser('fb')];
+    const store = new FeedStore(pools[0]!);
+    await store.follow(b, author);
+    await store.follow(a, author);
+    await store.follow(a, uniqueUser('someone-else'));
+    const post = await store.createPost(author, 'hello');
+    const { rows } = await pools[0]!.query<{ follower_ids: string[]; published_at: Date | null }>(
+      'SELECT follower_ids, published_at FROM outbox WHERE post_cursor = $1',
+      [post.cursor],
+    );
+    assert.equal(rows.length, 1);
+    assert.deepEqual(rows[0]!.follower_ids, [a, b].sort());
+    assert.equal(rows[0]!.published_at, null);
+    assert.deepEqual(await store.getPost(post.id), post);
+  });
+
+  it('GIVEN an author nobody follows WHEN a post is created THEN its outbox row has an empty follower list', async () => {
+    const store = new FeedStore(pools[1]!);
+    const post = await store.createPost(uniqueUser('lonely'), 'anyone?');
+    const { rows } = await pools[1]!.query<{ follower_ids: string[] }>('SELECT follower_ids FROM outbox WHERE post_cursor = $1', [post.cursor]);
+    assert.deepEqual(rows.map((r) => r.follower_ids), [[]]);
+  });
+});
