@@ -84,6 +84,7 @@ const RUNNERS: Record<BenchScenario, Runner> = {
       drainS: quick ? 3 : 15,
       latencyWindowS: quick ? 2 : 8,
       maxSteps: quick ? 3 : 8,
+      refineSteps: quick ? 1 : 3,
       oursStartRate: quick ? 400 : 100,
       rawStartRate: quick ? 1000 : 500,
       log,

@@ -31,6 +31,8 @@ export interface ThroughputOptions {
   /** Seconds of the latency run at half the highest sustained rate. */
   readonly latencyWindowS: number;
   readonly maxSteps: number;
+  /** Bisection steps after the doubling overshoots: each halves the uncertainty of the maximum. */
+  readonly refineSteps: number;
   /** First offered delivery rate of our search and of the raw search (deliveries/s). */
   readonly oursStartRate: number;
   readonly rawStartRate: number;
@@ -239,7 +241,7 @@ export interface SideResult {
 
 async function measureSide(name: string, driver: Driver, startRate: number, opts: ThroughputOptions): Promise<SideResult> {
   opts.log(`${name}: searching the highest sustained rate from ${startRate}/s`);
-  const search = await searchMaxRate(async (rate) => (await driver.step(rate, opts.windowS, opts.drainS)).result, { startRate, maxSteps: opts.maxSteps }, opts.log);
+  const search = await searchMaxRate(async (rate) => (await driver.step(rate, opts.windowS, opts.drainS)).result, { startRate, maxSteps: opts.maxSteps, refineSteps: opts.refineSteps }, opts.log);
   opts.log(`${name}: highest sustained ${search.maxSustainedRate}/s (${search.limit})`);
   if (search.maxSustainedOffered === 0) return { search };
   const half = Math.max(1, Math.round(search.maxSustainedOffered / 2));

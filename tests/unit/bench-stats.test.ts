@@ -93,6 +93,14 @@ describe('rate search', () => {
     assert.match(r.limit, /at 566\/s/);
   });
 
+  it('GIVEN three refinement steps WHEN searching a capacity of 500/s THEN bisection closes in from both sides to the capacity', async () => {
+    const r = await searchMaxRate(system(500), { startRate: 100, maxSteps: 8, refineSteps: 3 });
+    // 566 fails, 476 holds, 519 holds within the tolerance while delivering the full 500/s.
+    assert.deepEqual(r.steps.map((s) => s.offered), [100, 200, 400, 800, 566, 476, 519]);
+    assert.equal(r.maxSustainedRate, 500);
+    assert.match(r.limit, /at 566\/s/);
+  });
+
   it('GIVEN a start above the capacity WHEN searching THEN it steps down until a step holds', async () => {
     const r = await searchMaxRate(system(150), { startRate: 1000, maxSteps: 8 });
     assert.deepEqual(r.steps.map((s) => s.offered), [1000, 500, 250, 125, 177]);
