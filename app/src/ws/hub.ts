@@ -34,7 +34,6 @@ class FeedSocket {
   alive = true;
   /** Live frames held back while the replay is being sent; undefined once live. */
   held: FeedFrame[] | undefined;
-  replayed = new Set<string>();
   expiry: NodeJS.Timeout | undefined;
 
   constructor(
@@ -127,26 +126,28 @@ export class FeedSocketHub {
     if (!set) this.byUser.set(fs.userId, (set = new Set()));
     set.add(fs);
     this.props.metrics.connections.inc();
-    const log = this.props.log.child({ userId: fs.userId });
-    log.debug({ since }, 'ws: open');
+    // No child logger per socket: at 15,000 idle sockets each one costs about a kilobyte.
+    const log = this.props.log;
+    const userId = fs.userId;
+    log.debug({ userId, since }, 'ws: open');
 
     fs.expiry = setTimeout(() => this.closeWith(fs, CloseCodes.TOKEN_EXPIRED, 'token expired', 'token_expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.expiresAt - Date.now())));
     ws.on('pong', () => (fs.alive = true));
     ws.on('message', () => undefined); // inbound frames carry nothing; maxPayload bounds them
-    ws.on('error', (err) => log.debug({ err: err.message }, 'ws: error'));
+    ws.on('error', (err) => log.debug({ userId, err: err.message }, 'ws: error'));
     ws.once('close', () => {
       clearTimeout(fs.expiry);
       set.delete(fs);
       if (set.size === 0 && this.byUser.get(fs.userId) === set) this.byUser.delete(fs.userId);
       this.props.metrics.connections.dec();
       void this.props.bindings.release(fs.userId);
-      log.debug('ws: closed');
+      log.debug({ userId }, 'ws: closed');
     });
 
     if (since !== undefined) {
       fs.held = [];
       void this.replay(fs, since).catch((e: Error) => {
-        log.warn({ err: e.message }, 'ws: replay failed; closing so the client retries');
+        log.warn({ userId, err: e.message }, 'ws: replay failed; closing so the client retries');
         this.closeWith(fs, 1011, 'replay failed, retry', 'replay_failed');
       });
     }
@@ -155,8 +156,10 @@ export class FeedSocketHub {
   private async replay(fs: FeedSocket, since: string): Promise<void> {
     const limit = this.props.replayLimit;
     const { posts, truncated } = await this.props.store.replay(fs.userId, since, limit);
+    // Post ids the replay sent: their held live duplicates are dropped.
+    const replayed = new Set<string>();
     for (const post of posts) {
-      fs.replayed.add(post.id);
+      replayed.add(post.id);
       if (!this.send(fs, toFrame(post))) return;
     }
     if (truncated) {
@@ -166,7 +169,7 @@ export class FeedSocketHub {
     }
     const held = fs.held ?? [];
     fs.held = undefined;
-    for (const frame of held) if (!fs.replayed.has(frame.postId) && !this.send(fs, frame)) return;
+    for (const frame of held) if (!replayed.has(frame.postId) && !this.send(fs, frame)) return;
   }
 
   /** Sends one frame; closes a slow consumer instead of growing its buffer. False when the socket is gone. */
