@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueMode } from '../../spec/index.js';
 import { REPO_ROOT } from '../local/paths.js';
+import { ensureSystemPackages, PARTITION_REQUIREMENTS, SYSTEM_REQUIREMENTS } from '../local/system.js';
 import { startTwin } from '../local/twin.js';
 import type { ChaosOptions, OpenedTarget } from './cli.js';
 import { LocalTarget } from './local.js';
@@ -13,6 +14,10 @@ export const CHAOS_WORK_ROOT = join(REPO_ROOT, '.local', 'chaos');
 
 /** Starts a twin in `mode` (never the `npm run local` one: its own folder, ports and node names). */
 export async function openLocalTwin(mode: QueueMode, opts: ChaosOptions, log: (line: string) => void): Promise<OpenedTarget> {
+  // As root, install what is missing (the partition scenario's tools too); otherwise the error names
+  // the packages, and a partition without iptables is reported as skipped with the install command.
+  const root = process.getuid?.() === 0;
+  await ensureSystemPackages([...SYSTEM_REQUIREMENTS, ...(root && opts.scenarios.includes('partition') ? PARTITION_REQUIREMENTS : [])]);
   const workDir = join(CHAOS_WORK_ROOT, `${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   log(`starting the local twin (${mode}, ${opts.appReplicas} app replicas) in ${workDir}`);
   const started = Date.now();

@@ -22,9 +22,15 @@ export const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
   { what: 'runuser', path: '/usr/sbin/runuser', debianPackage: 'util-linux' },
 ]);
 
+/** What the chaos suite's `partition` scenario adds: iptables rules and `ss` to find a node's connections. */
+export const PARTITION_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
+  { what: 'iptables', path: '/usr/sbin/iptables', debianPackage: 'iptables' },
+  { what: 'ss (socket statistics)', path: '/usr/bin/ss', debianPackage: 'iproute2' },
+]);
+
 /** Requirements whose program is missing. */
-export function missingRequirements(): SystemRequirement[] {
-  return SYSTEM_REQUIREMENTS.filter((r) => !existsSync(r.path));
+export function missingRequirements(requirements: readonly SystemRequirement[] = SYSTEM_REQUIREMENTS): SystemRequirement[] {
+  return requirements.filter((r) => !existsSync(r.path));
 }
 
 /** The command that installs `pkgs`. */
@@ -33,8 +39,8 @@ export function installCommand(pkgs: readonly string[]): string {
 }
 
 /** Installs what is missing when root; otherwise throws naming the packages and the install command. */
-export async function ensureSystemPackages(): Promise<void> {
-  const missing = missingRequirements();
+export async function ensureSystemPackages(requirements: readonly SystemRequirement[] = SYSTEM_REQUIREMENTS): Promise<void> {
+  const missing = missingRequirements(requirements);
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((m) => m.debianPackage))];
   const list = missing.map((m) => `${m.what} (${m.path}, package ${m.debianPackage})`).join('; ');
@@ -44,6 +50,6 @@ export async function ensureSystemPackages(): Promise<void> {
   progress(`installing missing system packages: ${pkgs.join(' ')}`);
   await $({ timeout: '10m', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get update`;
   await $({ timeout: '20m', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y --no-install-recommends ${pkgs}`;
-  const still = missingRequirements();
+  const still = missingRequirements(requirements);
   if (still.length > 0) throw new Error(`still missing after apt-get install: ${still.map((m) => m.path).join(', ')}`);
 }
