@@ -17,6 +17,13 @@ import { processStartTicks, progress, spawnManaged, waitFor, type ManagedProcess
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
 import { TwinRole, isRecordedAlive, readTwinState, twinStateFile, type TwinProcessRecord, type TwinState, type TwinUrls } from './state.js';
 
+/** `items` starting at `start` (mod length) and wrapping around. */
+export function rotate<T>(items: readonly T[], start: number): T[] {
+  if (items.length === 0) return [];
+  const k = ((start % items.length) + items.length) % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
 export * from './state.js';
 
 /** Entry point of the feed app, relative to the repository root. */
@@ -247,7 +254,9 @@ export async function startTwin(opts: StartTwinOptions = {}): Promise<Twin> {
     ...Object.fromEntries(Object.values(AppEnv).map((k) => [k, undefined])),
     [AppEnv.PORT]: String(a.port),
     [AppEnv.REPLICA_ID]: a.replicaId,
-    [AppEnv.AMQP_URLS]: haproxyPorts.map((p) => `amqp://127.0.0.1:${p.amqp}`).join(','),
+    // Rotated per replica, as a Service spreads connections over the HAProxy pods: killing one front
+    // then hits some replicas, never all (with one shared order every replica sat on front 0).
+    [AppEnv.AMQP_URLS]: rotate(haproxyPorts, a.index).map((p) => `amqp://127.0.0.1:${p.amqp}`).join(','),
     [AppEnv.AMQP_USERNAME]: rabbit!.username,
     [AppEnv.AMQP_PASSWORD]: rabbit!.password,
     [AppEnv.DATABASE_URL]: postgres!.urlWithoutPassword,

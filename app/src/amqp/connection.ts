@@ -1,6 +1,7 @@
 /**
- * One AMQP connection kept alive: tries the URLs in order, backs off with full jitter after a round
- * of failures, and on every (re)connect opens a confirm channel for publishing and a channel for
+ * One AMQP connection kept alive: tries the URLs in order, starting after the one whose connection
+ * was lost last (that front or node is the likeliest to be dead), backs off with full jitter after a
+ * round of failures, and on every (re)connect opens a confirm channel for publishing and a channel for
  * consuming, then runs the `onUp` hooks (declare, re-bind, consume). A channel that closes under us
  * takes the connection down with it, so every recovery goes through the same path.
  */
@@ -15,7 +16,7 @@ export interface AmqpChannels {
 }
 
 export interface AmqpConnectionProps {
-  /** URLs tried in order; the next one on failure. */
+  /** URLs tried in order; the next one on failure, and after a loss the one after the lost one. */
   readonly urls: readonly string[];
   readonly log: Logger;
   /** Called after a connection that replaced a lost one is up. */
@@ -57,6 +58,8 @@ export class AmqpConnection extends EventEmitter {
   private wake: (() => void) | undefined;
   private readonly hooks: Array<(ch: AmqpChannels) => Promise<void>> = [];
   private loop: Promise<void> | undefined;
+  /** Index in `urls` where the next round of attempts starts. */
+  private startAt = 0;
   /** Channels closed on purpose (a renewed confirm channel): their close must not drop the connection. */
   private readonly retired = new WeakSet<Channel>();
   private renewing = false;
@@ -192,7 +195,10 @@ export class AmqpConnection extends EventEmitter {
 
   /** Tries each URL once; returns a promise that resolves when the connection is lost, or undefined if none worked. */
   private async connectOnce(): Promise<Promise<void> | undefined> {
-    for (const url of this.props.urls) {
+    const urls = this.props.urls;
+    for (let k = 0; k < urls.length; k++) {
+      const index = (this.startAt + k) % urls.length;
+      const url = urls[index]!;
       if (this.closing) return undefined;
       let model: ChannelModel | undefined;
       try {
@@ -211,6 +217,7 @@ export class AmqpConnection extends EventEmitter {
         if (this.closing) return undefined;
         this.current = channels;
         void lost.then(() => {
+          this.startAt = (index + 1) % urls.length;
           if (this.model === model) this.current = undefined; // `current` may hold a renewed publish channel
           if (this.model === model) this.model = undefined;
           if (!this.closing) {

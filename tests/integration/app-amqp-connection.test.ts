@@ -1,0 +1,95 @@
+/**
+ * The app's AMQP connection across several URLs, on a real RabbitMQ node behind two TCP fronts
+ * (standing in for two HAProxy instances).
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { AmqpConnection } from '../../app/src/amqp/connection.js';
+import { DEFAULT_SPEC } from '../../spec/index.js';
+import { REPO_ROOT } from '../../scripts/local/paths.js';
+import { startRabbitCluster, type RabbitCluster } from '../../scripts/local/rabbitmq.js';
+
+/** A TCP front that forwards to the node and can drop the connections it carries. */
+class Front {
+  readonly sockets = new Set<Socket>();
+  accepted = 0;
+  private constructor(readonly server: Server, readonly port: number) {}
+
+  static async open(targetPort: number): Promise<Front> {
+    let front: Front | undefined;
+    const server = createServer((client) => {
+      front!.accepted++;
+      const upstream = connect(targetPort, '127.0.0.1');
+      front!.sockets.add(client);
+      front!.sockets.add(upstream);
+      client.pipe(upstream).pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        front!.sockets.delete(client);
+        front!.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    front = new Front(server, (server.address() as { port: number }).port);
+    return front;
+  }
+
+  /** Cuts every connection it carries but keeps listening (a front that restarted at once). */
+  dropAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  close(): Promise<void> {
+    this.dropAll();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('AMQP connection over several fronts', () => {
+  const root = join(REPO_ROOT, '.local', 'tests');
+  mkdirSync(root, { recursive: true });
+  const dir = mkdtempSync(join(root, 'amqp-conn-'));
+  chmodSync(dir, 0o755);
+  let rabbit: RabbitCluster;
+  const fronts: Front[] = [];
+
+  before(async () => {
+    rabbit = await startRabbitCluster({ spec: DEFAULT_SPEC, workDir: join(dir, 'rabbit'), nodes: 1, namePrefix: 'conn' });
+    fronts.push(await Front.open(rabbit.nodes[0]!.amqpPort), await Front.open(rabbit.nodes[0]!.amqpPort));
+  });
+
+  after(async () => {
+    await Promise.allSettled(fronts.map((f) => f.close()));
+    await rabbit?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GIVEN a connection through the first front WHEN that front drops it THEN the reconnect goes through the next front, not back to the first', async () => {
+    const [a, b] = fronts as [Front, Front];
+    const url = (f: Front) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
+    const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 50 });
+    conn.start();
+    try {
+      assert.equal(await conn.waitUp(15_000), true, 'first connection');
+      assert.deepEqual([a.accepted, b.accepted], [1, 0]);
+      const down = new Promise<void>((resolve) => conn.once('down', () => resolve()));
+      const up = new Promise<void>((resolve) => conn.once('up', () => resolve()));
+      a.dropAll();
+      await down;
+      await Promise.race([up, new Promise((_, reject) => setTimeout(() => reject(new Error('no reconnect within 15 s')), 15_000))]);
+      assert.deepEqual([a.accepted, b.accepted], [1, 1], 'the front that lost the connection is tried last');
+      const ch = conn.channels?.consume;
+      assert.ok(ch, 'channels are open after the reconnect');
+      await ch.checkExchange('amq.topic');
+    } finally {
+      await conn.close();
+    }
+  });
+});
