@@ -39,10 +39,12 @@ export interface ChaosOptions {
   readonly appReplicas: number;
   /** A saved report to print as the summary table instead of running anything. */
   readonly render?: string;
+  /** Keep each local twin's work folder (app, RabbitMQ, HAProxy logs) even when every scenario passed. */
+  readonly keep: boolean;
 }
 
 export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
-                      [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--out DIR]
+                      [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--out DIR] [--keep]
                       [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
        npm run chaos -- --render reports/chaos-<timestamp>.json   (print a saved report's summary table)
 scenarios: node-kill leader-kill all-nodes node-pause haproxy-kill app-kill rolling-restart partition`;
@@ -81,6 +83,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
         spec: { type: 'string' },
         apps: { type: 'string' },
         render: { type: 'string' },
+        keep: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -123,6 +126,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
     downS: num('down', v.down, 5, 0),
     outDir: v.out ?? join(REPO_ROOT, 'reports'),
     appReplicas: Math.floor(num('apps', v.apps, 3, 2)),
+    keep: v.keep ?? false,
     ...(v.url !== undefined ? { url: v.url } : {}),
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
     ...(v.spec !== undefined ? { specFile: v.spec } : {}),

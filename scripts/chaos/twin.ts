@@ -29,7 +29,7 @@ export async function openLocalTwin(mode: QueueMode, opts: ChaosOptions, log: (l
     close: async (failed) => {
       log(`stopping the ${mode} twin (by pid)`);
       await twin.stop();
-      if (failed) log(`kept ${workDir} (logs of the failed scenario)`);
+      if (failed || opts.keep) log(`kept ${workDir} (${failed ? 'logs of the failed scenario' : '--keep'})`);
       else rmSync(workDir, { recursive: true, force: true });
     },
   };

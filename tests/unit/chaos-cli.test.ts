@@ -15,6 +15,11 @@ describe('chaos command line', () => {
     assert.deepEqual(o.modes, [QueueMode.MIRRORED, QueueMode.QUORUM]);
   });
 
+  it('GIVEN --keep WHEN parsing THEN the twins\' work folders are kept; without it they are not', () => {
+    assert.equal(parseChaosArgs(['--keep'], {}).keep, true);
+    assert.equal(parseChaosArgs([], {}).keep, false);
+  });
+
   it('GIVEN --smoke WHEN parsing THEN it is a node kill and an app kill in mirrored mode', () => {
     const o = parseChaosArgs(['--smoke', '--seed', '7'], {});
     assert.deepEqual(o.scenarios, ['node-kill', 'app-kill']);
