@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueueMode } from '../../spec/index.js';
-import { gitState } from '../local/git.js';
+import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
 import { machineInfo, renderBenchMarkdown, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
@@ -181,7 +181,7 @@ export async function benchMain(argv: readonly string[]): Promise<number> {
   const { report, file } = await runBench(opts, argv);
   const m = report.machine;
   process.stdout.write(
-    `\n${renderBenchTable(report)}\n\nmachine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}${m.busy ? ', BUSY at start (other RabbitMQ VMs or load above the core count)' : ''}; commit ${report.gitCommit.slice(0, 12)}${report.gitDirty ? ' (dirty)' : ''}\n` +
+    `\n${renderBenchTable(report)}\n\nmachine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}${m.busy ? ', BUSY at start (other RabbitMQ VMs or load above the core count)' : ''}; commit ${commitLabel(report.gitCommit, report.gitDirty)}\n` +
       `${report.notes.map((n) => `note: ${n}\n`).join('')}report: ${file}\n`,
   );
   return report.scenarios.some((s) => s.error !== undefined) || report.notes.some((n) => n.startsWith('stack failed')) ? 1 : 0;

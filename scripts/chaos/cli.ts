@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../spec/index.js';
-import { gitState } from '../local/git.js';
+import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { KubernetesTarget } from './kubernetes.js';
 import { renderSummaryTable, reportOk, runOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
@@ -246,11 +246,11 @@ export async function main(argv: readonly string[], openLocal: LocalOpener): Pro
       process.stderr.write(`--render: cannot read "${opts.render}": ${(e as Error).message}\n`);
       return 2;
     }
-    process.stdout.write(`${renderSummaryTable(saved)}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${saved.gitCommit.slice(0, 12)}${saved.gitDirty ? ' (dirty)' : ''}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
+    process.stdout.write(`${renderSummaryTable(saved)}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${commitLabel(saved.gitCommit, saved.gitDirty)}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
     return reportOk(saved) ? 0 : 1;
   }
   const { report, files } = await runChaos(opts, openLocal);
-  process.stdout.write(`\n${renderSummaryTable(report)}\n\nrun time ${report.runTimeS} s; commit ${report.gitCommit?.slice(0, 12)}${report.gitDirty ? ' (dirty)' : ''}; report: ${files.json} and ${files.html}\n`);
+  process.stdout.write(`\n${renderSummaryTable(report)}\n\nrun time ${report.runTimeS} s; commit ${commitLabel(report.gitCommit ?? 'unknown', report.gitDirty)}; report: ${files.json} and ${files.html}\n`);
   const ok = reportOk(report);
   process.stdout.write(ok ? 'PASS: nothing lost, nothing unexpected\n' : 'FAIL: see the table above\n');
   return ok ? 0 : 1;

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { commitLabel } from '../local/git.js';
 import type { CheckResult, LatencyPoint } from './checker.js';
 import type { FaultEvent } from './history.js';
 
@@ -226,7 +227,7 @@ export function renderHtml(report: ChaosReport): string {
     .join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>feedkit chaos report ${esc(report.startedAt)}</title><style>${CSS}</style></head><body>
 <h1>feedkit chaos report</h1>
-<p>Target <b>${esc(report.target)}</b>, seed ${report.seed}${report.gitCommit !== undefined ? `, commit ${esc(report.gitCommit.slice(0, 12))}${report.gitDirty ? ' (dirty)' : ''}` : ''}, started ${esc(report.startedAt)}, run time ${fmtS(report.runTimeS)} s. Verdict: <b>${reportOk(report) ? 'PASS — nothing lost, nothing unexpected' : 'FAIL'}</b>.</p>
+<p>Target <b>${esc(report.target)}</b>, seed ${report.seed}${report.gitCommit !== undefined ? `, commit ${esc(commitLabel(report.gitCommit, report.gitDirty))}` : ''}, started ${esc(report.startedAt)}, run time ${fmtS(report.runTimeS)} s. Verdict: <b>${reportOk(report) ? 'PASS — nothing lost, nothing unexpected' : 'FAIL'}</b>.</p>
 <p>Every post the API acknowledged is expected at every follower of its author (Jepsen total-queue style). <i>flow again</i>: seconds from the fault until a post created after it reached a follower; <i>drained</i>: seconds from the fault until the last stalled delivery (latency above 3 × the pre-fault p99, at least 1 s) of a post acknowledged around or after the fault arrived.</p>
 <table>${head}
 ${body}</table>

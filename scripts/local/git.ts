@@ -16,3 +16,8 @@ export function gitState(repoRoot: string): { commit: string; dirty: boolean } {
     dirty: git(['status', '--porcelain', '--', 'scripts', 'app', 'spec'], repoRoot) !== '',
   };
 }
+
+/** `abcdef012345` or `abcdef012345 (dirty)`: how reports print the commit they were measured at. */
+export function commitLabel(commit: string, dirty: boolean | undefined): string {
+  return `${commit.slice(0, 12)}${dirty ? ' (dirty)' : ''}`;
+}

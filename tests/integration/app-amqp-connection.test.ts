@@ -3,15 +3,15 @@
  * (standing in for two HAProxy instances).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { DEFAULT_SPEC } from '../../spec/index.js';
-import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { startRabbitCluster, type RabbitCluster } from '../../scripts/local/rabbitmq.js';
+import { testWorkDir } from '../support/app-backends.js';
 
 /** A TCP front that forwards to the node and can drop the connections it carries. */
 class Front {
@@ -53,10 +53,7 @@ class Front {
 }
 
 describe('AMQP connection over several fronts', () => {
-  const root = join(REPO_ROOT, '.local', 'tests');
-  mkdirSync(root, { recursive: true });
-  const dir = mkdtempSync(join(root, 'amqp-conn-'));
-  chmodSync(dir, 0o755);
+  const dir = testWorkDir('amqp-conn');
   let rabbit: RabbitCluster;
   const fronts: Front[] = [];
 

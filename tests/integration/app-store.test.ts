@@ -1,20 +1,16 @@
 /** The app's store on a real PostgreSQL: what concurrent writers and the replay rely on. */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { createPool, FeedStore } from '../../app/src/db/store.js';
 import { migrate } from '../../app/src/db/migrations.js';
-import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { startPostgres, type PostgresServer } from '../../scripts/local/postgres.js';
-import { uniqueUser } from '../support/app-backends.js';
+import { testWorkDir, uniqueUser } from '../support/app-backends.js';
 
 describe('feed store on PostgreSQL', () => {
-  const root = join(REPO_ROOT, '.local', 'tests');
-  mkdirSync(root, { recursive: true });
-  const dir = mkdtempSync(join(root, 'app-store-'));
-  chmodSync(dir, 0o755); // postgres runs as its own OS user and must enter it
+  const dir = testWorkDir('app-store');
   let server: PostgresServer;
   // Two pools stand for two replicas writing at once.
   let pools: pg.Pool[] = [];

@@ -25,12 +25,18 @@ export interface AppBackends {
   stop(): Promise<void>;
 }
 
-/** Starts RabbitMQ (one node unless told) and a PostgreSQL in a fresh folder under .local/. */
-export async function startAppBackends(name: string, rabbitNodes = 1): Promise<AppBackends> {
+/** A fresh folder `.local/tests/<prefix>-XXXXXX` (git-ignored) for one test file's servers; remove it when done. */
+export function testWorkDir(prefix: string): string {
   const root = join(REPO_ROOT, '.local', 'tests');
   mkdirSync(root, { recursive: true });
-  const dir = mkdtempSync(join(root, `${name}-`));
+  const dir = mkdtempSync(join(root, `${prefix}-`));
   chmodSync(dir, 0o755); // postgres runs as its own OS user and must enter it
+  return dir;
+}
+
+/** Starts RabbitMQ (one node unless told) and a PostgreSQL in a fresh folder under .local/. */
+export async function startAppBackends(name: string, rabbitNodes = 1): Promise<AppBackends> {
+  const dir = testWorkDir(name);
   const [pg, rabbit] = await Promise.all([
     startPostgres({ workDir: join(dir, 'pg') }),
     startRabbitCluster({ spec: DEFAULT_SPEC, workDir: join(dir, 'rabbit'), nodes: rabbitNodes, namePrefix: 'app' }),
