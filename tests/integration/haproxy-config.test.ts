@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { EXCHANGE, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec } from '../../spec/index.js';
+import { EXCHANGE, objectNames, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec } from '../../spec/index.js';
 import { HaproxyNames, haproxyServersForCluster, renderHaproxyCfg, type HaproxyCfgOptions } from '../../haproxy/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
@@ -23,6 +23,7 @@ import {
   renderEnabledPlugins,
   renderRabbitmqConf,
 } from '../../rabbitmq-cluster/index.js';
+import { synth } from '../support/charts.js';
 
 const HAPROXY = 'haproxy';
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -122,6 +123,13 @@ async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boo
 describe('haproxy -c accepts the rendered config', { skip: haproxyMissing }, () => {
   test('GIVEN the Kubernetes variant with resolvers and pod DNS names WHEN checked by haproxy -c THEN it is valid', () => {
     const r = haproxyCheck(renderHaproxyCfg(spec, { servers: haproxyServersForCluster(spec), resolvers: {} }), 'k8s.cfg');
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /Configuration file is valid/);
+  });
+
+  test("GIVEN the chart's ConfigMap haproxy.cfg WHEN checked by haproxy -c THEN it is valid (pod names need not resolve: init-addr none)", () => {
+    const cfg: string = synth().get('ConfigMap', objectNames(spec.namespace).haproxyConfig).data['haproxy.cfg'];
+    const r = haproxyCheck(cfg, 'chart.cfg');
     assert.equal(r.status, 0, r.output);
     assert.match(r.output, /Configuration file is valid/);
   });

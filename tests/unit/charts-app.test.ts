@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppEnv, QueueMode, Routes, SecretKeys, objectNames } from '../../spec/index.js';
-import { envVar, synth } from './charts-support.js';
+import { envVar, synth } from '../support/charts.js';
 
 const names = objectNames('feedkit');
 

@@ -16,7 +16,7 @@ import {
   replicaQueueArguments,
   replicaQueueName,
 } from '../../spec/index.js';
-import { envVar, synth } from './charts-support.js';
+import { envVar, synth } from '../support/charts.js';
 
 const names = objectNames('feedkit');
 const QUORUM = { rabbitmq: { queueMode: QueueMode.QUORUM } } as const;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { App, Chart } from 'cdk8s';
 import { ChartName, buildStack, postgresHeadlessName, renderChartYaml, synthStack } from '../../charts/index.js';
 import { imageRef, objectNames, resolveSpec } from '../../spec/index.js';
-import { allContainers, synth } from './charts-support.js';
+import { allContainers, synth } from '../support/charts.js';
 
 const SNAPSHOT = join(dirname(fileURLToPath(import.meta.url)), '__snapshots__', 'charts-synth.snap.yaml');
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { SECRETS_FILE, main, synthToDirectory } from '../../scripts/synth.js';
 import { resolveSpec, objectNames, SecretKeys } from '../../spec/index.js';
-import { validateKubeObject } from './charts-support.js';
+import { validateKubeObject } from '../support/charts.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const roots: string[] = [];
