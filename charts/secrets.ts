@@ -3,7 +3,7 @@
  * create them, and only an explicit option writes them (from the environment) to a separate file.
  * The same {@link secretManifests} builds the Pulumi program's Secrets from its secret config.
  */
-import { MIN_COOKIE_LENGTH, SecretKeys, objectNames, type FeedkitSpec } from '../spec/index.js';
+import { MIN_COOKIE_LENGTH, SecretKeys, objectNames, type FeedkitSpec } from '../shared/index.js';
 import { checkCredentials } from '../rabbitmq-cluster/index.js';
 import { stackLabels } from './common/labels.js';
 

@@ -4,7 +4,7 @@
  */
 import { App, Chart } from 'cdk8s';
 import { stringify } from 'yaml';
-import type { FeedkitSpec } from '../spec/index.js';
+import type { FeedkitSpec } from '../shared/index.js';
 import { AppChart } from './app/app-chart.js';
 import { HaproxyChart } from './haproxy/haproxy-chart.js';
 import { NamespaceChart } from './namespace/namespace-chart.js';

@@ -2,8 +2,9 @@
  * Renders `haproxy.cfg` for the AMQP front. Pure: the servers and bind addresses are parameters,
  * so the charts pass the pods' stable DNS names and the local twin passes loopback ports.
  */
-import { AMQP_PROTOCOL_HEADER, Routes, type FeedkitSpec } from '../spec/index.js';
-import { ALL_INTERFACES, RenderInputError, checkListener, rabbitmqPodHostnames, type Listener } from '../rabbitmq-cluster/index.js';
+import { AMQP_PROTOCOL_HEADER, Routes, type FeedkitSpec } from '../shared/index.js';
+import { ALL_INTERFACES, RenderInputError, checkListener, type Listener } from '../shared/index.js';
+import { rabbitmqPodHostnames } from '../rabbitmq-cluster/index.js';
 
 /** One RabbitMQ node behind the front. */
 export interface HaproxyServer {

@@ -6,7 +6,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { secretManifests, synthStack, type KubeObject, type SynthesizedChart } from '../charts/stack.js';
-import { objectNames, type FeedkitSpec } from '../spec/index.js';
+import { objectNames, type FeedkitSpec } from '../shared/index.js';
 import { ChartDeployment, WORKLOAD_KINDS } from './chart-deployment.js';
 import { currentStackConfig } from './config-source.js';
 import { StackConfigKey, configKey, credentialsFromStackConfig, specFromStackConfig, type StackConfigSource } from './stack-config.js';

@@ -16,7 +16,7 @@ import {
   specLeaves,
   type FeedkitSpec,
   type SpecOverrides,
-} from '../spec/index.js';
+} from '../shared/index.js';
 
 /** The config namespace (the project name in `Pulumi.yaml`). */
 export const CONFIG_NAMESPACE = 'feedkit';

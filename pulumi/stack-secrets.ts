@@ -4,7 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { StackSecrets } from '../charts/stack.js';
-import type { FeedkitSpec } from '../spec/index.js';
+import type { FeedkitSpec } from '../shared/index.js';
 import { GeneratedSecret } from './generated-secret.js';
 import { StackConfigKey, type ConfiguredCredentials, type SecretConfigKey } from './stack-config.js';
 

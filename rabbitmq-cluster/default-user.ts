@@ -10,7 +10,7 @@
  * boot, so rotating the Secret and restarting a node resets the password.
  */
 import { VHOST, stableJson } from './definitions.js';
-import { RenderInputError } from './errors.js';
+import { RenderInputError } from '../shared/index.js';
 
 /** File name of {@link renderDefaultUserDefinitions}'s output inside the definitions directory. */
 export const DEFAULT_USER_DEFINITIONS_FILE = 'default-user.json';

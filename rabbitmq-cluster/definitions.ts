@@ -4,7 +4,7 @@
  * declarative: a fresh cluster and a re-created node both get them with nobody running rabbitmqctl.
  * No users here (that would put a secret in a ConfigMap); see {@link renderDefaultUserDefinitions}.
  */
-import { EXCHANGE, EXCHANGE_TYPE, MIRRORED_POLICY_DEFINITION, QueueMode, type FeedkitSpec } from '../spec/index.js';
+import { EXCHANGE, EXCHANGE_TYPE, MIRRORED_POLICY_DEFINITION, QueueMode, type FeedkitSpec } from '../shared/index.js';
 
 /** File name of {@link renderDefinitions}'s output inside the definitions directory. */
 export const DEFINITIONS_FILE = 'definitions.json';

@@ -4,13 +4,10 @@
  * the same rules with their own addresses. It holds no secret: the default user comes from files
  * written from a Secret at start (`renderDefaultUserDefinitions`, `renderDefaultUserConf`).
  */
-import { QueueMode, objectNames, type FeedkitSpec } from '../spec/index.js';
-import { RenderInputError } from './errors.js';
-import { ALL_INTERFACES, checkListener, type Listener } from './listener.js';
+import { ALL_INTERFACES, QueueMode, RenderInputError, checkListener, objectNames, type FeedkitSpec, type Listener } from '../shared/index.js';
 import { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
-import { rabbitmqHostnameSuffix } from './topology.js';
+import { rabbitmqHostnameSuffix } from './pod-hostnames.js';
 
-export { ALL_INTERFACES, type Listener } from './listener.js';
 export { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
 
 /** Options of {@link renderRabbitmqConf}. */

@@ -5,6 +5,6 @@
  * follower received; writes reports/chaos-<timestamp>.{json,html}; exits 1 on any loss.
  */
 import { main } from './chaos/cli.js';
-import { openLocalTwin } from './chaos/twin.js';
+import { openLocalTwin } from './chaos/twin-target.js';
 
 process.exitCode = await main(process.argv.slice(2), openLocalTwin);

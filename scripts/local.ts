@@ -10,7 +10,7 @@
  * Work folder: .local/twin (git-ignored; --workdir or FEEDKIT_WORKDIR overrides), state in its state.json.
  */
 import { minimist } from 'zx';
-import { QueueMode } from '../spec/index.js';
+import { QueueMode } from '../shared/index.js';
 import { readTwinState, isRecordedAlive, stopRecordedTwin, twinStatus } from './local/control.js';
 import { TWIN_DIR } from './local/paths.js';
 import { ensureSystemPackages } from './local/system.js';

@@ -11,8 +11,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chalk } from 'zx';
-import { ENV_PREFIX, SpecError, envNameOf, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specLeaves, type FeedkitSpec } from '../spec/index.js';
-import { RenderInputError } from '../rabbitmq-cluster/index.js';
+import { ENV_PREFIX, SpecError, envNameOf, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specLeaves, type FeedkitSpec } from '../shared/index.js';
+import { RenderInputError } from '../shared/index.js';
 import {
   SecretError,
   renderChartYaml,

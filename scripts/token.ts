@@ -3,7 +3,7 @@
  * stdout. Signed with JWT_SECRET when set, else with the running local twin's secret.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { AppEnv } from '../spec/index.js';
+import { AppEnv } from '../shared/index.js';
 import { ID_PATTERN } from '../app/src/config.js';
 import { signToken } from '../app/src/auth/jwt.js';
 import { TWIN_STATE_FILE, type TwinStateBase } from './local/paths.js';

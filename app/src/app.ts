@@ -1,7 +1,7 @@
 /** Wires one feed replica together: Postgres, AMQP, outbox relay, WebSocket hub, HTTP server. */
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { CloseCodes, replicaQueueName } from '../../spec/index.js';
+import { CloseCodes, replicaQueueName } from '../../shared/index.js';
 import { BindingRegistry } from './amqp/bindings.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';

@@ -3,7 +3,7 @@
  * validated at start: a bad value stops the process with an error naming the variable and the fix.
  */
 import { hostname } from 'node:os';
-import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../spec/index.js';
+import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../shared/index.js';
 
 /** Levels pino accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { AppEnv, Routes, SecretKeys, imageRef, objectNames, type FeedkitSpec } from '../../spec/index.js';
+import { AppEnv, Routes, SecretKeys, imageRef, objectNames, type FeedkitSpec } from '../../shared/index.js';
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from '../common/checksum.js';
 import { Component, selectorLabels } from '../common/labels.js';
 import { PodDisruptionBudget } from '../common/pod-disruption-budget.js';

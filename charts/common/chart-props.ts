@@ -1,5 +1,5 @@
 import type { ChartProps } from 'cdk8s';
-import type { FeedkitSpec } from '../../spec/index.js';
+import type { FeedkitSpec } from '../../shared/index.js';
 import { stackLabels } from './labels.js';
 
 /** Props every namespaced feedkit chart uses: the spec's namespace, stack labels, no name hashes. */

@@ -1,5 +1,5 @@
 /** Labels shared by every chart; selectors use only the stable name/instance pair. */
-import type { FeedkitSpec } from '../../spec/index.js';
+import type { FeedkitSpec } from '../../shared/index.js';
 
 /** The parts of the stack; each one's pods carry its value as `app.kubernetes.io/name`. */
 export enum Component {

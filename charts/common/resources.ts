@@ -1,7 +1,7 @@
 /** Converts the spec's Kubernetes quantity strings to cdk8s-plus container resources. */
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { SpecError, type ResourceSpec } from '../../spec/index.js';
+import { SpecError, type ResourceSpec } from '../../shared/index.js';
 
 /** `field` is the dotted spec path of `r`, used in errors. */
 export function containerResources(field: string, r: ResourceSpec): kplus.ContainerResources {

@@ -1,5 +1,5 @@
 /** Connection URLs the app gets in its ConfigMap (never with a password). */
-import { objectNames, type FeedkitSpec } from '../../spec/index.js';
+import { objectNames, type FeedkitSpec } from '../../shared/index.js';
 import { serviceFqdn } from './labels.js';
 
 /** AMQP URL through the HAProxy Service (credentials come from the default-user Secret). */

@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { FeedkitSpec } from '../../spec/index.js';
+import type { FeedkitSpec } from '../../shared/index.js';
 import { namespacedChartProps } from '../common/chart-props.js';
 import { HaproxyFront } from './haproxy-front.js';
 

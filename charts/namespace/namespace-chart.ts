@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import type { FeedkitSpec } from '../../spec/index.js';
+import type { FeedkitSpec } from '../../shared/index.js';
 import { stackLabels } from '../common/labels.js';
 
 /** Props of {@link NamespaceChart}. */

@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { objectNames, type FeedkitSpec } from '../../spec/index.js';
+import { objectNames, type FeedkitSpec } from '../../shared/index.js';
 import { Component, selectorLabels } from '../common/labels.js';
 
 /** Props of {@link NetworkPolicies}. */

@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { SecretKeys, SpecError, imageRef, objectNames, type FeedkitSpec } from '../../spec/index.js';
+import { SecretKeys, SpecError, imageRef, objectNames, type FeedkitSpec } from '../../shared/index.js';
 import { Component, selectorLabels } from '../common/labels.js';
 import { containerResources } from '../common/resources.js';
 import { addVolumeClaimTemplate } from '../common/volume-claim.js';

@@ -8,7 +8,7 @@ import {
   imageRef,
   objectNames,
   type FeedkitSpec,
-} from '../../spec/index.js';
+} from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { QueueMode } from '../../spec/index.js';
+import { QueueMode } from '../../shared/index.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
@@ -108,7 +108,7 @@ export async function runBench(opts: BenchOptions, argv: readonly string[], log:
   if (machine.busy) {
     notes.push(`machine busy at start: ${machine.otherBeamProcessesAtStart} other RabbitMQ VM(s) running, 1-min load ${machine.loadAvgAtStart} on ${machine.cores} cores; figures are noisier than on an idle machine`);
   }
-  if (git.dirty) notes.push('the working tree had uncommitted changes under scripts/, app/ or spec/ when this ran');
+  if (git.dirty) notes.push('the working tree had uncommitted changes under scripts/, app/ or shared/ when this ran');
   const scenarios: ScenarioResult[] = [];
   const build = (): BenchReport => ({
     command: `npm run bench -- ${argv.join(' ')}`.trim(),

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { QueueMode, Routes } from '../../spec/index.js';
+import { QueueMode, Routes } from '../../shared/index.js';
 import { freePort } from '../local/ports.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { spawnManaged, waitFor, type ManagedProcess } from '../local/process.js';

@@ -1,5 +1,5 @@
 /** Load helpers shared by the scenarios: pacing, a concurrency pool, JSON over HTTP, tagged post texts. */
-import { Routes } from '../../spec/index.js';
+import { Routes } from '../../shared/index.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../spec/index.js';
+import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
 import { mintToken } from '../chaos/workload.js';
 import { waitFor } from '../local/process.js';
 import { HOLDER_HANDSHAKE_TIMEOUT_MS, startHolders, totalStatus, waitOpen, type Holder } from './holders.js';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppEnv, DEFAULT_SPEC, QueueMode, Routes } from '../../spec/index.js';
+import { AppEnv, DEFAULT_SPEC, QueueMode, Routes } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from '../local/haproxy.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { freePort } from '../local/ports.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../spec/index.js';
+import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../shared/index.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { KubernetesTarget } from './kubernetes.js';

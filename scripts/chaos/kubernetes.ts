@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster/index.js';
-import { objectNames, Ports, SecretKeys, type FeedkitSpec, type QueueMode } from '../../spec/index.js';
+import { objectNames, Ports, SecretKeys, type FeedkitSpec, type QueueMode } from '../../shared/index.js';
 import { CLUSTER_STATUS_ARGS, parseRunningNodes } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 

@@ -38,7 +38,7 @@ export interface ChaosReport {
   readonly runTimeS: number;
   /** HEAD when the run started; absent in reports written before it was recorded. */
   readonly gitCommit?: string;
-  /** True when scripts/, app/ or spec/ had uncommitted changes. */
+  /** True when scripts/, app/ or shared/ had uncommitted changes. */
   readonly gitDirty?: boolean;
   /** CLI options and workload parameters, for reproduction. */
   readonly options: Readonly<Record<string, unknown>>;

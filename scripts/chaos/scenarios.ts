@@ -2,7 +2,7 @@
  * The chaos scenarios. Each injects its faults under load through a {@link ChaosTarget}, records
  * them on the workload, and heals; the runner (run.ts) adds warm-up, the quiet period and the check.
  */
-import { REPLICA_QUEUE_PREFIX } from '../../spec/index.js';
+import { REPLICA_QUEUE_PREFIX } from '../../shared/index.js';
 import { pick, randomInt } from './graph.js';
 import { assessCluster, describeViews, parseRunningNodes, type ClusterVerdict, type NodeView } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';

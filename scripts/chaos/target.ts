@@ -2,7 +2,7 @@
  * What a chaos scenario needs from the system under test. The local twin and a Kubernetes cluster
  * (through kubectl) both implement it, so every scenario runs unchanged against either.
  */
-import type { QueueMode } from '../../spec/index.js';
+import type { QueueMode } from '../../shared/index.js';
 
 /** Thrown by a target for a fault it cannot inject; the scenario is reported as skipped with the reason. */
 export class UnsupportedFault extends Error {

@@ -6,7 +6,7 @@
  */
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { Routes } from '../../spec/index.js';
+import { Routes } from '../../shared/index.js';
 import { followGraph, mulberry32, pick } from './graph.js';
 import type { AckedPost, Delivery, FaultEvent, History, IndeterminatePost } from './history.js';
 

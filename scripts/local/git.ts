@@ -9,11 +9,11 @@ function git(args: readonly string[], cwd: string): string {
   }
 }
 
-/** HEAD and whether the code that runs (scripts/, app/, spec/) has uncommitted changes. */
+/** HEAD and whether the code that runs (scripts/, app/, shared/) has uncommitted changes. */
 export function gitState(repoRoot: string): { commit: string; dirty: boolean } {
   return {
     commit: git(['rev-parse', 'HEAD'], repoRoot) || 'unknown',
-    dirty: git(['status', '--porcelain', '--', 'scripts', 'app', 'spec'], repoRoot) !== '',
+    dirty: git(['status', '--porcelain', '--', 'scripts', 'app', 'shared'], repoRoot) !== '',
   };
 }
 

@@ -6,7 +6,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { FeedkitSpec } from '../../spec/index.js';
+import type { FeedkitSpec } from '../../shared/index.js';
 import { HaproxyNames, renderHaproxyCfg, type HaproxyServer } from '../../haproxy/index.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { spawnManaged, waitFor, type ManagedProcess } from './process.js';

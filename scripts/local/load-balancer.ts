@@ -8,7 +8,7 @@
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Routes } from '../../spec/index.js';
+import { Routes } from '../../shared/index.js';
 
 /** One app replica behind the balancer. */
 export interface Backend {

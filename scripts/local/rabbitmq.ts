@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MIN_COOKIE_LENGTH, POLICY_NAME, type FeedkitSpec } from '../../spec/index.js';
+import { MIN_COOKIE_LENGTH, POLICY_NAME, type FeedkitSpec } from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,

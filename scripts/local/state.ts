@@ -1,7 +1,7 @@
 /** The twin's state file: what `local up` records and `status` / `down` / `token` read. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { QueueMode } from '../../spec/index.js';
+import type { QueueMode } from '../../shared/index.js';
 import { TWIN_DIR, type TwinStateBase } from './paths.js';
 import { isPidAlive, isZombie, processStartTicks } from './process.js';
 

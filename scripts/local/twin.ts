@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AppEnv, QueueMode, Routes, resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../spec/index.js';
+import { AppEnv, QueueMode, Routes, resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from './haproxy.js';
 import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseChaosArgs, runChaos } from '../../scripts/chaos/cli.js';
-import { openLocalTwin } from '../../scripts/chaos/twin.js';
+import { openLocalTwin } from '../../scripts/chaos/twin-target.js';
 
 const out = mkdtempSync(join(tmpdir(), 'feedkit-chaos-smoke-'));
 

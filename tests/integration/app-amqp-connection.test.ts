@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
-import { DEFAULT_SPEC } from '../../spec/index.js';
+import { DEFAULT_SPEC } from '../../shared/index.js';
 import { startRabbitCluster, type RabbitCluster } from '../../scripts/local/rabbitmq.js';
 import { testWorkDir } from '../support/app-backends.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { AppEnv, QueueMode, Routes } from '../../spec/index.js';
+import { AppEnv, QueueMode, Routes } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { progress, sleep, waitFor } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { pino } from 'pino';
-import { AppEnv, EXCHANGE, QueueMode, Routes, userRoutingKey } from '../../spec/index.js';
+import { AppEnv, EXCHANGE, QueueMode, Routes, userRoutingKey } from '../../shared/index.js';
 import type { FeedApp, FeedFrame } from '../../app/src/index.js';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { CC_BATCH_MAX_RECIPIENTS, CcBatchPublisher, chunkRecipients } from '../../app/src/amqp/publisher.js';

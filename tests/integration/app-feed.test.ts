@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { CloseCodes, Routes } from '../../spec/index.js';
+import { CloseCodes, Routes } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { join } from 'node:path';
-import { AppEnv } from '../../spec/index.js';
+import { AppEnv } from '../../shared/index.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { freePort } from '../../scripts/local/ports.js';
 import { spawnManaged, waitFor } from '../../scripts/local/process.js';

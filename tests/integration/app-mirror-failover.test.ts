@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import amqp from 'amqplib';
-import { AppEnv, QueueMode, replicaQueueArguments, replicaQueueName, Routes } from '../../spec/index.js';
+import { AppEnv, QueueMode, replicaQueueArguments, replicaQueueName, Routes } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { progress, sleep, waitFor } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';

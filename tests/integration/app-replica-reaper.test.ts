@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import amqp, { type ChannelModel } from 'amqplib';
 import pg from 'pg';
-import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../spec/index.js';
+import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { QueueReapOutcome, ReplicaRegistry } from '../../app/src/db/replicas.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { EXCHANGE, objectNames, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec } from '../../spec/index.js';
+import { EXCHANGE, objectNames, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec } from '../../shared/index.js';
 import { HaproxyNames, haproxyServersForCluster, renderHaproxyCfg, type HaproxyCfgOptions } from '../../haproxy/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { EXCHANGE, MIRRORED_POLICY_DEFINITION, POLICY_NAME, QueueMode, resolveSpec } from '../../spec/index.js';
+import { EXCHANGE, MIRRORED_POLICY_DEFINITION, POLICY_NAME, QueueMode, resolveSpec } from '../../shared/index.js';
 import { parseStatsCsv, startHaproxy, type HaproxyInstance } from '../../scripts/local/haproxy.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster, type RabbitNode } from '../../scripts/local/rabbitmq.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';

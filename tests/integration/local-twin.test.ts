@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { Routes } from '../../spec/index.js';
+import { Routes } from '../../shared/index.js';
 import { signToken } from '../../app/src/auth/jwt.js';
 import { readTwinState, isRecordedAlive } from '../../scripts/local/control.js';
 import { startLoadBalancer, type LoadBalancer } from '../../scripts/local/load-balancer.js';

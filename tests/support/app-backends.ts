@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { AppEnv, DEFAULT_SPEC } from '../../spec/index.js';
+import { AppEnv, DEFAULT_SPEC } from '../../shared/index.js';
 import { configFromEnv, signToken, startFeedApp, type FeedApp } from '../../app/src/index.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { startPostgres, type PostgresServer } from '../../scripts/local/postgres.js';

@@ -7,7 +7,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { synthStack, type KubeObject, type SynthesizedChart } from '../../charts/stack.js';
-import { resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../spec/index.js';
+import { resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../shared/index.js';
 
 // Every kind the charts (and secretManifests) produce; anything else fails validation loudly.
 const MODELS: Record<string, new (data: never) => Model<unknown>> = {

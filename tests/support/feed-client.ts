@@ -1,6 +1,6 @@
 /** Test helpers for the feed app: a WebSocket follower that records frames, and a JSON HTTP caller. */
 import WebSocket from 'ws';
-import { Routes } from '../../spec/index.js';
+import { Routes } from '../../shared/index.js';
 import type { FeedFrame } from '../../app/src/index.js';
 import { waitFor } from '../../scripts/local/process.js';
 

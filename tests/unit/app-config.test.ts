@@ -1,7 +1,7 @@
 /** The feed app's configuration: read from the environment, every mistake named by its variable. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../spec/index.js';
+import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../shared/index.js';
 import { ConfigError, configFromEnv, DEFAULT_REPLICA_HEARTBEAT_MS, REPLICA_STALE_HEARTBEATS } from '../../app/src/config.js';
 
 const SECRET = 's'.repeat(32);

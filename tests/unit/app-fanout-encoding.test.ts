@@ -1,7 +1,7 @@
 /** Pure parts of the batched (CC-header) fan-out: chunking, the messages of an entry, and decoding both message formats. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { userIdFromRoutingKey, userRoutingKey } from '../../spec/index.js';
+import { userIdFromRoutingKey, userRoutingKey } from '../../shared/index.js';
 import { batchedMessages, CC_BATCH_MAX_HEADER_BYTES, CC_BATCH_MAX_RECIPIENTS, chunkRecipients } from '../../app/src/amqp/publisher.js';
 import type { OutboxEntry } from '../../app/src/db/store.js';
 import { decodeFeedMessage, encodeBatchedBody, parseFrame, toFrame, type FeedFrame } from '../../app/src/ws/frame.js';

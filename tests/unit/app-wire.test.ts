@@ -1,7 +1,7 @@
 /** Pure parts of the feed app's wire contract: routes, tokens, frames, queue and consumer arguments. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CloseCodes, QueueMode, Routes } from '../../spec/index.js';
+import { CloseCodes, QueueMode, Routes } from '../../shared/index.js';
 import { apiRoutes, matchRoute } from '../../app/src/http/api.js';
 import { HttpError } from '../../app/src/http/respond.js';
 import { AuthError, createTokenVerifier, signToken, tokenFromRequest } from '../../app/src/auth/jwt.js';

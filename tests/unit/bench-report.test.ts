@@ -1,7 +1,7 @@
 /** Pure parts of the benchmark CLI and report: flags, the table, file names and the small helpers of each scenario. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QueueMode } from '../../spec/index.js';
+import { QueueMode } from '../../shared/index.js';
 import { BENCH_SCENARIOS, BenchUsageError, benchModes, parseBenchArgs } from '../../scripts/bench/cli.js';
 import { batchedBody, recipientsOf } from '../../scripts/bench/fanout.js';
 import { gapsAfter } from '../../scripts/bench/failover-gap.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseChaosArgs, TargetKind, UsageError, type LocalOpener } from '../../scripts/chaos/cli.js';
 import type { ChaosReport } from '../../scripts/chaos/report.js';
-import { QueueMode } from '../../spec/index.js';
+import { QueueMode } from '../../shared/index.js';
 
 describe('chaos command line', () => {
   it('GIVEN no flags WHEN parsing THEN it runs every scenario locally in both queue modes', () => {

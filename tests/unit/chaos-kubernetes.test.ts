@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { objectNames, resolveSpec } from '../../spec/index.js';
+import { objectNames, resolveSpec } from '../../shared/index.js';
 import { KubernetesTarget, PARTITION_POLICY_PREFIX } from '../../scripts/chaos/kubernetes.js';
 import { SCENARIOS, type ScenarioContext } from '../../scripts/chaos/scenarios.js';
 import { mulberry32 } from '../../scripts/chaos/graph.js';

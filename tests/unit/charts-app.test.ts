@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppEnv, QueueMode, Routes, SecretKeys, objectNames } from '../../spec/index.js';
+import { AppEnv, QueueMode, Routes, SecretKeys, objectNames } from '../../shared/index.js';
 import { envVar, synth } from '../support/charts.js';
 
 const names = objectNames('feedkit');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../../charts/index.js';
 import { rabbitmqPodHostnames } from '../../rabbitmq-cluster/index.js';
-import { objectNames, SpecError } from '../../spec/index.js';
+import { objectNames, SpecError } from '../../shared/index.js';
 import { synth } from '../support/charts.js';
 
 const names = objectNames('feedkit');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Component, selectorLabels } from '../../charts/index.js';
-import { Ports, type FeedkitSpec } from '../../spec/index.js';
+import { Ports, type FeedkitSpec } from '../../shared/index.js';
 import { synth, type Synth } from '../support/charts.js';
 
 interface Source {

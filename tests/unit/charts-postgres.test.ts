@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ChartName, postgresHeadlessName } from '../../charts/index.js';
-import { AppEnv, SecretKeys, objectNames } from '../../spec/index.js';
+import { AppEnv, SecretKeys, objectNames } from '../../shared/index.js';
 import { envVar, synth } from '../support/charts.js';
 
 const names = objectNames('feedkit');

@@ -15,7 +15,7 @@ import {
   objectNames,
   replicaQueueArguments,
   replicaQueueName,
-} from '../../spec/index.js';
+} from '../../shared/index.js';
 import { envVar, synth } from '../support/charts.js';
 
 const names = objectNames('feedkit');

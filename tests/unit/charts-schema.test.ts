@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { secretManifests } from '../../charts/stack.js';
-import { QueueMode } from '../../spec/index.js';
+import { QueueMode } from '../../shared/index.js';
 import { synth, validateKubeObject } from '../support/charts.js';
 
 const VARIANTS = {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { App, Chart } from 'cdk8s';
 import { ChartName, buildStack, postgresHeadlessName, renderChartYaml, synthStack } from '../../charts/index.js';
-import { imageRef, objectNames, resolveSpec } from '../../spec/index.js';
+import { imageRef, objectNames, resolveSpec } from '../../shared/index.js';
 import { allContainers, synth } from '../support/charts.js';
 
 const SNAPSHOT = join(dirname(fileURLToPath(import.meta.url)), '__snapshots__', 'charts-synth.snap.yaml');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AMQP_PROTOCOL_HEADER, resolveSpec } from '../../spec/index.js';
-import { RenderInputError, rabbitmqPodHostnames } from '../../rabbitmq-cluster/index.js';
+import { AMQP_PROTOCOL_HEADER, resolveSpec } from '../../shared/index.js';
+import { rabbitmqPodHostnames } from '../../rabbitmq-cluster/index.js';
+import { RenderInputError } from '../../shared/index.js';
 import {
   CONNECTION_START_HEX_REGEX,
   CONNECTION_START_MIN_BYTES,

@@ -13,7 +13,7 @@ import {
   specFromStackConfig,
   type StackConfigSource,
 } from '../../pulumi/stack-config.js';
-import { DEFAULT_SPEC, MIN_COOKIE_LENGTH, QueueMode } from '../../spec/index.js';
+import { DEFAULT_SPEC, MIN_COOKIE_LENGTH, QueueMode } from '../../shared/index.js';
 
 /** The config as the Pulumi runtime hands it over: structured values as JSON text. */
 function source(config: Record<string, unknown>, secretKeys: string[] = []): StackConfigSource {

@@ -14,7 +14,7 @@ import { renderChartYaml, secretManifests, synthStack, type KubeObject } from '.
 import { generatedSecretProvider, type GeneratedSecretProps } from '../../pulumi/generated-secret.js';
 import { feedkitProgram } from '../../pulumi/program.js';
 import { StackConfigError } from '../../pulumi/stack-config.js';
-import { AppEnv, DEFAULT_SPEC, MIRRORED_POLICY_DEFINITION, QueueMode, SecretKeys, objectNames, resolveSpec, type SpecOverrides } from '../../spec/index.js';
+import { AppEnv, DEFAULT_SPEC, MIRRORED_POLICY_DEFINITION, QueueMode, SecretKeys, objectNames, resolveSpec, type SpecOverrides } from '../../shared/index.js';
 
 /** The wire marker of a secret value (sdk/nodejs/runtime/rpc.ts specialSecretSig). */
 const SECRET_SIG_KEY = '4dabf18193072939515e22adb298388d';

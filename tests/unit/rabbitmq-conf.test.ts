@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { QueueMode, objectNames, resolveSpec } from '../../spec/index.js';
+import { QueueMode, objectNames, resolveSpec, RenderInputError } from '../../shared/index.js';
 import {
   PeerDiscoveryKind,
-  RenderInputError,
   parseRabbitmqConf,
   rabbitmqHostnameSuffix,
   rabbitmqPodHostnames,

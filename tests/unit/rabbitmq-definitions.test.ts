@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { EXCHANGE, EXCHANGE_TYPE, MIRRORED_POLICY_DEFINITION, POLICY_NAME, QueueMode, replicaQueueName, resolveSpec } from '../../spec/index.js';
+import { EXCHANGE, EXCHANGE_TYPE, MIRRORED_POLICY_DEFINITION, POLICY_NAME, QueueMode, replicaQueueName, resolveSpec } from '../../shared/index.js';
 import { PolicyApplyTo, buildDefinitions, renderDefinitions, type RabbitmqDefinitions } from '../../rabbitmq-cluster/index.js';
 
 const mirrored = resolveSpec();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { AppEnv } from '../../spec/index.js';
+import { AppEnv } from '../../shared/index.js';
 import { specTable } from '../../scripts/synth.js';
 
 test('GIVEN the spec WHEN its field table is generated THEN the README carries exactly that table', () => {

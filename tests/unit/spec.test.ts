@@ -15,7 +15,7 @@ import {
   resolveSpec,
   userIdFromRoutingKey,
   userRoutingKey,
-} from '../../spec/index.js';
+} from '../../shared/index.js';
 
 function assertSpecError(fn: () => unknown, field: string, fixMentions?: RegExp): void {
   assert.throws(fn, (e: unknown) => {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { SECRETS_FILE, main, synthToDirectory } from '../../scripts/synth.js';
-import { resolveSpec, objectNames, SecretKeys } from '../../spec/index.js';
+import { resolveSpec, objectNames, SecretKeys } from '../../shared/index.js';
 import { validateKubeObject } from '../support/charts.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -167,7 +167,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 describe('npm run synth -- --spec-table', () => {
   it('GIVEN the spec WHEN the table is printed THEN it has one row per spec field with its default and variable', async () => {
-    const { specLeaves } = await import('../../spec/index.js');
+    const { specLeaves } = await import('../../shared/index.js');
     const r = run(tempDir(), ['--spec-table']);
     assert.equal(r.code, 0);
     const rows = r.out.split('\n').slice(2);

@@ -4,7 +4,7 @@
  * quick close-then-open cannot leave the binding in the wrong state.
  */
 import type { Logger } from 'pino';
-import { EXCHANGE, userRoutingKey } from '../../../spec/index.js';
+import { EXCHANGE, userRoutingKey } from '../../../shared/index.js';
 import type { Channel } from 'amqplib';
 import type { Gauge } from 'prom-client';
 import type { AmqpConnection } from './connection.js';

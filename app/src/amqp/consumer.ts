@@ -9,7 +9,7 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { replicaQueueName } from '../../../spec/index.js';
+import { replicaQueueName } from '../../../shared/index.js';
 import { decodeFeedMessage, type FeedFrame } from '../ws/frame.js';
 import type { BindingRegistry } from './bindings.js';
 import type { AmqpConnection } from './connection.js';

@@ -1,6 +1,6 @@
 /** The exchange and this replica's queue, declared with the same arguments as the broker definitions. */
 import type { Channel } from 'amqplib';
-import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../spec/index.js';
+import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/index.js';
 import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 
 export interface ReplicaTopology {

@@ -1,4 +1,18 @@
-import { RenderInputError } from './errors.js';
+/** Inputs of the pure renderers (rabbitmq-cluster/, haproxy/) that are not spec fields: listen addresses, and the error naming a bad one. */
+/** A renderer option is wrong; the message names the field and how to fix it. */
+export class RenderInputError extends Error {
+  constructor(
+    /** Dotted name of the offending option, e.g. `amqp.port` or `password`. */
+    readonly field: string,
+    problem: string,
+    /** What to do instead. */
+    readonly fix: string,
+  ) {
+    super(`option "${field}": ${problem}. Fix: ${fix}`);
+    this.name = 'RenderInputError';
+  }
+}
+
 
 /** A network address a server listens on; shared by the RabbitMQ and HAProxy renderers. */
 export interface Listener {

@@ -2,7 +2,7 @@
  * Stable names of the RabbitMQ StatefulSet pods: one source for the charts (peer discovery,
  * node names) and the HAProxy backend, so they can never disagree.
  */
-import { objectNames, type FeedkitSpec } from '../spec/index.js';
+import { objectNames, type FeedkitSpec } from '../shared/index.js';
 
 /**
  * Fully qualified DNS names of the StatefulSet pods, in ordinal order:

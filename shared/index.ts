@@ -1,3 +1,4 @@
 export * from './constants.js';
 export * from './spec.js';
 export * from './overrides.js';
+export * from './render-inputs.js';

@@ -3,7 +3,7 @@
  * twin's cluster handle (kill -9 / SIGSTOP by pid, restart on the old data dir), HAProxy and app
  * faults through the twin's handles, and the workload goes through the twin's load balancer.
  */
-import type { QueueMode } from '../../spec/index.js';
+import type { QueueMode } from '../../shared/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
 import { LoopbackPartition } from './partition.js';

@@ -1,12 +1,12 @@
 /** Opens the local twin as a chaos target: one fresh twin per queue mode, in its own work folder. */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { QueueMode } from '../../spec/index.js';
+import type { QueueMode } from '../../shared/index.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { ensureSystemPackages, PARTITION_REQUIREMENTS, SYSTEM_REQUIREMENTS } from '../local/system.js';
 import { startTwin } from '../local/twin.js';
 import type { ChaosOptions, OpenedTarget } from './cli.js';
-import { LocalTarget } from './local.js';
+import { LocalTarget } from './local-target.js';
 import { partitionUnavailable } from './partition.js';
 
 /** Where chaos twins live (git-ignored); a twin's folder is kept only when a scenario on it failed (for its logs). */
