@@ -12,6 +12,7 @@ import {
   MIN_COOKIE_LENGTH,
   SpecError,
   mergeOverrides,
+  setPath,
   resolveSpec,
   specLeaves,
   type FeedkitSpec,
@@ -200,11 +201,4 @@ function coerceScalar(raw: string, reference: unknown): unknown {
   if (typeof reference === 'number' && raw.trim() !== '' && Number.isFinite(Number(raw))) return Number(raw);
   if (typeof reference === 'boolean' && (raw === 'true' || raw === 'false')) return raw === 'true';
   return raw;
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let node = target;
-  for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
-  node[keys[keys.length - 1]!] = value;
 }

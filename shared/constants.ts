@@ -170,3 +170,7 @@ export const SecretKeys = Object.freeze({
 
 /** Minimum erlang cookie length feedkit accepts. */
 export const MIN_COOKIE_LENGTH = 32;
+
+/** Log levels of the feed app (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -20,7 +20,9 @@ export function parseOverrides(text: string, source: string): SpecOverrides {
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new SpecError('(file)', `${source} must hold a mapping of spec fields`, 'write e.g. "rabbitmq: { queueMode: quorum }"');
   }
-  return doc as SpecOverrides;
+  // `$schema` points editors at the JSON Schema; it is not a spec field.
+  const { $schema: _schema, ...fields } = doc as Record<string, unknown>;
+  return fields as SpecOverrides;
 }
 
 /** Environment variable name of a dotted spec path: `rabbitmq.queueMode` → `FEEDKIT_RABBITMQ__QUEUE_MODE`. */
@@ -76,7 +78,8 @@ function convert(path: string, raw: string, reference: string | number | boolean
   return raw;
 }
 
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+/** Sets `value` at the dotted `path` of `target`, creating the objects on the way. */
+export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
   let node = target;
   for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;

@@ -2,294 +2,237 @@
  * The feedkit spec: one typed, validated description of the whole stack. Renderers, charts, the
  * Pulumi program and the local twin all take a resolved {@link FeedkitSpec}; users write only the
  * fields they want to change ({@link SpecOverrides}) in a file, the environment or Pulumi config.
+ *
+ * {@link FeedkitSpecSchema} is the only definition of every field: its type, range, default, doc and
+ * the fix an error suggests. The TypeScript types, {@link DEFAULT_SPEC}, the JSON Schema of spec files
+ * (`feedkit-spec.schema.json`), the README table and the feed app's environment all derive from it.
  */
-import {
-  FIRST_VERSION_WITHOUT_MIRRORING,
-  POLICY_NAME,
-  POLICY_PATTERN,
-  Ports,
-  QueueMode,
-  REPLICA_QUEUE_PREFIX,
-} from './constants.js';
+import { z } from 'zod';
+import { FIRST_VERSION_WITHOUT_MIRRORING, LOG_LEVELS, POLICY_NAME, POLICY_PATTERN, Ports, QueueMode, REPLICA_QUEUE_PREFIX } from './constants.js';
+import { asGroup, boolField, enumField, fieldAt, fieldMeta, fields, group, intField, portField, stringField } from './schema-fields.js';
 
-/** CPU and memory for one container (Kubernetes quantity strings). */
-export interface ResourceSpec {
-  /** CPU request, e.g. `250m`. */
-  readonly cpuRequest: string;
-  /** CPU limit; empty string for none (CPU limits throttle the Erlang scheduler). */
-  readonly cpuLimit: string;
-  /** Memory request, e.g. `512Mi`. */
-  readonly memoryRequest: string;
-  /** Memory limit, e.g. `1Gi`. */
-  readonly memoryLimit: string;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const QUANTITY_FIX = 'use e.g. "500m", "1", "512Mi" or "8Gi"';
+const VERSION = /^(\d+)\.(\d+)(\.\d+)?$/;
+
+function dnsLabel(doc: string, dflt: string, max: number) {
+  return stringField({
+    doc,
+    default: dflt,
+    pattern: DNS_LABEL,
+    maxLength: max,
+    problem: `is not a DNS label of at most ${max} characters`,
+    fix: 'use lower-case letters, digits and "-", starting and ending with a letter or digit',
+  });
+}
+
+function quantity(doc: string, dflt: string, allowEmpty = false) {
+  const pattern = allowEmpty ? new RegExp(`^$|${QUANTITY.source}`) : QUANTITY;
+  return stringField({ doc, default: dflt, pattern, problem: 'is not a Kubernetes quantity', fix: allowEmpty ? `${QUANTITY_FIX}, or "" for none` : QUANTITY_FIX });
+}
+
+function sqlIdentifier(doc: string, dflt: string) {
+  return stringField({ doc, default: dflt, pattern: /^[a-z_][a-z0-9_]{0,62}$/, problem: 'is not a plain SQL identifier', fix: 'use lower-case letters, digits and "_", starting with a letter' });
 }
 
 /** A container image: repository plus a pinned tag (never `latest`). */
-export interface ImageSpec {
-  /** Image repository, e.g. `docker.io/library/rabbitmq`. */
-  readonly repository: string;
-  /** Pinned tag, e.g. `3.13.7-management`. */
-  readonly tag: string;
+function image(what: string, repository: string, tag: string) {
+  return group(`${what} image.`, {
+    repository: stringField({
+      doc: 'Image repository, without tag or digest.',
+      default: repository,
+      pattern: /^(?!.*@)[a-z0-9]+([._/:-][a-z0-9]+)*$/,
+      problem: 'is not an image repository',
+      fix: `use e.g. "${repository}" (the tag goes in the tag field)`,
+    }),
+    tag: stringField({
+      doc: 'Pinned image tag.',
+      default: tag,
+      pattern: /^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+      problem: 'is not a pinned tag',
+      fix: `pin an exact version such as "${tag}"; "latest" is refused because it changes under you`,
+    }),
+  });
 }
 
-export interface RabbitmqSpec {
-  /**
-   * RabbitMQ image.
-   * @default docker.io/library/rabbitmq:3.13.7-management
-   */
-  readonly image: ImageSpec;
-  /**
-   * RabbitMQ server version the image runs (major.minor.patch); drives the `ha-mode` guard.
-   * @default 3.13.7
-   */
-  readonly version: string;
-  /**
-   * Number of cluster nodes; odd, at least 3, so `pause_minority` keeps a majority.
-   * @default 3
-   */
-  readonly replicas: number;
-  /**
-   * How replica queues are made highly available.
-   * @default QueueMode.MIRRORED (the `ha-mode=all` policy, RabbitMQ <= 3.13)
-   */
-  readonly queueMode: QueueMode;
-  /** The HA policy (mirrored mode only). */
-  readonly policy: PolicySpec;
-  /**
-   * Persistent volume size per node.
-   * @default 8Gi
-   */
-  readonly storageSize: string;
-  /**
-   * StorageClass of the node volumes; empty for the cluster default.
-   * @default ''
-   */
-  readonly storageClassName: string;
-  /**
-   * Container resources.
-   * @default 500m/1Gi requested, 2Gi memory limit, no CPU limit
-   */
-  readonly resources: ResourceSpec;
-  /**
-   * Milliseconds an unused replica queue lives after its app replica is gone (`x-expires`).
-   * @default 600000 (10 minutes)
-   */
-  readonly queueExpiresMs: number;
-  /** Ports. */
-  readonly ports: {
-    /** @default 5672 */ readonly amqp: number;
-    /** @default 15672 */ readonly management: number;
-    /** @default 15692 */ readonly prometheus: number;
-    /** @default 25672 */ readonly dist: number;
-    /** @default 4369 */ readonly epmd: number;
-  };
+/** CPU and memory for one container (Kubernetes quantity strings). */
+function resources(what: string, d: { cpuRequest: string; cpuLimit: string; memoryRequest: string; memoryLimit: string }) {
+  return group(`Container resources of ${what}.`, {
+    cpuRequest: quantity('CPU request, e.g. `250m`.', d.cpuRequest),
+    cpuLimit: quantity('CPU limit; empty for none (CPU limits throttle the Erlang scheduler).', d.cpuLimit, true),
+    memoryRequest: quantity('Memory request, e.g. `512Mi`.', d.memoryRequest),
+    memoryLimit: quantity('Memory limit, e.g. `1Gi`.', d.memoryLimit),
+  });
 }
 
-export interface PolicySpec {
-  /**
-   * Policy name.
-   * @default ha-feed
-   */
-  readonly name: string;
-  /**
-   * Queue name pattern; must match the replica queue prefix `post_feed.replica.`.
-   * @default ^post_feed
-   */
-  readonly pattern: string;
-  /**
-   * `ha-sync-mode` of the mirrored policy.
-   * @default automatic
-   */
-  readonly haSyncMode: 'automatic' | 'manual';
-  /**
-   * Policy priority.
-   * @default 0
-   */
-  readonly priority: number;
+function policyMatchesReplicaQueues(pattern: string): boolean {
+  try {
+    return pattern.startsWith('^') && new RegExp(pattern).test(`${REPLICA_QUEUE_PREFIX}x`);
+  } catch {
+    return false;
+  }
 }
 
-export interface HaproxySpec {
-  /**
-   * HAProxy image.
-   * @default docker.io/library/haproxy:2.8.10
-   */
-  readonly image: ImageSpec;
-  /**
-   * Replicas of the AMQP front; at least 2 so it is not a single point of failure.
-   * @default 2
-   */
-  readonly replicas: number;
-  /**
-   * Container resources.
-   * @default 100m/128Mi requested, 256Mi limit
-   */
-  readonly resources: ResourceSpec;
-  /** Ports. */
-  readonly ports: {
-    /** @default 5672 */ readonly amqp: number;
-    /** @default 8404 (stats page at /stats, Prometheus at /metrics) */ readonly stats: number;
-  };
-  /**
-   * Client and server idle timeout in seconds; must exceed the AMQP heartbeat.
-   * @default 3600
-   */
-  readonly idleTimeoutSeconds: number;
-  /**
-   * AMQP heartbeat the app negotiates, in seconds.
-   * @default 30
-   */
-  readonly amqpHeartbeatSeconds: number;
+const PolicySchema = group('The HA policy (mirrored mode only).', {
+  name: stringField({ doc: 'Policy name.', default: POLICY_NAME, pattern: /^[A-Za-z0-9_.-]{1,64}$/, problem: 'is not a valid policy name', fix: `use letters, digits, "-", "_" or ".", e.g. "${POLICY_NAME}"` }),
+  pattern: stringField({
+    doc: `Queue name pattern; must match the replica queues (\`${REPLICA_QUEUE_PREFIX}<replica>\`).`,
+    default: POLICY_PATTERN,
+    check: (p) => (policyMatchesReplicaQueues(p) ? undefined : { problem: `"${p}" does not match the replica queues ("${REPLICA_QUEUE_PREFIX}<replica>")`, fix: `use "${POLICY_PATTERN}"` }),
+  }),
+  haSyncMode: enumField({ doc: '`ha-sync-mode` of the mirrored policy.', values: ['automatic', 'manual'], default: 'automatic' }),
+  priority: intField({ doc: 'Policy priority.', default: 0, min: 0, max: 255 }),
+});
+
+const RabbitmqSchema = asGroup(
+  'The RabbitMQ cluster.',
+  fields({
+    image: image('RabbitMQ', 'docker.io/library/rabbitmq', '3.13.7-management'),
+    version: stringField({ doc: 'RabbitMQ server version the image runs (major.minor.patch); drives the `ha-mode` guard.', default: '3.13.7', pattern: VERSION, problem: 'is not a version', fix: 'use major.minor.patch such as "3.13.7"' }),
+    replicas: intField({
+      doc: 'Number of cluster nodes; odd, at least 3, so `pause_minority` keeps a majority.',
+      default: 3,
+      min: 3,
+      max: 9,
+      check: (n) => (n % 2 === 1 ? undefined : { problem: `${n} nodes cannot keep a majority under pause_minority`, fix: 'use an odd count such as 3 or 5' }),
+    }),
+    queueMode: enumField({ doc: 'How replica queues are made highly available: `mirrored` (the `ha-mode=all` policy, RabbitMQ <= 3.13) or `quorum`.', values: [QueueMode.MIRRORED, QueueMode.QUORUM], default: QueueMode.MIRRORED }),
+    policy: PolicySchema,
+    storageSize: quantity('Persistent volume size per node.', '8Gi'),
+    storageClassName: stringField({ doc: 'StorageClass of the node volumes; empty for the cluster default.', default: '' }),
+    resources: resources('each RabbitMQ node', { cpuRequest: '500m', cpuLimit: '', memoryRequest: '1Gi', memoryLimit: '2Gi' }),
+    // At least 10 s: a replica queue that expired during a short reconnect would take its messages with it.
+    queueExpiresMs: intField({ doc: 'Milliseconds an unused replica queue lives after its app replica is gone (`x-expires`).', default: 600_000, min: 10_000, max: 7 * 24 * 3600_000 }),
+    ports: group('RabbitMQ ports.', {
+      amqp: portField({ doc: 'AMQP.', default: Ports.AMQP }),
+      management: portField({ doc: 'Management UI and HTTP API.', default: Ports.RABBITMQ_MANAGEMENT }),
+      prometheus: portField({ doc: 'Prometheus metrics.', default: Ports.RABBITMQ_PROMETHEUS }),
+      dist: portField({ doc: 'Erlang distribution (inter-node).', default: Ports.RABBITMQ_DIST }),
+      epmd: portField({ doc: 'Erlang port mapper.', default: Ports.EPMD }),
+    }),
+  }).superRefine((r, ctx) => {
+    const major = Number(VERSION.exec(r.version)?.[1]);
+    if (r.queueMode === QueueMode.MIRRORED && major >= FIRST_VERSION_WITHOUT_MIRRORING) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queueMode'],
+        message: `mirrored mode needs an ha-mode policy, which RabbitMQ ${r.version} rejects (classic mirrored queues were removed in 4.0)`,
+        params: { fix: `set rabbitmq.queueMode to "${QueueMode.QUORUM}" (quorum queues, the replacement), or pin rabbitmq.version and rabbitmq.image to 3.13.x` },
+      });
+    }
+  }),
+);
+
+const HaproxySchema = asGroup(
+  'The HAProxy AMQP front.',
+  fields({
+    image: image('HAProxy', 'docker.io/library/haproxy', '2.8.10'),
+    replicas: intField({ doc: 'Replicas of the AMQP front; at least 2 so it is not a single point of failure.', default: 2, min: 2, max: 20, fix: 'a single HAProxy replica is a single point of failure; use 2 or more' }),
+    resources: resources('each HAProxy replica', { cpuRequest: '100m', cpuLimit: '', memoryRequest: '128Mi', memoryLimit: '256Mi' }),
+    ports: group('HAProxy ports.', {
+      amqp: portField({ doc: 'AMQP front.', default: Ports.HAPROXY_AMQP }),
+      stats: portField({ doc: 'Stats page at /stats, Prometheus at /metrics.', default: Ports.HAPROXY_STATS }),
+    }),
+    idleTimeoutSeconds: intField({ doc: 'Client and server idle timeout in seconds; must exceed two AMQP heartbeats.', default: 3600, min: 1, max: 86_400 }),
+    amqpHeartbeatSeconds: intField({ doc: 'AMQP heartbeat the app negotiates, in seconds.', default: 30, min: 5, max: 600 }),
+  }).superRefine((h, ctx) => {
+    if (h.idleTimeoutSeconds <= 2 * h.amqpHeartbeatSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idleTimeoutSeconds'],
+        message: `${h.idleTimeoutSeconds}s is not longer than two AMQP heartbeats (${h.amqpHeartbeatSeconds}s each), so HAProxy would cut idle but healthy connections`,
+        params: { fix: `set it above ${2 * h.amqpHeartbeatSeconds}` },
+      });
+    }
+  }),
+);
+
+const AutoscalingSchema = asGroup(
+  'Horizontal autoscaling bounds.',
+  fields({
+    enabled: boolField({ doc: 'Scale the app with a HorizontalPodAutoscaler.', default: true }),
+    minReplicas: intField({ doc: 'Fewest replicas.', default: 3, min: 1, max: 1000 }),
+    maxReplicas: intField({ doc: 'Most replicas.', default: 10, min: 1, max: 1000 }),
+    targetCpuUtilizationPercent: intField({ doc: 'Average CPU utilization the autoscaler aims for.', default: 70, min: 1, max: 100 }),
+  }).superRefine((a, ctx) => {
+    if (a.maxReplicas < a.minReplicas) {
+      ctx.addIssue({ code: 'custom', path: ['maxReplicas'], message: `${a.maxReplicas} is below minReplicas ${a.minReplicas}`, params: { fix: 'raise maxReplicas or lower minReplicas' } });
+    }
+  }),
+);
+
+const AppSchema = group('The feed app.', {
+  image: image('Feed app', 'ghcr.io/feedkit/feed-app', '0.1.0'),
+  replicas: intField({ doc: 'Replicas when autoscaling is off, and the starting count.', default: 3, min: 1, max: 1000 }),
+  autoscaling: AutoscalingSchema,
+  resources: resources('each app replica', { cpuRequest: '250m', cpuLimit: '1', memoryRequest: '256Mi', memoryLimit: '512Mi' }),
+  port: portField({ doc: 'Container port of the HTTP and WebSocket server.', default: Ports.APP_HTTP }),
+  terminationGracePeriodSeconds: intField({
+    doc: 'Seconds Kubernetes waits after SIGTERM; long enough to close sockets with 1012 and drain.',
+    default: 60,
+    min: 10,
+    max: 3600,
+    fix: 'sockets need time to close with 1012 and in-flight deliveries to finish; use 10 or more',
+  }),
+  // AMQP's prefetch-count is a 16-bit field.
+  prefetch: intField({ doc: 'Consumer prefetch per replica.', default: 200, min: 1, max: 65_535 }),
+  jwksUrl: stringField({ doc: 'JWKS URL to verify tokens with instead of the shared HS256 secret; empty for the secret.', default: '', pattern: /^$|^https?:\/\/\S+$/, problem: 'is not an http(s) URL', fix: 'give the JWKS endpoint URL, or leave it empty to use the HS256 secret' }),
+  logLevel: enumField({ doc: 'Log level (pino).', values: LOG_LEVELS, default: 'info' }),
+});
+
+function checkExternalUrl(value: string): { problem: string; fix: string } | undefined {
+  if (value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { problem: `"${value}" is not a URL`, fix: 'use postgres://user@host:5432/database, or leave it empty for in-cluster PostgreSQL' };
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return { problem: `scheme "${url.protocol}" is not postgres`, fix: 'use postgres://user@host:5432/database' };
+  if (url.password !== '') {
+    return { problem: 'contains a password, which would land in a ConfigMap and the synthesized YAML', fix: 'remove the password from the URL and put it in the postgres Secret (key "password")' };
+  }
+  return undefined;
 }
 
-export interface AppSpec {
-  /**
-   * Feed app image.
-   * @default ghcr.io/feedkit/feed-app:0.1.0
-   */
-  readonly image: ImageSpec;
-  /**
-   * Replicas when autoscaling is off, and the starting count.
-   * @default 3
-   */
-  readonly replicas: number;
-  /** Horizontal autoscaling bounds. */
-  readonly autoscaling: {
-    /** @default true */ readonly enabled: boolean;
-    /** @default 3 */ readonly minReplicas: number;
-    /** @default 10 */ readonly maxReplicas: number;
-    /** @default 70 */ readonly targetCpuUtilizationPercent: number;
-  };
-  /**
-   * Container resources.
-   * @default 250m/256Mi requested, 1 CPU / 512Mi limit
-   */
-  readonly resources: ResourceSpec;
-  /** @default 8080 */
-  readonly port: number;
-  /**
-   * Seconds Kubernetes waits after SIGTERM; long enough to close sockets with 1012 and drain.
-   * @default 60
-   */
-  readonly terminationGracePeriodSeconds: number;
-  /**
-   * Consumer prefetch per replica.
-   * @default 200
-   */
-  readonly prefetch: number;
-  /**
-   * JWKS URL to verify tokens with instead of the shared HS256 secret; empty for the secret.
-   * @default ''
-   */
-  readonly jwksUrl: string;
-  /** @default info */
-  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
-}
+const PostgresSchema = group('PostgreSQL: in the cluster, or external.', {
+  externalUrl: stringField({ doc: 'URL of an external PostgreSQL (no password in it: the password comes from the Secret); empty to run PostgreSQL in the cluster.', default: '', check: checkExternalUrl }),
+  image: image('In-cluster PostgreSQL', 'docker.io/library/postgres', '16.4'),
+  database: sqlIdentifier('Database name.', 'feed'),
+  username: sqlIdentifier('Database user.', 'feed'),
+  storageSize: quantity('Persistent volume size.', '10Gi'),
+  storageClassName: stringField({ doc: 'StorageClass of the volume; empty for the cluster default.', default: '' }),
+  resources: resources('PostgreSQL', { cpuRequest: '250m', cpuLimit: '', memoryRequest: '512Mi', memoryLimit: '1Gi' }),
+  port: portField({ doc: 'PostgreSQL port.', default: Ports.POSTGRES }),
+});
 
-export interface PostgresSpec {
-  /**
-   * URL of an external PostgreSQL (no password in it: the password comes from the Secret).
-   * Empty to run PostgreSQL in the cluster.
-   * @default ''
-   */
-  readonly externalUrl: string;
-  /**
-   * In-cluster PostgreSQL image.
-   * @default docker.io/library/postgres:16.4
-   */
-  readonly image: ImageSpec;
-  /** @default feed */ readonly database: string;
-  /** @default feed */ readonly username: string;
-  /** @default 10Gi */ readonly storageSize: string;
-  /** @default '' (cluster default) */ readonly storageClassName: string;
-  /**
-   * Container resources.
-   * @default 250m/512Mi requested, 1Gi limit
-   */
-  readonly resources: ResourceSpec;
-  /** @default 5432 */ readonly port: number;
-}
+/** The schema of the whole stack: the one definition of every spec field. */
+export const FeedkitSpecSchema = fields({
+  name: dnsLabel('Prefix of every object name.', 'feedkit', 30),
+  namespace: dnsLabel('Namespace everything is deployed into.', 'feedkit', 63),
+  clusterDomain: stringField({ doc: 'Kubernetes cluster DNS domain (for the pods\' stable names).', default: 'cluster.local', pattern: /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, problem: 'is not a DNS domain', fix: 'use e.g. "cluster.local"' }),
+  rabbitmq: RabbitmqSchema,
+  haproxy: HaproxySchema,
+  app: AppSchema,
+  postgres: PostgresSchema,
+}).meta({ title: 'feedkit spec', description: 'What `npm run synth` and the Pulumi program deploy. Every field has a default: write only what you change.' });
 
-/** The whole stack. */
-export interface FeedkitSpec {
-  /**
-   * Prefix of every object name.
-   * @default feedkit
-   */
-  readonly name: string;
-  /**
-   * Namespace everything is deployed into.
-   * @default feedkit
-   */
-  readonly namespace: string;
-  /**
-   * Kubernetes cluster DNS domain (for the pods' stable names).
-   * @default cluster.local
-   */
-  readonly clusterDomain: string;
-  readonly rabbitmq: RabbitmqSpec;
-  readonly haproxy: HaproxySpec;
-  readonly app: AppSpec;
-  readonly postgres: PostgresSpec;
-}
+type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The whole stack, resolved: every field present and valid. */
+export type FeedkitSpec = DeepReadonly<z.output<typeof FeedkitSpecSchema>>;
+export type RabbitmqSpec = FeedkitSpec['rabbitmq'];
+export type HaproxySpec = FeedkitSpec['haproxy'];
+export type AppSpec = FeedkitSpec['app'];
+export type PostgresSpec = FeedkitSpec['postgres'];
+export type ImageSpec = RabbitmqSpec['image'];
+export type ResourceSpec = RabbitmqSpec['resources'];
+export type PolicySpec = RabbitmqSpec['policy'];
 
 /** Deep partial of {@link FeedkitSpec}: what a user writes. */
-export type SpecOverrides = {
-  readonly [K in keyof FeedkitSpec]?: FeedkitSpec[K] extends object ? DeepPartial<FeedkitSpec[K]> : FeedkitSpec[K];
-};
 export type DeepPartial<T> = { readonly [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
-
-export const DEFAULT_SPEC: FeedkitSpec = deepFreeze({
-  name: 'feedkit',
-  namespace: 'feedkit',
-  clusterDomain: 'cluster.local',
-  rabbitmq: {
-    image: { repository: 'docker.io/library/rabbitmq', tag: '3.13.7-management' },
-    version: '3.13.7',
-    replicas: 3,
-    queueMode: QueueMode.MIRRORED,
-    policy: { name: POLICY_NAME, pattern: POLICY_PATTERN, haSyncMode: 'automatic', priority: 0 },
-    storageSize: '8Gi',
-    storageClassName: '',
-    resources: { cpuRequest: '500m', cpuLimit: '', memoryRequest: '1Gi', memoryLimit: '2Gi' },
-    queueExpiresMs: 600_000,
-    ports: {
-      amqp: Ports.AMQP,
-      management: Ports.RABBITMQ_MANAGEMENT,
-      prometheus: Ports.RABBITMQ_PROMETHEUS,
-      dist: Ports.RABBITMQ_DIST,
-      epmd: Ports.EPMD,
-    },
-  },
-  haproxy: {
-    image: { repository: 'docker.io/library/haproxy', tag: '2.8.10' },
-    replicas: 2,
-    resources: { cpuRequest: '100m', cpuLimit: '', memoryRequest: '128Mi', memoryLimit: '256Mi' },
-    ports: { amqp: Ports.HAPROXY_AMQP, stats: Ports.HAPROXY_STATS },
-    idleTimeoutSeconds: 3600,
-    amqpHeartbeatSeconds: 30,
-  },
-  app: {
-    image: { repository: 'ghcr.io/feedkit/feed-app', tag: '0.1.0' },
-    replicas: 3,
-    autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 10, targetCpuUtilizationPercent: 70 },
-    resources: { cpuRequest: '250m', cpuLimit: '1', memoryRequest: '256Mi', memoryLimit: '512Mi' },
-    port: Ports.APP_HTTP,
-    terminationGracePeriodSeconds: 60,
-    prefetch: 200,
-    jwksUrl: '',
-    logLevel: 'info',
-  },
-  postgres: {
-    externalUrl: '',
-    image: { repository: 'docker.io/library/postgres', tag: '16.4' },
-    database: 'feed',
-    username: 'feed',
-    storageSize: '10Gi',
-    storageClassName: '',
-    resources: { cpuRequest: '250m', cpuLimit: '', memoryRequest: '512Mi', memoryLimit: '1Gi' },
-    port: Ports.POSTGRES,
-  },
-});
+export type SpecOverrides = DeepPartial<FeedkitSpec>;
 
 /** A spec value is wrong; the message names the field (dotted path) and how to fix it. */
 export class SpecError extends Error {
@@ -305,201 +248,40 @@ export class SpecError extends Error {
   }
 }
 
-/** Merges overrides onto the defaults and validates the result; throws {@link SpecError}. */
+/** Merges overrides onto the defaults and validates the result; throws {@link SpecError} for the first bad field. */
 export function resolveSpec(overrides: SpecOverrides = {}): FeedkitSpec {
-  rejectUnknownKeys(overrides, DEFAULT_SPEC, '');
-  const merged = deepMerge(DEFAULT_SPEC, overrides) as FeedkitSpec;
-  validateSpec(merged);
-  return deepFreeze(merged);
+  const result = FeedkitSpecSchema.safeParse(overrides);
+  if (!result.success) throw specErrorOf(result.error.issues[0]!);
+  return deepFreeze(result.data);
 }
 
-/** Throws {@link SpecError} for the first invalid field of a complete spec. */
-export function validateSpec(spec: FeedkitSpec): void {
-  checkTypes(spec, DEFAULT_SPEC, '');
+/** Every field at its default. */
+export const DEFAULT_SPEC: FeedkitSpec = resolveSpec();
 
-  checkDnsLabel('name', spec.name, 30);
-  checkDnsLabel('namespace', spec.namespace, 63);
-  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(spec.clusterDomain)) {
-    throw new SpecError('clusterDomain', `"${spec.clusterDomain}" is not a DNS domain`, 'use e.g. "cluster.local"');
+/** The {@link SpecError} of one schema issue: the field's path, the check's message, the field's fix. */
+export function specErrorOf(issue: z.core.$ZodIssue): SpecError {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const known = Object.keys(fieldShape(path));
+    return new SpecError([...path, issue.keys[0]!].join('.'), 'is not a spec field', `remove it or use one of: ${known.join(', ')}`);
   }
+  const params = (issue as { params?: { fix?: string } }).params;
+  const fix = params?.fix ?? fieldMeta(fieldAt(FeedkitSpecSchema, path) ?? FeedkitSpecSchema)?.fix ?? 'see the spec table in the README';
+  return new SpecError(path.join('.') || '(spec)', issue.message, fix);
+}
 
-  const rmq = spec.rabbitmq;
-  checkImage('rabbitmq.image', rmq.image);
-  const major = parseMajor('rabbitmq.version', rmq.version);
-  if (!Object.values(QueueMode).includes(rmq.queueMode)) {
-    throw new SpecError('rabbitmq.queueMode', `"${String(rmq.queueMode)}" is not a queue mode`, `use one of ${Object.values(QueueMode).join(', ')}`);
-  }
-  if (rmq.queueMode === QueueMode.MIRRORED && major >= FIRST_VERSION_WITHOUT_MIRRORING) {
-    throw new SpecError(
-      'rabbitmq.queueMode',
-      `mirrored mode needs an ha-mode policy, which RabbitMQ ${rmq.version} rejects (classic mirrored queues were removed in 4.0)`,
-      `set rabbitmq.queueMode to "${QueueMode.QUORUM}" (quorum queues, the replacement), or pin rabbitmq.version and rabbitmq.image to 3.13.x`,
-    );
-  }
-  checkInt('rabbitmq.replicas', rmq.replicas, 3, 9);
-  if (rmq.replicas % 2 === 0) {
-    throw new SpecError('rabbitmq.replicas', `${rmq.replicas} nodes cannot keep a majority under pause_minority`, 'use an odd count such as 3 or 5');
-  }
-  if (!rmq.policy.pattern.startsWith('^') || !new RegExp(rmq.policy.pattern).test(REPLICA_QUEUE_PREFIX + 'x')) {
-    throw new SpecError(
-      'rabbitmq.policy.pattern',
-      `"${rmq.policy.pattern}" does not match the replica queues ("${REPLICA_QUEUE_PREFIX}<replica>")`,
-      `use "${POLICY_PATTERN}"`,
-    );
-  }
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(rmq.policy.name)) {
-    throw new SpecError('rabbitmq.policy.name', `"${rmq.policy.name}" is not a valid policy name`, `use letters, digits, "-", "_" or ".", e.g. "${POLICY_NAME}"`);
-  }
-  if (rmq.policy.haSyncMode !== 'automatic' && rmq.policy.haSyncMode !== 'manual') {
-    throw new SpecError('rabbitmq.policy.haSyncMode', `"${String(rmq.policy.haSyncMode)}" is not a sync mode`, 'use "automatic" or "manual"');
-  }
-  checkInt('rabbitmq.policy.priority', rmq.policy.priority, 0, 255);
-  checkQuantity('rabbitmq.storageSize', rmq.storageSize);
-  checkResources('rabbitmq.resources', rmq.resources);
-  checkInt('rabbitmq.queueExpiresMs', rmq.queueExpiresMs, 10_000, 7 * 24 * 3600_000);
-  for (const [k, v] of Object.entries(rmq.ports)) checkPort(`rabbitmq.ports.${k}`, v);
-
-  const hap = spec.haproxy;
-  checkImage('haproxy.image', hap.image);
-  checkInt('haproxy.replicas', hap.replicas, 2, 20, 'a single HAProxy replica is a single point of failure; use 2 or more');
-  checkResources('haproxy.resources', hap.resources);
-  for (const [k, v] of Object.entries(hap.ports)) checkPort(`haproxy.ports.${k}`, v);
-  checkInt('haproxy.amqpHeartbeatSeconds', hap.amqpHeartbeatSeconds, 5, 600);
-  checkInt('haproxy.idleTimeoutSeconds', hap.idleTimeoutSeconds, 1, 86_400);
-  if (hap.idleTimeoutSeconds <= 2 * hap.amqpHeartbeatSeconds) {
-    throw new SpecError(
-      'haproxy.idleTimeoutSeconds',
-      `${hap.idleTimeoutSeconds}s is not longer than two AMQP heartbeats (${hap.amqpHeartbeatSeconds}s each), so HAProxy would cut idle but healthy connections`,
-      `set it above ${2 * hap.amqpHeartbeatSeconds}`,
-    );
-  }
-
-  const app = spec.app;
-  checkImage('app.image', app.image);
-  checkInt('app.replicas', app.replicas, 1, 1000);
-  checkInt('app.autoscaling.minReplicas', app.autoscaling.minReplicas, 1, 1000);
-  checkInt('app.autoscaling.maxReplicas', app.autoscaling.maxReplicas, 1, 1000);
-  if (app.autoscaling.maxReplicas < app.autoscaling.minReplicas) {
-    throw new SpecError('app.autoscaling.maxReplicas', `${app.autoscaling.maxReplicas} is below minReplicas ${app.autoscaling.minReplicas}`, 'raise maxReplicas or lower minReplicas');
-  }
-  checkInt('app.autoscaling.targetCpuUtilizationPercent', app.autoscaling.targetCpuUtilizationPercent, 1, 100);
-  checkResources('app.resources', app.resources);
-  checkPort('app.port', app.port);
-  checkInt('app.terminationGracePeriodSeconds', app.terminationGracePeriodSeconds, 10, 3600, 'sockets need time to close with 1012 and in-flight deliveries to finish; use 10 or more');
-  checkInt('app.prefetch', app.prefetch, 1, 10_000);
-  if (app.jwksUrl !== '' && !/^https?:\/\/\S+$/.test(app.jwksUrl)) {
-    throw new SpecError('app.jwksUrl', `"${app.jwksUrl}" is not an http(s) URL`, 'give the JWKS endpoint URL, or leave it empty to use the HS256 secret');
-  }
-  const levels = ['trace', 'debug', 'info', 'warn', 'error'];
-  if (!levels.includes(app.logLevel)) {
-    throw new SpecError('app.logLevel', `"${String(app.logLevel)}" is not a log level`, `use one of ${levels.join(', ')}`);
-  }
-
-  const pg = spec.postgres;
-  if (pg.externalUrl !== '') {
-    let url: URL;
-    try {
-      url = new URL(pg.externalUrl);
-    } catch {
-      throw new SpecError('postgres.externalUrl', `"${pg.externalUrl}" is not a URL`, 'use postgres://user@host:5432/database, or leave it empty for in-cluster PostgreSQL');
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new SpecError('postgres.externalUrl', `scheme "${url.protocol}" is not postgres`, 'use postgres://user@host:5432/database');
-    }
-    if (url.password !== '') {
-      throw new SpecError('postgres.externalUrl', 'contains a password, which would land in a ConfigMap and the synthesized YAML', 'remove the password from the URL and put it in the postgres Secret (key "password")');
-    }
-  }
-  checkImage('postgres.image', pg.image);
-  checkIdentifier('postgres.database', pg.database);
-  checkIdentifier('postgres.username', pg.username);
-  checkQuantity('postgres.storageSize', pg.storageSize);
-  checkResources('postgres.resources', pg.resources);
-  checkPort('postgres.port', pg.port);
+/** The known keys at `path`: every field has a default, so the defaults have every key. */
+function fieldShape(path: readonly string[]): Record<string, unknown> {
+  let node: unknown = DEFAULT_SPEC;
+  for (const key of path) node = (node as Record<string, unknown> | undefined)?.[key];
+  return (node ?? {}) as Record<string, unknown>;
 }
 
 /** Major version number of a RabbitMQ version string. */
 export function rabbitmqMajor(version: string): number {
-  return parseMajor('rabbitmq.version', version);
-}
-
-function parseMajor(field: string, version: string): number {
-  const m = /^(\d+)\.(\d+)(\.\d+)?$/.exec(version);
-  if (!m) throw new SpecError(field, `"${version}" is not a version`, 'use major.minor.patch such as "3.13.7"');
+  const m = VERSION.exec(version);
+  if (!m) throw new SpecError('rabbitmq.version', `"${version}" is not a version`, 'use major.minor.patch such as "3.13.7"');
   return Number(m[1]);
-}
-
-function checkTypes(value: unknown, reference: unknown, path: string): void {
-  if (reference !== null && typeof reference === 'object') {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new SpecError(path, `expected an object, got ${describe(value)}`, 'give an object with the documented fields');
-    }
-    for (const key of Object.keys(reference)) {
-      checkTypes((value as Record<string, unknown>)[key], (reference as Record<string, unknown>)[key], join(path, key));
-    }
-    return;
-  }
-  if (typeof value !== typeof reference) {
-    throw new SpecError(path, `expected a ${typeof reference}, got ${describe(value)}`, `give a ${typeof reference} such as ${JSON.stringify(reference)}`);
-  }
-}
-
-function rejectUnknownKeys(value: unknown, reference: unknown, path: string): void {
-  if (value === null || typeof value !== 'object' || reference === null || typeof reference !== 'object') return;
-  for (const key of Object.keys(value)) {
-    if (!(key in reference)) {
-      const known = Object.keys(reference).join(', ');
-      throw new SpecError(join(path, key), 'is not a spec field', `remove it or use one of: ${known}`);
-    }
-    rejectUnknownKeys((value as Record<string, unknown>)[key], (reference as Record<string, unknown>)[key], join(path, key));
-  }
-}
-
-function checkInt(field: string, v: number, min: number, max: number, fix?: string): void {
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new SpecError(field, `${v} is out of range`, fix ?? `use a whole number from ${min} to ${max}`);
-  }
-}
-
-function checkPort(field: string, v: number): void {
-  checkInt(field, v, 1, 65_535);
-}
-
-function checkDnsLabel(field: string, v: string, max: number): void {
-  if (v.length > max || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v)) {
-    throw new SpecError(field, `"${v}" is not a DNS label of at most ${max} characters`, 'use lower-case letters, digits and "-", starting and ending with a letter or digit');
-  }
-}
-
-function checkIdentifier(field: string, v: string): void {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v)) {
-    throw new SpecError(field, `"${v}" is not a plain SQL identifier`, 'use lower-case letters, digits and "_", starting with a letter');
-  }
-}
-
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-
-function checkQuantity(field: string, v: string, allowEmpty = false): void {
-  if (allowEmpty && v === '') return;
-  if (!QUANTITY.test(v)) {
-    throw new SpecError(field, `"${v}" is not a Kubernetes quantity`, 'use e.g. "500m", "1", "512Mi" or "8Gi"');
-  }
-}
-
-function checkResources(field: string, r: ResourceSpec): void {
-  checkQuantity(`${field}.cpuRequest`, r.cpuRequest);
-  checkQuantity(`${field}.cpuLimit`, r.cpuLimit, true);
-  checkQuantity(`${field}.memoryRequest`, r.memoryRequest);
-  checkQuantity(`${field}.memoryLimit`, r.memoryLimit);
-}
-
-function checkImage(field: string, image: ImageSpec): void {
-  if (!/^[a-z0-9]+([._/:-][a-z0-9]+)*$/.test(image.repository) || image.repository.includes('@')) {
-    throw new SpecError(`${field}.repository`, `"${image.repository}" is not an image repository`, 'use e.g. "docker.io/library/rabbitmq" (the tag goes in the tag field)');
-  }
-  if (image.tag === 'latest' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(image.tag)) {
-    throw new SpecError(`${field}.tag`, `"${image.tag}" is not a pinned tag`, 'pin an exact version such as "3.13.7-management"; "latest" is refused because it changes under you');
-  }
 }
 
 /** `repository:tag`. */
@@ -507,26 +289,10 @@ export function imageRef(image: ImageSpec): string {
   return `${image.repository}:${image.tag}`;
 }
 
-function describe(v: unknown): string {
-  return v === undefined ? 'nothing' : `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function join(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
-}
-
-function deepMerge(base: unknown, over: unknown): unknown {
-  if (over === undefined) return base;
-  if (base === null || typeof base !== 'object' || over === null || typeof over !== 'object' || Array.isArray(over)) return over;
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) out[k] = deepMerge((base as Record<string, unknown>)[k], v);
-  return out;
-}
-
 function deepFreeze<T>(o: T): T {
   if (o !== null && typeof o === 'object') {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
   }
-  return o;
+  return o as T;
 }

@@ -3,28 +3,26 @@
  * validated at start: a bad value stops the process with an error naming the variable and the fix.
  */
 import { hostname } from 'node:os';
-import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../shared/index.js';
-
-/** Levels pino accepts. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import {
+  APP_SETTINGS,
+  AppEnv,
+  QueueMode,
+  REPLICA_STALE_HEARTBEATS,
+  appSettingFix,
+  type AppSettingName,
+  type LogLevel,
+} from '../../shared/index.js';
 
 /** Replica ids and user ids end up in queue names and routing keys: no AMQP wildcards, no spaces. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
 
-/** Default replica registry heartbeat period. */
-export const DEFAULT_REPLICA_HEARTBEAT_MS = 2000;
-
-/** Missed heartbeats after which a replica counts as dead, unless REPLICA_STALE_MS says otherwise. */
-export const REPLICA_STALE_HEARTBEATS = 5;
-
-/** Validated configuration of one feed app replica. */
+/** Validated configuration of one feed app replica. Defaults and ranges of the tunables: `APP_SETTINGS` (shared/app-settings.ts). */
 export interface FeedAppConfig {
-  /** HTTP port; 0 picks a free one (tests). @default 8080 */
+  /** HTTP port; 0 picks a free one (tests). */
   readonly port: number;
-  /** Interface to listen on. @default '0.0.0.0' */
+  /** Interface to listen on. */
   readonly host: string;
-  /** This replica's id (pod name); names its queue. @default the hostname */
+  /** This replica's id (pod name); names its queue. */
   readonly replicaId: string;
   /** AMQP URLs tried in order, credentials already applied. */
   readonly amqpUrls: readonly string[];
@@ -36,27 +34,27 @@ export interface FeedAppConfig {
   readonly jwtSecret?: string;
   /** JWKS endpoint, when tokens are verified with public keys. */
   readonly jwksUrl?: string;
-  /** How the replica queue is made highly available. @default mirrored */
+  /** How the replica queue is made highly available. */
   readonly queueMode: QueueMode;
-  /** `x-expires` of the replica queue. @default 600000 */
+  /** `x-expires` of the replica queue. */
   readonly queueExpiresMs: number;
-  /** Consumer prefetch. @default 200 */
+  /** Consumer prefetch. */
   readonly prefetch: number;
-  /** AMQP heartbeat in seconds when a URL sets none. @default 30 */
+  /** AMQP heartbeat in seconds when a URL sets none. */
   readonly amqpHeartbeatSeconds: number;
-  /** pino level. @default 'info' */
+  /** pino level. */
   readonly logLevel: LogLevel;
-  /** Most posts one `?since=` replay sends. @default 1000 */
+  /** Most posts one `?since=` replay sends. */
   readonly replayLimit: number;
-  /** WebSocket ping interval. @default 30000 */
+  /** WebSocket ping interval. */
   readonly wsPingIntervalMs: number;
-  /** Send buffer bound per socket before it is closed as a slow consumer. @default 4 MiB */
+  /** Send buffer bound per socket before it is closed as a slow consumer. */
   readonly wsMaxBufferedBytes: number;
-  /** Longest graceful shutdown. @default 20000 */
+  /** Longest graceful shutdown. */
   readonly shutdownTimeoutMs: number;
-  /** Replica registry heartbeat and reap period. @default 2000 */
+  /** Replica registry heartbeat and reap period. */
   readonly replicaHeartbeatMs: number;
-  /** Heartbeat age after which a replica is dead and its unused queue is deleted. @default 5 × replicaHeartbeatMs */
+  /** Heartbeat age after which a replica is dead and its unused queue is deleted. */
   readonly replicaStaleMs: number;
 }
 
@@ -79,14 +77,24 @@ function str(env: Env, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+/** The value of a tunable setting: its default when unset, else the variable's text checked by the setting's schema. */
+function setting<N extends AppSettingName>(env: Env, name: N): number | string {
+  const schema = APP_SETTINGS[name].schema;
   const raw = str(env, name);
-  if (raw === undefined) return dflt;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(name, `"${raw}" is not an integer in [${min}, ${max}]`, `set ${name} to a whole number between ${min} and ${max}, or unset it for ${dflt}`);
+  const numeric = typeof schema.parse(undefined) === 'number';
+  if (raw !== undefined && numeric && !/^\d+$/.test(raw)) {
+    throw new ConfigError(name, `"${raw}" is not a whole number`, `${appSettingFix(name)}, or unset ${name} for the default`);
   }
-  return Number(raw);
+  const result = schema.safeParse(raw === undefined ? undefined : numeric ? Number(raw) : raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const fix = (issue as { params?: { fix?: string } }).params?.fix ?? appSettingFix(name);
+    throw new ConfigError(name, issue.message, `${fix}, or unset ${name} for the default`);
+  }
+  return result.data as number | string;
 }
+
+const int = (env: Env, name: AppSettingName): number => setting(env, name) as number;
 
 function amqpUrls(env: Env): string[] {
   const raw = str(env, AppEnv.AMQP_URLS);
@@ -95,7 +103,7 @@ function amqpUrls(env: Env): string[] {
   }
   const user = str(env, AppEnv.AMQP_USERNAME);
   const pass = str(env, AppEnv.AMQP_PASSWORD);
-  const heartbeat = int(env, AppEnv.AMQP_HEARTBEAT_SECONDS, DEFAULT_SPEC.haproxy.amqpHeartbeatSeconds, 1, 3600);
+  const heartbeat = int(env, AppEnv.AMQP_HEARTBEAT_SECONDS);
   return raw
     .split(',')
     .map((s) => s.trim())
@@ -131,27 +139,19 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     throw new ConfigError(AppEnv.DATABASE_URL, `"${databaseUrl}" is not a postgres:// URL`, 'give postgres://user@host:5432/db');
   }
   const jwtSecret = str(env, AppEnv.JWT_SECRET);
-  const jwksUrl = str(env, AppEnv.JWKS_URL);
+  const jwksUrl = (setting(env, AppEnv.JWKS_URL) as string) || undefined;
   if (jwtSecret === undefined && jwksUrl === undefined) {
     throw new ConfigError(AppEnv.JWT_SECRET, `neither ${AppEnv.JWT_SECRET} nor ${AppEnv.JWKS_URL} is set`, 'set the HS256 secret (32+ characters) or a JWKS URL');
   }
   if (jwtSecret !== undefined && jwtSecret.length < 32) {
     throw new ConfigError(AppEnv.JWT_SECRET, `is ${jwtSecret.length} characters long`, 'use a random secret of at least 32 characters');
   }
-  if (jwksUrl !== undefined && !/^https?:\/\/\S+$/.test(jwksUrl)) {
-    throw new ConfigError(AppEnv.JWKS_URL, `"${jwksUrl}" is not an http(s) URL`, 'give the JWKS endpoint URL');
-  }
-  const queueMode = (str(env, AppEnv.QUEUE_MODE) ?? DEFAULT_SPEC.rabbitmq.queueMode) as QueueMode;
-  if (!Object.values(QueueMode).includes(queueMode)) {
-    throw new ConfigError(AppEnv.QUEUE_MODE, `"${queueMode}" is not a queue mode`, `use one of ${Object.values(QueueMode).join(', ')}`);
-  }
-  const logLevel = (str(env, AppEnv.LOG_LEVEL) ?? DEFAULT_SPEC.app.logLevel) as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(AppEnv.LOG_LEVEL, `"${logLevel}" is not a level`, `use one of ${LOG_LEVELS.join(', ')}`);
-  }
+  const queueMode = setting(env, AppEnv.QUEUE_MODE) as QueueMode;
+  const logLevel = setting(env, AppEnv.LOG_LEVEL) as LogLevel;
   const password = env[AppEnv.PGPASSWORD];
-  const replicaHeartbeatMs = int(env, AppEnv.REPLICA_HEARTBEAT_MS, DEFAULT_REPLICA_HEARTBEAT_MS, 100, 3600_000);
-  const replicaStaleMs = int(env, AppEnv.REPLICA_STALE_MS, REPLICA_STALE_HEARTBEATS * replicaHeartbeatMs, 1, 24 * 3600_000);
+  const replicaHeartbeatMs = int(env, AppEnv.REPLICA_HEARTBEAT_MS);
+  // Unset, the stale threshold follows the heartbeat period.
+  const replicaStaleMs = str(env, AppEnv.REPLICA_STALE_MS) === undefined ? REPLICA_STALE_HEARTBEATS * replicaHeartbeatMs : int(env, AppEnv.REPLICA_STALE_MS);
   if (replicaStaleMs < 2 * replicaHeartbeatMs) {
     throw new ConfigError(
       AppEnv.REPLICA_STALE_MS,
@@ -160,7 +160,7 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     );
   }
   return {
-    port: int(env, AppEnv.PORT, Ports.APP_HTTP, 0, 65535),
+    port: int(env, AppEnv.PORT),
     host: '0.0.0.0',
     replicaId,
     amqpUrls: amqpUrls(env),
@@ -169,14 +169,14 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
     ...(jwksUrl !== undefined ? { jwksUrl } : {}),
     queueMode,
-    queueExpiresMs: int(env, AppEnv.QUEUE_EXPIRES_MS, DEFAULT_SPEC.rabbitmq.queueExpiresMs, 1000, 7 * 24 * 3600_000),
-    prefetch: int(env, AppEnv.PREFETCH, DEFAULT_SPEC.app.prefetch, 1, 65535),
-    amqpHeartbeatSeconds: int(env, AppEnv.AMQP_HEARTBEAT_SECONDS, DEFAULT_SPEC.haproxy.amqpHeartbeatSeconds, 1, 3600),
+    queueExpiresMs: int(env, AppEnv.QUEUE_EXPIRES_MS),
+    prefetch: int(env, AppEnv.PREFETCH),
+    amqpHeartbeatSeconds: int(env, AppEnv.AMQP_HEARTBEAT_SECONDS),
     logLevel,
-    replayLimit: int(env, AppEnv.REPLAY_LIMIT, 1000, 1, 100_000),
-    wsPingIntervalMs: int(env, AppEnv.WS_PING_INTERVAL_MS, 30_000, 100, 3600_000),
-    wsMaxBufferedBytes: int(env, AppEnv.WS_MAX_BUFFERED_BYTES, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    shutdownTimeoutMs: int(env, AppEnv.SHUTDOWN_TIMEOUT_MS, 20_000, 0, 3600_000),
+    replayLimit: int(env, AppEnv.REPLAY_LIMIT),
+    wsPingIntervalMs: int(env, AppEnv.WS_PING_INTERVAL_MS),
+    wsMaxBufferedBytes: int(env, AppEnv.WS_MAX_BUFFERED_BYTES),
+    shutdownTimeoutMs: int(env, AppEnv.SHUTDOWN_TIMEOUT_MS),
     replicaHeartbeatMs,
     replicaStaleMs,
   };

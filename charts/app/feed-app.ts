@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { AppEnv, Routes, SecretKeys, imageRef, objectNames, type FeedkitSpec } from '../../shared/index.js';
+import { AppEnv, Routes, SecretKeys, appEnvironment, imageRef, objectNames, type FeedkitSpec } from '../../shared/index.js';
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from '../common/checksum.js';
 import { Component, selectorLabels } from '../common/labels.js';
 import { PodDisruptionBudget } from '../common/pod-disruption-budget.js';
@@ -38,15 +38,10 @@ export class FeedApp extends Construct {
     const labels = selectorLabels(spec, Component.APP);
 
     const settings: Record<string, string> = {
-      [AppEnv.PORT]: String(app.port),
+      // Every tunable the spec sets (queue mode: the app declares its replica queue from it).
+      ...appEnvironment(spec),
       [AppEnv.AMQP_URLS]: amqpUrls(spec),
       [AppEnv.DATABASE_URL]: databaseUrl(spec),
-      // The app declares its replica queue from this (x-queue-type: quorum in quorum mode).
-      [AppEnv.QUEUE_MODE]: spec.rabbitmq.queueMode,
-      [AppEnv.QUEUE_EXPIRES_MS]: String(spec.rabbitmq.queueExpiresMs),
-      [AppEnv.PREFETCH]: String(app.prefetch),
-      [AppEnv.LOG_LEVEL]: app.logLevel,
-      ...(app.jwksUrl === '' ? {} : { [AppEnv.JWKS_URL]: app.jwksUrl }),
     };
     this.configMap = new kplus.ConfigMap(this, 'Config', { metadata: { name: names.appConfig }, data: settings });
 

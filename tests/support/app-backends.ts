@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { AppEnv, DEFAULT_SPEC } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, appEnvironment } from '../../shared/index.js';
 import { configFromEnv, signToken, startFeedApp, type FeedApp } from '../../app/src/index.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { startPostgres, type PostgresServer } from '../../scripts/local/postgres.js';
@@ -45,6 +45,7 @@ export async function startAppBackends(name: string, rabbitNodes = 1): Promise<A
   const apps: FeedApp[] = [];
   const node = rabbit.nodes[0]!;
   const env = (replicaId: string, overrides: Record<string, string> = {}) => ({
+    ...appEnvironment(DEFAULT_SPEC),
     [AppEnv.PORT]: '0',
     [AppEnv.REPLICA_ID]: replicaId,
     [AppEnv.AMQP_URLS]: `amqp://127.0.0.1:${node.amqpPort}`,
@@ -53,7 +54,6 @@ export async function startAppBackends(name: string, rabbitNodes = 1): Promise<A
     [AppEnv.DATABASE_URL]: pg.urlWithoutPassword,
     [AppEnv.PGPASSWORD]: pg.password,
     [AppEnv.JWT_SECRET]: jwtSecret,
-    [AppEnv.QUEUE_MODE]: DEFAULT_SPEC.rabbitmq.queueMode,
     [AppEnv.LOG_LEVEL]: process.env['FEED_TEST_LOG_LEVEL'] ?? 'error',
     [AppEnv.SHUTDOWN_TIMEOUT_MS]: '10000',
     ...overrides,

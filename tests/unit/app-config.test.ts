@@ -1,8 +1,8 @@
 /** The feed app's configuration: read from the environment, every mistake named by its variable. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppEnv, DEFAULT_SPEC, Ports, QueueMode } from '../../shared/index.js';
-import { ConfigError, configFromEnv, DEFAULT_REPLICA_HEARTBEAT_MS, REPLICA_STALE_HEARTBEATS } from '../../app/src/config.js';
+import { AppEnv, DEFAULT_REPLICA_HEARTBEAT_MS, DEFAULT_SPEC, Ports, QueueMode, REPLICA_STALE_HEARTBEATS } from '../../shared/index.js';
+import { ConfigError, configFromEnv } from '../../app/src/config.js';
 
 const SECRET = 's'.repeat(32);
 const minimal = (over: Record<string, string | undefined> = {}) => ({

@@ -28,7 +28,13 @@ describe('feed app chart', () => {
       [AppEnv.QUEUE_EXPIRES_MS]: '600000',
       [AppEnv.PREFETCH]: '200',
       [AppEnv.LOG_LEVEL]: 'info',
+      [AppEnv.AMQP_HEARTBEAT_SECONDS]: '30',
     });
+  });
+
+  it('GIVEN a spec heartbeat other than the default WHEN synthesized THEN the app negotiates that heartbeat (HAProxy timeouts are rendered from it)', () => {
+    const { config } = feedApp(synth({ haproxy: { amqpHeartbeatSeconds: 20 } }));
+    assert.equal(config[AppEnv.AMQP_HEARTBEAT_SECONDS], '20');
   });
 
   it('GIVEN the default spec WHEN synthesized THEN credentials come from Secrets by name and key', () => {

@@ -4,9 +4,11 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { App, Chart } from 'cdk8s';
+import fc from 'fast-check';
 import { ChartName, buildStack, postgresHeadlessName, renderChartYaml, synthStack } from '../../charts/index.js';
 import { imageRef, objectNames, resolveSpec } from '../../shared/index.js';
 import { allContainers, synth } from '../support/charts.js';
+import { validOverrides } from '../support/spec-arbitraries.js';
 
 const SNAPSHOT = join(dirname(fileURLToPath(import.meta.url)), '__snapshots__', 'charts-synth.snap.yaml');
 
@@ -33,20 +35,26 @@ describe('the whole stack', () => {
     assert.doesNotMatch(JSON.stringify(s.objects), /stringData|"kind":"Secret"/);
   });
 
-  it('GIVEN any spec WHEN synthesized THEN every container has requests, a memory limit and the pinned tag of the spec', () => {
-    const s = synth();
-    const images = new Set([s.spec.rabbitmq.image, s.spec.haproxy.image, s.spec.app.image, s.spec.postgres.image].map(imageRef));
-    const list = allContainers(s);
-    assert.equal(list.length, 5);
-    for (const { owner, container } of list) {
-      const where = `${owner} ${container.name}`;
-      assert.ok(images.has(container.image), `${where} image ${container.image}`);
-      assert.match(container.image, /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
-      assert.doesNotMatch(container.image, /:latest$/);
-      assert.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory, where);
-      assert.equal(container.securityContext.runAsNonRoot, true, where);
-      assert.equal(container.securityContext.allowPrivilegeEscalation, false, where);
-    }
+  it('GIVEN any valid spec WHEN synthesized THEN every container has requests, a memory limit, the pinned tag of the spec and no root', () => {
+    fc.assert(
+      fc.property(validOverrides(), (overrides) => {
+        const s = synth(overrides);
+        const images = new Set([s.spec.rabbitmq.image, s.spec.haproxy.image, s.spec.app.image, s.spec.postgres.image].map(imageRef));
+        const list = allContainers(s);
+        // PostgreSQL runs in the cluster unless an external URL is given.
+        assert.equal(list.length, s.spec.postgres.externalUrl === '' ? 5 : 4);
+        for (const { owner, container } of list) {
+          const where = `${owner} ${container.name}`;
+          assert.ok(images.has(container.image), `${where} image ${container.image}`);
+          assert.match(container.image, /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
+          assert.doesNotMatch(container.image, /:latest$/);
+          assert.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory, where);
+          assert.equal(container.securityContext.runAsNonRoot, true, where);
+          assert.equal(container.securityContext.allowPrivilegeEscalation, false, where);
+        }
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('GIVEN the default spec WHEN synthesized THEN object names are the hash-free objectNames and every object is in the namespace', () => {

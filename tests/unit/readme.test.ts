@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { AppEnv } from '../../shared/index.js';
-import { specTable } from '../../scripts/synth.js';
+import { AppEnv, specTable } from '../../shared/index.js';
 
 test('GIVEN the spec WHEN its field table is generated THEN the README carries exactly that table', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

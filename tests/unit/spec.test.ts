@@ -119,9 +119,12 @@ describe('spec overrides from files and the environment', () => {
 });
 
 describe('shared constants', () => {
-  test('GIVEN the policy pattern WHEN matched against a replica queue name THEN it matches', () => {
-    assert.match(replicaQueueName('feedkit-app-7d9c-x2'), new RegExp(POLICY_PATTERN));
-    assert.ok(replicaQueueName('a').startsWith(REPLICA_QUEUE_PREFIX));
+  test('GIVEN the policy pattern WHEN matched against queue names THEN it takes every replica queue and nothing outside the feed', () => {
+    const policy = new RegExp(POLICY_PATTERN);
+    assert.match(replicaQueueName('feedkit-app-7d9c-x2'), policy);
+    assert.match(replicaQueueName('a'), policy);
+    assert.doesNotMatch('orders.replica.a', policy);
+    assert.doesNotMatch(`x.${REPLICA_QUEUE_PREFIX}a`, policy, 'anchored: a queue that merely contains the prefix is not mirrored');
   });
 
   test('GIVEN a user id WHEN turned into a routing key and back THEN it round-trips', () => {

@@ -1,0 +1,87 @@
+/**
+ * The feed app's tunable settings as environment variables, each defined once: a spec field (its
+ * schema and default come from {@link FeedkitSpecSchema}, and {@link appEnvironment} derives the
+ * variable from a spec), or a setting of the app alone (defined here, with the same field builders).
+ *
+ * Wiring that has no default (AMQP URLs, the database URL, credentials, the replica id) is read by
+ * the app's `config.ts`; deployers (charts, the twin, tests) add it next to {@link appEnvironment}.
+ */
+import type { z } from 'zod';
+import { AppEnv, Ports } from './constants.js';
+import { fieldAt, fieldMeta, intField } from './schema-fields.js';
+import { FeedkitSpecSchema, type FeedkitSpec } from './spec.js';
+
+/** Missed heartbeats after which a replica counts as dead, unless REPLICA_STALE_MS says otherwise. */
+export const REPLICA_STALE_HEARTBEATS = 5;
+
+/** Default replica registry heartbeat period. */
+export const DEFAULT_REPLICA_HEARTBEAT_MS = 2000;
+
+/** One app setting: its schema, and where a spec sets it (when it is a spec field). */
+export interface AppSetting {
+  /** Validates the value (numbers already converted from the variable's text) and supplies the default. */
+  readonly schema: z.ZodType;
+  /** Dotted path of the spec field it derives from. @default none (a setting of the app alone) */
+  readonly specPath?: string;
+}
+
+function fromSpec(specPath: string): AppSetting {
+  const schema = fieldAt(FeedkitSpecSchema, specPath.split('.'));
+  if (!schema) throw new Error(`app setting maps to "${specPath}", which is not a spec field`);
+  return { schema, specPath };
+}
+
+/** Every tunable app setting by variable name. */
+export const APP_SETTINGS = Object.freeze({
+  // Derived from the spec's container port, but 0 is allowed here: tests take any free port.
+  [AppEnv.PORT]: { schema: intField({ doc: 'HTTP listen port; 0 takes any free port.', default: Ports.APP_HTTP, min: 0, max: 65_535 }), specPath: 'app.port' },
+  [AppEnv.QUEUE_MODE]: fromSpec('rabbitmq.queueMode'),
+  [AppEnv.QUEUE_EXPIRES_MS]: fromSpec('rabbitmq.queueExpiresMs'),
+  [AppEnv.PREFETCH]: fromSpec('app.prefetch'),
+  [AppEnv.LOG_LEVEL]: fromSpec('app.logLevel'),
+  [AppEnv.AMQP_HEARTBEAT_SECONDS]: fromSpec('haproxy.amqpHeartbeatSeconds'),
+  [AppEnv.JWKS_URL]: fromSpec('app.jwksUrl'),
+  [AppEnv.REPLAY_LIMIT]: { schema: intField({ doc: 'Most posts one `?since=` replay sends before closing with REPLAY_TRUNCATED.', default: 1000, min: 1, max: 100_000 }) },
+  [AppEnv.WS_PING_INTERVAL_MS]: { schema: intField({ doc: 'WebSocket ping interval; a socket that misses one pong is terminated.', default: 30_000, min: 100, max: 3600_000 }) },
+  [AppEnv.WS_MAX_BUFFERED_BYTES]: {
+    schema: intField({ doc: 'Send-buffer bound per socket; above it the socket is closed as a slow consumer.', default: 4 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 }),
+  },
+  [AppEnv.SHUTDOWN_TIMEOUT_MS]: { schema: intField({ doc: 'Longest graceful shutdown (drain sockets, flush the outbox relay) before forcing.', default: 20_000, min: 0, max: 3600_000 }) },
+  [AppEnv.REPLICA_HEARTBEAT_MS]: {
+    schema: intField({ doc: 'How often a replica writes its heartbeat to the replica registry and reaps dead replicas\' queues.', default: DEFAULT_REPLICA_HEARTBEAT_MS, min: 100, max: 3600_000 }),
+  },
+  [AppEnv.REPLICA_STALE_MS]: {
+    schema: intField({
+      doc: `Heartbeat age after which a replica counts as dead and its unused queue is deleted; unset: ${REPLICA_STALE_HEARTBEATS} heartbeats.`,
+      default: REPLICA_STALE_HEARTBEATS * DEFAULT_REPLICA_HEARTBEAT_MS,
+      min: 1,
+      max: 24 * 3600_000,
+    }),
+  },
+} satisfies Record<string, AppSetting>);
+
+export type AppSettingName = keyof typeof APP_SETTINGS;
+
+/** The fix an error about `name` suggests. */
+export function appSettingFix(name: AppSettingName): string {
+  return fieldMeta(APP_SETTINGS[name].schema)?.fix ?? 'see the environment table in the README';
+}
+
+/**
+ * The variables of every spec-derived app setting, from `spec`: what the charts put in the app's
+ * ConfigMap and the twin and tests pass to their replicas. An empty JWKS URL is left out (the
+ * HS256 secret is used instead).
+ */
+export function appEnvironment(spec: FeedkitSpec): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, setting] of Object.entries(APP_SETTINGS) as [string, AppSetting][]) {
+    if (setting.specPath === undefined) continue;
+    const value = valueAt(spec, setting.specPath);
+    if (value !== '') env[name] = String(value);
+  }
+  return env;
+}
+
+function valueAt(spec: FeedkitSpec, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], spec);
+}
