@@ -11,7 +11,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chalk } from 'zx';
-import { ENV_PREFIX, SPEC_JSON_SCHEMA_FILE, SpecError, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specJsonSchemaText, specTable, type FeedkitSpec } from '../shared/index.js';
+import { ENV_PREFIX, SPEC_JSON_SCHEMA_FILE, appEnvTable, SpecError, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specJsonSchemaText, specTable, type FeedkitSpec } from '../shared/index.js';
 import { RenderInputError } from '../shared/index.js';
 import {
   SecretError,
@@ -103,11 +103,11 @@ export function main(
   log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): number {
-  let opts: { spec?: string | undefined; out?: string | undefined; 'write-secrets'?: boolean | undefined; 'spec-table'?: boolean | undefined; 'json-schema'?: boolean | undefined; help?: boolean | undefined };
+  let opts: { spec?: string | undefined; out?: string | undefined; 'write-secrets'?: boolean | undefined; 'spec-table'?: boolean | undefined; 'json-schema'?: boolean | undefined; 'env-table'?: boolean | undefined; help?: boolean | undefined };
   try {
     opts = parseArgs({
       args: [...args],
-      options: { spec: { type: 'string' }, out: { type: 'string' }, 'write-secrets': { type: 'boolean' }, 'spec-table': { type: 'boolean' }, 'json-schema': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { spec: { type: 'string' }, out: { type: 'string' }, 'write-secrets': { type: 'boolean' }, 'spec-table': { type: 'boolean' }, 'json-schema': { type: 'boolean' }, 'env-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }).values;
   } catch (e) {
@@ -121,11 +121,16 @@ export function main(
     log('  --write-secrets   also write dist/secrets.k8s.yaml (mode 600) from FEEDKIT_ERLANG_COOKIE, FEEDKIT_RABBITMQ_PASSWORD,');
     log('                    FEEDKIT_POSTGRES_PASSWORD, FEEDKIT_JWT_SECRET (or FEEDKIT_WRITE_SECRETS=true)');
     log('  --spec-table      print the Markdown table of spec fields, defaults and variables, and exit');
+    log('  --env-table       print the Markdown table of the feed app\'s environment variables, and exit');
     log(`  --json-schema     print the JSON Schema of spec files (committed as ${SPEC_JSON_SCHEMA_FILE}), and exit`);
     return 0;
   }
   if (opts['spec-table']) {
     log(specTable().trimEnd());
+    return 0;
+  }
+  if (opts['env-table']) {
+    log(appEnvTable().trimEnd());
     return 0;
   }
   if (opts['json-schema']) {

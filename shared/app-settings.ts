@@ -41,12 +41,12 @@ export const APP_SETTINGS = Object.freeze({
   [AppEnv.LOG_LEVEL]: fromSpec('app.logLevel'),
   [AppEnv.AMQP_HEARTBEAT_SECONDS]: fromSpec('haproxy.amqpHeartbeatSeconds'),
   [AppEnv.JWKS_URL]: fromSpec('app.jwksUrl'),
-  [AppEnv.REPLAY_LIMIT]: { schema: intField({ doc: 'Most posts one `?since=` replay sends before closing with REPLAY_TRUNCATED.', default: 1000, min: 1, max: 100_000 }) },
+  [AppEnv.REPLAY_LIMIT]: { schema: intField({ doc: 'Most posts one `?since=` replay sends before closing with 4009 (replay truncated).', default: 1000, min: 1, max: 100_000 }) },
   [AppEnv.WS_PING_INTERVAL_MS]: { schema: intField({ doc: 'WebSocket ping interval; a socket that misses one pong is terminated.', default: 30_000, min: 100, max: 3600_000 }) },
   [AppEnv.WS_MAX_BUFFERED_BYTES]: {
-    schema: intField({ doc: 'Send-buffer bound per socket; above it the socket is closed as a slow consumer.', default: 4 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 }),
+    schema: intField({ doc: 'Send-buffer bound per socket; above it the socket is closed with 4008 (slow consumer).', default: 4 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 }),
   },
-  [AppEnv.SHUTDOWN_TIMEOUT_MS]: { schema: intField({ doc: 'Longest graceful shutdown (drain sockets, flush the outbox relay) before forcing.', default: 20_000, min: 0, max: 3600_000 }) },
+  [AppEnv.SHUTDOWN_TIMEOUT_MS]: { schema: intField({ doc: 'Longest graceful shutdown (drain sockets, flush the outbox relay) before forcing; keep it below the pod\'s termination grace period.', default: 20_000, min: 0, max: 3600_000 }) },
   [AppEnv.REPLICA_HEARTBEAT_MS]: {
     schema: intField({ doc: 'How often a replica writes its heartbeat to the replica registry and reaps dead replicas\' queues.', default: DEFAULT_REPLICA_HEARTBEAT_MS, min: 100, max: 3600_000 }),
   },
@@ -61,6 +61,20 @@ export const APP_SETTINGS = Object.freeze({
 } satisfies Record<string, AppSetting>);
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
+
+/** The variables that wire a replica to its deployment: no default to derive, documented here once. */
+export const APP_WIRING_DOCS: Readonly<Record<Exclude<(typeof AppEnv)[keyof typeof AppEnv], AppSettingName>, { readonly dflt: string; readonly doc: string }>> = Object.freeze({
+  [AppEnv.REPLICA_ID]: { dflt: 'hostname', doc: 'this replica\'s id (the pod name); its queue is `post_feed.replica.<REPLICA_ID>`' },
+  [AppEnv.AMQP_URLS]: {
+    dflt: 'required',
+    doc: 'comma-separated `amqp://[user[:pass]@]host:port[/vhost]`, tried in order, next one on failure; after a lost connection the next round starts at the URL after the lost one',
+  },
+  [AppEnv.AMQP_USERNAME]: { dflt: 'from the URLs', doc: 'overrides the user of every AMQP URL' },
+  [AppEnv.AMQP_PASSWORD]: { dflt: 'from the URLs', doc: 'overrides the password of every AMQP URL' },
+  [AppEnv.DATABASE_URL]: { dflt: 'required', doc: '`postgres://user@host:5432/db`, without password' },
+  [AppEnv.PGPASSWORD]: { dflt: 'none', doc: 'the Postgres password' },
+  [AppEnv.JWT_SECRET]: { dflt: '—', doc: 'HS256 secret, at least 32 characters; one of `JWT_SECRET` / `JWKS_URL` is required' },
+});
 
 /** The fix an error about `name` suggests. */
 export function appSettingFix(name: AppSettingName): string {

@@ -97,7 +97,7 @@ const RabbitmqSchema = asGroup(
       max: 9,
       check: (n) => (n % 2 === 1 ? undefined : { problem: `${n} nodes cannot keep a majority under pause_minority`, fix: 'use an odd count such as 3 or 5' }),
     }),
-    queueMode: enumField({ doc: 'How replica queues are made highly available: `mirrored` (the `ha-mode=all` policy, RabbitMQ <= 3.13) or `quorum`.', values: [QueueMode.MIRRORED, QueueMode.QUORUM], default: QueueMode.MIRRORED }),
+    queueMode: enumField({ doc: 'How replica queues are made highly available: `mirrored` (classic queues and the `ha-mode=all` policy, RabbitMQ <= 3.13; the app\'s consumer asks for `x-cancel-on-ha-failover`) or `quorum` (`x-queue-type: quorum`).', values: [QueueMode.MIRRORED, QueueMode.QUORUM], default: QueueMode.MIRRORED }),
     policy: PolicySchema,
     storageSize: quantity('Persistent volume size per node.', '8Gi'),
     storageClassName: stringField({ doc: 'StorageClass of the node volumes; empty for the cluster default.', default: '' }),
@@ -178,7 +178,7 @@ const AppSchema = group('The feed app.', {
   // AMQP's prefetch-count is a 16-bit field.
   prefetch: intField({ doc: 'Consumer prefetch per replica.', default: 200, min: 1, max: 65_535 }),
   jwksUrl: stringField({ doc: 'JWKS URL to verify tokens with instead of the shared HS256 secret; empty for the secret.', default: '', pattern: /^$|^https?:\/\/\S+$/, problem: 'is not an http(s) URL', fix: 'give the JWKS endpoint URL, or leave it empty to use the HS256 secret' }),
-  logLevel: enumField({ doc: 'Log level (pino).', values: LOG_LEVELS, default: 'info' }),
+  logLevel: enumField({ doc: 'Log level of the feed app (pino).', values: LOG_LEVELS, default: 'info' }),
 });
 
 function checkExternalUrl(value: string): { problem: string; fix: string } | undefined {
