@@ -9,8 +9,8 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { chalk } from 'zx';
+import { BOOLEAN, parseFlags, parseOrExitCode, STRING } from './cli-args.js';
 import { ENV_PREFIX, SpecError, envNameOf, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specLeaves, type FeedkitSpec } from '../shared/index.js';
 import { RenderInputError } from '../shared/index.js';
 import {
@@ -102,7 +102,14 @@ export function specTable(): string {
   return ['| field | default | environment variable |', '| --- | --- | --- |', ...rows].join('\n') + '\n';
 }
 
-/** The CLI; returns the exit code. `log`/`err` receive whole lines. */
+export const SYNTH_USAGE = `usage: npm run synth -- [--spec FILE] [--out DIR] [--write-secrets] [--spec-table]
+  --spec FILE       YAML or JSON spec overrides (or FEEDKIT_SPEC_FILE); FEEDKIT_* variables override it
+  --out DIR         output directory (default dist)
+  --write-secrets   also write dist/secrets.k8s.yaml (mode 600) from FEEDKIT_ERLANG_COOKIE, FEEDKIT_RABBITMQ_PASSWORD,
+                    FEEDKIT_POSTGRES_PASSWORD, FEEDKIT_JWT_SECRET (or FEEDKIT_WRITE_SECRETS=true)
+  --spec-table      print the Markdown table of spec fields, defaults and variables, and exit`;
+
+/** The CLI; returns the exit code (2 on a bad flag). `log`/`err` receive whole lines. */
 export function main(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -110,26 +117,13 @@ export function main(
   log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): number {
-  let opts: { spec?: string | undefined; out?: string | undefined; 'write-secrets'?: boolean | undefined; 'spec-table'?: boolean | undefined; help?: boolean | undefined };
-  try {
-    opts = parseArgs({
-      args: [...args],
-      options: { spec: { type: 'string' }, out: { type: 'string' }, 'write-secrets': { type: 'boolean' }, 'spec-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }).values;
-  } catch (e) {
-    err(`synth: ${(e as Error).message}. Usage: npm run synth -- [--spec FILE] [--out DIR] [--write-secrets]`);
-    return 1;
-  }
-  if (opts.help) {
-    log('Usage: npm run synth -- [--spec FILE] [--out DIR] [--write-secrets]');
-    log('  --spec FILE       YAML or JSON spec overrides (or FEEDKIT_SPEC_FILE); FEEDKIT_* variables override it');
-    log(`  --out DIR         output directory (default dist)`);
-    log('  --write-secrets   also write dist/secrets.k8s.yaml (mode 600) from FEEDKIT_ERLANG_COOKIE, FEEDKIT_RABBITMQ_PASSWORD,');
-    log('                    FEEDKIT_POSTGRES_PASSWORD, FEEDKIT_JWT_SECRET (or FEEDKIT_WRITE_SECRETS=true)');
-    log('  --spec-table      print the Markdown table of spec fields, defaults and variables, and exit');
-    return 0;
-  }
+  const parsed = parseOrExitCode(
+    SYNTH_USAGE,
+    () => parseFlags(args, { spec: STRING, out: STRING, 'write-secrets': BOOLEAN, 'spec-table': BOOLEAN }).values,
+    { log, err },
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const opts = parsed.value;
   if (opts['spec-table']) {
     log(specTable().trimEnd());
     return 0;

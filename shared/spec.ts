@@ -141,6 +141,10 @@ export interface HaproxySpec {
   readonly amqpHeartbeatSeconds: number;
 }
 
+/** Log levels the spec accepts for the app (`app.logLevel`). */
+export const SPEC_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type SpecLogLevel = (typeof SPEC_LOG_LEVELS)[number];
+
 export interface AppSpec {
   /**
    * Feed app image.
@@ -182,7 +186,7 @@ export interface AppSpec {
    */
   readonly jwksUrl: string;
   /** @default info */
-  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: SpecLogLevel;
 }
 
 export interface PostgresSpec {
@@ -390,9 +394,8 @@ export function validateSpec(spec: FeedkitSpec): void {
   if (app.jwksUrl !== '' && !/^https?:\/\/\S+$/.test(app.jwksUrl)) {
     throw new SpecError('app.jwksUrl', `"${app.jwksUrl}" is not an http(s) URL`, 'give the JWKS endpoint URL, or leave it empty to use the HS256 secret');
   }
-  const levels = ['trace', 'debug', 'info', 'warn', 'error'];
-  if (!levels.includes(app.logLevel)) {
-    throw new SpecError('app.logLevel', `"${String(app.logLevel)}" is not a log level`, `use one of ${levels.join(', ')}`);
+  if (!SPEC_LOG_LEVELS.includes(app.logLevel)) {
+    throw new SpecError('app.logLevel', `"${String(app.logLevel)}" is not a log level`, `use one of ${SPEC_LOG_LEVELS.join(', ')}`);
   }
 
   const pg = spec.postgres;
