@@ -9,8 +9,8 @@
  *
  * Work folder: .local/twin (git-ignored; --workdir or FEEDKIT_WORKDIR overrides), state in its state.json.
  */
-import { minimist } from 'zx';
-import { QueueMode } from '../shared/index.js';
+import { QueueMode, LOG_LEVELS } from '../shared/index.js';
+import { BOOLEAN, enumFlag, numberFlag, parseCli, parseFlags, STRING, TCP_PORT, UsageError } from './cli-args.js';
 import { readTwinState, isRecordedAlive, stopRecordedTwin, twinStatus } from './local/control.js';
 import { TWIN_DIR } from './local/paths.js';
 import { ensureSystemPackages } from './local/system.js';
@@ -42,26 +42,39 @@ function printUrls(state: TwinState): void {
   for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
 }
 
-async function up(args: minimist.ParsedArgs): Promise<void> {
+const COMMANDS = ['up', 'status', 'down'] as const;
+
+/** The command line, checked before anything starts. Throws a {@link UsageError}. */
+function parseLocalArgs(argv: readonly string[]) {
+  const options = { replicas: STRING, 'queue-mode': STRING, port: STRING, 'log-level': STRING, workdir: STRING, json: BOOLEAN };
+  const { values: v, positionals } = parseFlags(argv, options, { positionals: true });
+  const [command, ...extra] = positionals;
+  if (command === undefined) throw new UsageError('give a command: up, status or down');
+  if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after ${command}`);
+  return {
+    command: command as (typeof COMMANDS)[number],
+    replicas: numberFlag('replicas', v.replicas, { min: 1, max: 50, integer: true }),
+    queueMode: enumFlag('queue-mode', v['queue-mode'], Object.values(QueueMode)),
+    port: numberFlag('port', v.port, TCP_PORT),
+    logLevel: enumFlag('log-level', v['log-level'], LOG_LEVELS),
+    workDir: v.workdir || TWIN_DIR,
+    json: v.json ?? false,
+  };
+}
+
+async function up(args: LocalArgs): Promise<void> {
   const existing = readTwinState(TWIN_STATE_FILE);
   if (existing && existing.processes.some(isRecordedAlive)) {
     fail(`a twin already runs (state ${TWIN_STATE_FILE}). Fix: npm run local -- down`);
   }
-  const replicas = args['replicas'] === undefined ? undefined : Number(args['replicas']);
-  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 50)) fail(`--replicas must be a whole number from 1 to 50, got "${String(args['replicas'])}"`);
-  const mode = args['queue-mode'] as string | undefined;
-  const modes = Object.values(QueueMode) as string[];
-  if (mode !== undefined && !modes.includes(mode)) fail(`--queue-mode must be one of ${modes.join(', ')}, got "${mode}"`);
-  const port = args['port'] === undefined ? undefined : Number(args['port']);
-  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65_535)) fail(`--port must be a TCP port, got "${String(args['port'])}"`);
-
   await ensureSystemPackages();
   const twin = await startTwin({
-    workDir: WORK_DIR,
-    ...(replicas !== undefined ? { appReplicas: replicas } : {}),
-    ...(mode !== undefined ? { queueMode: mode as QueueMode } : {}),
-    ...(port !== undefined ? { port } : {}),
-    ...(args['log-level'] ? { logLevel: args['log-level'] } : {}),
+    workDir: args.workDir,
+    ...(args.replicas !== undefined ? { appReplicas: args.replicas } : {}),
+    ...(args.queueMode !== undefined ? { queueMode: args.queueMode } : {}),
+    ...(args.port !== undefined ? { port: args.port } : {}),
+    ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}),
     skipAppsIfMissing: true,
   });
   twin.writeState();
@@ -74,11 +87,11 @@ async function up(args: minimist.ParsedArgs): Promise<void> {
   process.stdout.write('  token: npm run token -- <userId>    stop: npm run local -- down\n');
 }
 
-async function status(args: minimist.ParsedArgs): Promise<void> {
+async function status(args: LocalArgs): Promise<void> {
   const state = readTwinState(TWIN_STATE_FILE);
   if (!state) fail(`no twin recorded (${TWIN_STATE_FILE} does not exist). Start one: npm run local -- up`, 3);
   const rows = await twinStatus(state);
-  if (args['json']) {
+  if (args.json) {
     process.stdout.write(`${JSON.stringify(rows.map((r) => ({ role: r.record.role, name: r.record.name, pid: r.record.pid, alive: r.alive, ports: r.ports, logFile: r.record.logFile })), null, 2)}\n`);
   } else {
     process.stdout.write(`twin in ${state.workDir} (queue mode ${state.queueMode}, started ${state.createdAt})\n`);
@@ -105,18 +118,14 @@ async function down(): Promise<void> {
   process.stdout.write(`logs kept in ${state.workDir}\n`);
 }
 
-const args = minimist(process.argv.slice(2), { string: ['queue-mode', 'log-level', 'workdir'], boolean: ['json', 'help'] });
-const WORK_DIR: string = args['workdir'] || TWIN_DIR;
-const TWIN_STATE_FILE = twinStateFile(WORK_DIR);
-const command = args._[0];
+type LocalArgs = ReturnType<typeof parseLocalArgs>;
+
+const args = parseCli(USAGE, () => parseLocalArgs(process.argv.slice(2)));
+const TWIN_STATE_FILE = twinStateFile(args.workDir);
 try {
-  if (args['help'] || command === undefined) {
-    process.stdout.write(`${USAGE}\n`);
-    if (command === undefined && !args['help']) process.exitCode = 2;
-  } else if (command === 'up') await up(args);
-  else if (command === 'status') await status(args);
-  else if (command === 'down') await down();
-  else fail(`unknown command "${command}"\n${USAGE}`, 2);
+  if (args.command === 'up') await up(args);
+  else if (args.command === 'status') await status(args);
+  else await down();
 } catch (e) {
   fail((e as Error).message);
 }

@@ -9,9 +9,9 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { chalk } from 'zx';
-import { ENV_PREFIX, SPEC_JSON_SCHEMA_FILE, appEnvTable, SpecError, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specJsonSchemaText, specTable, type FeedkitSpec } from '../shared/index.js';
+import { BOOLEAN, parseFlags, parseOrExitCode, STRING } from './cli-args.js';
+import { ENV_PREFIX, SPEC_JSON_SCHEMA_FILE, SpecError, appEnvTable, mergeOverrides, overridesFromEnv, parseOverrides, resolveSpec, specJsonSchemaText, specTable, type FeedkitSpec } from '../shared/index.js';
 import { RenderInputError } from '../shared/index.js';
 import {
   SecretError,
@@ -95,7 +95,16 @@ export function loadSpec(env: Readonly<Record<string, string | undefined>>, cwd:
   return resolveSpec(mergeOverrides(fromFile, overridesFromEnv(env)));
 }
 
-/** The CLI; returns the exit code. `log`/`err` receive whole lines. */
+export const SYNTH_USAGE = `usage: npm run synth -- [--spec FILE] [--out DIR] [--write-secrets] [--spec-table] [--env-table] [--json-schema]
+  --spec FILE       YAML or JSON spec overrides (or FEEDKIT_SPEC_FILE); FEEDKIT_* variables override it
+  --out DIR         output directory (default dist)
+  --write-secrets   also write dist/secrets.k8s.yaml (mode 600) from FEEDKIT_ERLANG_COOKIE, FEEDKIT_RABBITMQ_PASSWORD,
+                    FEEDKIT_POSTGRES_PASSWORD, FEEDKIT_JWT_SECRET (or FEEDKIT_WRITE_SECRETS=true)
+  --spec-table      print the Markdown table of spec fields, defaults and variables, and exit
+  --env-table       print the Markdown table of the feed app's environment variables, and exit
+  --json-schema     print the JSON Schema of spec files (committed as ${SPEC_JSON_SCHEMA_FILE}), and exit`;
+
+/** The CLI; returns the exit code (2 on a bad flag). `log`/`err` receive whole lines. */
 export function main(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -103,28 +112,13 @@ export function main(
   log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): number {
-  let opts: { spec?: string | undefined; out?: string | undefined; 'write-secrets'?: boolean | undefined; 'spec-table'?: boolean | undefined; 'json-schema'?: boolean | undefined; 'env-table'?: boolean | undefined; help?: boolean | undefined };
-  try {
-    opts = parseArgs({
-      args: [...args],
-      options: { spec: { type: 'string' }, out: { type: 'string' }, 'write-secrets': { type: 'boolean' }, 'spec-table': { type: 'boolean' }, 'json-schema': { type: 'boolean' }, 'env-table': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }).values;
-  } catch (e) {
-    err(`synth: ${(e as Error).message}. Usage: npm run synth -- [--spec FILE] [--out DIR] [--write-secrets]`);
-    return 1;
-  }
-  if (opts.help) {
-    log('Usage: npm run synth -- [--spec FILE] [--out DIR] [--write-secrets]');
-    log('  --spec FILE       YAML or JSON spec overrides (or FEEDKIT_SPEC_FILE); FEEDKIT_* variables override it');
-    log(`  --out DIR         output directory (default dist)`);
-    log('  --write-secrets   also write dist/secrets.k8s.yaml (mode 600) from FEEDKIT_ERLANG_COOKIE, FEEDKIT_RABBITMQ_PASSWORD,');
-    log('                    FEEDKIT_POSTGRES_PASSWORD, FEEDKIT_JWT_SECRET (or FEEDKIT_WRITE_SECRETS=true)');
-    log('  --spec-table      print the Markdown table of spec fields, defaults and variables, and exit');
-    log('  --env-table       print the Markdown table of the feed app\'s environment variables, and exit');
-    log(`  --json-schema     print the JSON Schema of spec files (committed as ${SPEC_JSON_SCHEMA_FILE}), and exit`);
-    return 0;
-  }
+  const parsed = parseOrExitCode(
+    SYNTH_USAGE,
+    () => parseFlags(args, { spec: STRING, out: STRING, 'write-secrets': BOOLEAN, 'spec-table': BOOLEAN, 'env-table': BOOLEAN, 'json-schema': BOOLEAN }).values,
+    { log, err },
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const opts = parsed.value;
   if (opts['spec-table']) {
     log(specTable().trimEnd());
     return 0;

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AppEnv } from '../shared/index.js';
 import { ID_PATTERN } from '../app/src/config.js';
 import { signToken } from '../app/src/auth/jwt.js';
+import { numberFlag, parseCli, parseFlags, STRING, UsageError } from './cli-args.js';
 import { TWIN_STATE_FILE, type TwinStateBase } from './local/paths.js';
 
 const DEFAULT_TTL_SECONDS = 3600;
@@ -15,28 +16,16 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function parseArgs(argv: readonly string[]): { userId: string; ttl: number } {
-  let userId: string | undefined;
-  let ttl = DEFAULT_TTL_SECONDS;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--ttl' || a.startsWith('--ttl=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) fail(`--ttl must be a whole number of seconds ≥ 1, got "${v ?? ''}"`);
-      ttl = Number(v);
-    } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run token -- <userId> [--ttl <seconds>]\n');
-      process.exit(0);
-    } else if (a.startsWith('-')) {
-      fail(`unknown option "${a}"; usage: npm run token -- <userId> [--ttl <seconds>]`);
-    } else if (userId === undefined) {
-      userId = a;
-    } else {
-      fail(`unexpected argument "${a}"; give exactly one user id`);
-    }
-  }
-  if (userId === undefined) fail('missing user id; usage: npm run token -- <userId> [--ttl <seconds>]');
-  if (!ID_PATTERN.test(userId)) fail(`user id "${userId}" is not valid: letters, digits and _ . @ : -, at most 128`);
+const USAGE = 'usage: npm run token -- <userId> [--ttl <seconds>]   (the token is the last line of stdout)';
+
+/** Parses argv (without node and script). Throws a {@link UsageError}. */
+function parseTokenArgs(argv: readonly string[]): { userId: string; ttl: number } {
+  const { values, positionals } = parseFlags(argv, { ttl: STRING }, { positionals: true });
+  const ttl = numberFlag('ttl', values.ttl, { min: 1, integer: true }, DEFAULT_TTL_SECONDS);
+  const [userId, ...extra] = positionals;
+  if (userId === undefined) throw new UsageError('missing user id');
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; give exactly one user id`);
+  if (!ID_PATTERN.test(userId)) throw new UsageError(`user id "${userId}" is not valid: letters, digits and _ . @ : -, at most 128`);
   return { userId, ttl };
 }
 
@@ -56,7 +45,7 @@ function secret(): string {
   fail(`no secret: set ${AppEnv.JWT_SECRET}, or start the local twin (npm run local -- up) so ${TWIN_STATE_FILE} exists`);
 }
 
-const { userId, ttl } = parseArgs(process.argv.slice(2));
+const { userId, ttl } = parseCli(USAGE, () => parseTokenArgs(process.argv.slice(2)));
 const key = secret();
 process.stderr.write(`token: user ${userId}, expires in ${ttl} s\n`);
 process.stdout.write(`${await signToken(key, userId, ttl)}\n`);

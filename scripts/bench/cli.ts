@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { QueueMode } from '../../shared/index.js';
+import { BOOLEAN, listFlag, parseFlags, parseOrExitCode, STRING } from '../cli-args.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
@@ -32,37 +32,10 @@ export const BENCH_USAGE = `usage: npm run bench -- [--scenario NAME[,NAME]|all]
 scenarios: ${BENCH_SCENARIOS.join(' ')}
 --quick: a short form (smaller sizes, mirrored mode only, under about 2 minutes) to check a change cheaply`;
 
-/** A bad flag; the message names it and the fix. */
-export class BenchUsageError extends Error {
-  override name = 'BenchUsageError';
-}
-
-/** Parses argv (without node and script). Throws {@link BenchUsageError}. */
+/** Parses argv (without node and script). Throws a `UsageError` (scripts/cli-args.ts). */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: { scenario: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, render: { type: 'string' }, help: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new BenchUsageError(`${(e as Error).message}\n${BENCH_USAGE}`);
-  }
-  const v = parsed.values;
-  if (v.help) throw new BenchUsageError(BENCH_USAGE);
-  const raw = v.scenario ?? 'all';
-  let scenarios: BenchScenario[];
-  if (raw === 'all') scenarios = [...BENCH_SCENARIOS];
-  else {
-    scenarios = raw.split(',').map((s) => s.trim()) as BenchScenario[];
-    for (const s of scenarios) {
-      if (!(BENCH_SCENARIOS as readonly string[]).includes(s)) {
-        throw new BenchUsageError(`--scenario: "${s}" is not a scenario; use all or one of ${BENCH_SCENARIOS.join(', ')}`);
-      }
-    }
-  }
+  const v = parseFlags(argv, { scenario: STRING, quick: BOOLEAN, out: STRING, render: STRING }).values;
+  const scenarios = listFlag('scenario', v.scenario ?? 'all', BENCH_SCENARIOS, 'scenario');
   return { scenarios, quick: v.quick ?? false, outDir: v.out ?? join(REPO_ROOT, 'reports'), ...(v.render !== undefined ? { render: v.render } : {}) };
 }
 
@@ -160,13 +133,9 @@ export async function runBench(opts: BenchOptions, argv: readonly string[], log:
 
 /** The CLI: parse, run, print the table; exit code 2 on bad flags, 1 when a scenario failed. */
 export async function benchMain(argv: readonly string[]): Promise<number> {
-  let opts: BenchOptions;
-  try {
-    opts = parseBenchArgs(argv);
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    return 2;
-  }
+  const parsed = parseOrExitCode(BENCH_USAGE, () => parseBenchArgs(argv));
+  if (!parsed.ok) return parsed.exitCode;
+  const opts = parsed.value;
   if (opts.render !== undefined) {
     let saved: BenchReport;
     try {

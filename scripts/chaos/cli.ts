@@ -1,8 +1,8 @@
 /** Command line of `npm run chaos`: parsing (pure) and the run over targets, modes and scenarios. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../shared/index.js';
+import { BOOLEAN, enumFlag, numberFlag, parseFlags, parseOrExitCode, STRING, UsageError } from '../cli-args.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { KubernetesTarget } from './kubernetes.js';
@@ -44,69 +44,26 @@ export interface ChaosOptions {
 }
 
 export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
-                      [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--out DIR] [--keep]
+                      [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--apps N] [--out DIR] [--keep]
                       [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
        npm run chaos -- --render reports/chaos-<timestamp>.json   (print a saved report's summary table)
 scenarios: node-kill leader-kill all-nodes node-pause haproxy-kill app-kill rolling-restart partition`;
 
-/** A bad flag; the message names it and the fix. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
-function num(flag: string, raw: string | undefined, dflt: number, min: number): number {
-  if (raw === undefined) return dflt;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < min) throw new UsageError(`--${flag}: "${raw}" is not a number ≥ ${min}`);
-  return v;
-}
+const QUEUE_MODES_OR_BOTH = [...Object.values(QueueMode), 'both'] as const;
 
 /** Parses argv (without node and script). Throws {@link UsageError}. */
 export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ChaosOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        target: { type: 'string' },
-        scenario: { type: 'string' },
-        'queue-mode': { type: 'string' },
-        duration: { type: 'string' },
-        seed: { type: 'string' },
-        smoke: { type: 'boolean' },
-        users: { type: 'string' },
-        rate: { type: 'string' },
-        down: { type: 'string' },
-        out: { type: 'string' },
-        url: { type: 'string' },
-        'jwt-secret': { type: 'string' },
-        spec: { type: 'string' },
-        apps: { type: 'string' },
-        render: { type: 'string' },
-        keep: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
-  const v = parsed.values;
-  const target = (v.target ?? TargetKind.LOCAL) as TargetKind;
-  if (!Object.values(TargetKind).includes(target)) throw new UsageError(`--target: "${v.target}" is not a target; use local or kubernetes`);
+  const v = parseFlags(argv, {
+    target: STRING, scenario: STRING, 'queue-mode': STRING, duration: STRING, seed: STRING, smoke: BOOLEAN, users: STRING, rate: STRING,
+    down: STRING, out: STRING, url: STRING, 'jwt-secret': STRING, spec: STRING, apps: STRING, render: STRING, keep: BOOLEAN,
+  }).values;
+  const target = enumFlag('target', v.target, Object.values(TargetKind)) ?? TargetKind.LOCAL;
   const smoke = v.smoke ?? false;
-  let scenarios: ScenarioName[];
-  try {
-    scenarios = parseScenarios(v.scenario ?? (smoke ? 'node-kill,app-kill' : 'all'));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const modeRaw = v['queue-mode'] ?? (smoke ? QueueMode.MIRRORED : target === TargetKind.KUBERNETES ? undefined : 'both');
-  let modes: QueueMode[];
-  if (modeRaw === undefined) modes = [];
-  else if (modeRaw === 'both') modes = [QueueMode.MIRRORED, QueueMode.QUORUM];
-  else if ((Object.values(QueueMode) as string[]).includes(modeRaw)) modes = [modeRaw as QueueMode];
-  else throw new UsageError(`--queue-mode: "${modeRaw}" is not a mode; use mirrored, quorum or both`);
+  const scenarios = parseScenarios(v.scenario ?? (smoke ? 'node-kill,app-kill' : 'all'));
+  const modeRaw = enumFlag('queue-mode', v['queue-mode'], QUEUE_MODES_OR_BOTH) ?? (smoke ? QueueMode.MIRRORED : target === TargetKind.KUBERNETES ? undefined : 'both');
+  const modes = modeRaw === undefined ? [] : modeRaw === 'both' ? [QueueMode.MIRRORED, QueueMode.QUORUM] : [modeRaw];
   if (target === TargetKind.KUBERNETES && modes.length > 1) {
     throw new UsageError('--queue-mode: a Kubernetes cluster runs one mode; give the one it was deployed with (mirrored or quorum)');
   }
@@ -118,14 +75,14 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
     target,
     scenarios,
     modes,
-    durationS: num('duration', v.duration, smoke ? 30 : 40, 5),
-    seed: Math.floor(num('seed', v.seed, Math.floor(Math.random() * 2 ** 31), 0)),
+    durationS: numberFlag('duration', v.duration, { min: 5 }, smoke ? 30 : 40),
+    seed: Math.floor(numberFlag('seed', v.seed, { min: 0 }, Math.floor(Math.random() * 2 ** 31))),
     smoke,
-    users: Math.floor(num('users', v.users, smoke ? 20 : 30, 2)),
-    postsPerSecond: num('rate', v.rate, 10, 0.1),
-    downS: num('down', v.down, 5, 0),
+    users: Math.floor(numberFlag('users', v.users, { min: 2 }, smoke ? 20 : 30)),
+    postsPerSecond: numberFlag('rate', v.rate, { min: 0.1 }, 10),
+    downS: numberFlag('down', v.down, { min: 0 }, 5),
     outDir: v.out ?? join(REPO_ROOT, 'reports'),
-    appReplicas: Math.floor(num('apps', v.apps, 3, 2)),
+    appReplicas: Math.floor(numberFlag('apps', v.apps, { min: 2 }, 3)),
     keep: v.keep ?? false,
     ...(v.url !== undefined ? { url: v.url } : {}),
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
@@ -231,13 +188,9 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
 
 /** The CLI: parse, run, print the summary, exit non-zero on any loss, unexpected delivery or error. */
 export async function main(argv: readonly string[], openLocal: LocalOpener): Promise<number> {
-  let opts: ChaosOptions;
-  try {
-    opts = parseChaosArgs(argv);
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    return 2;
-  }
+  const parsed = parseOrExitCode(USAGE, () => parseChaosArgs(argv));
+  if (!parsed.ok) return parsed.exitCode;
+  const opts = parsed.value;
   if (opts.render !== undefined) {
     let saved: ChaosReport;
     try {

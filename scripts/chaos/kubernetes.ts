@@ -1,12 +1,13 @@
 /**
  * The Kubernetes chaos target: the same faults as the local twin, injected with `kubectl` against
  * the synthesized object names ({@link objectNames}) in the spec's namespace. The workload runs
- * against a URL the user gives. Every call goes through the `kubectl` found on PATH, so tests put
- * a stand-in there.
+ * against a URL the user gives. Every call runs the `kubectl` found on PATH through zx's `$`
+ * ({@link run}), so tests put a stand-in there.
  */
-import { execFile } from 'node:child_process';
+import { expBackoff, retry } from 'zx';
 import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster/index.js';
 import { objectNames, Ports, SecretKeys, type FeedkitSpec, type QueueMode } from '../../shared/index.js';
+import { run } from '../shell.js';
 import { CLUSTER_STATUS_ARGS, parseRunningNodes } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 
@@ -51,6 +52,11 @@ function ready(pod: PodJson): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How often a read is tried before its error counts: an API server can drop a call (leader change, restart). */
+export const KUBECTL_READ_ATTEMPTS = 3;
+
+const isNotFound = (e: unknown): boolean => /not ?found/i.test((e as Error).message);
+
 /** A {@link ChaosTarget} driving a Kubernetes cluster through kubectl. */
 export class KubernetesTarget implements ChaosTarget {
   readonly kind = 'kubernetes';
@@ -90,7 +96,7 @@ export class KubernetesTarget implements ChaosTarget {
   /** Uses the given secret, else reads `jwt-secret` from the app Secret. */
   async resolveJwtSecret(): Promise<string> {
     if (this.secret === undefined) {
-      const b64 = await this.kubectl(['get', 'secret', this.names.appSecret, '-o', `jsonpath={.data.${SecretKeys.JWT_SECRET}}`]);
+      const b64 = await this.read(['get', 'secret', this.names.appSecret, '-o', `jsonpath={.data.${SecretKeys.JWT_SECRET}}`]);
       const value = Buffer.from(b64.trim(), 'base64').toString('utf8');
       if (!value) throw new Error(`secret ${this.ns}/${this.names.appSecret} has no "${SecretKeys.JWT_SECRET}" key; pass --jwt-secret or set JWT_SECRET`);
       this.secret = value;
@@ -98,16 +104,28 @@ export class KubernetesTarget implements ChaosTarget {
     return this.secret;
   }
 
-  /** Runs `kubectl [flags] -n <namespace> ...args`; stdout. */
+  /** Runs `kubectl [flags] -n <namespace> ...args`; stdout. Errors name the command line and kubectl's stderr. */
   kubectl(args: readonly string[], input?: string, timeoutMs = 120_000): Promise<string> {
     const argv = [...(this.opts.kubectlFlags ?? []), '-n', this.ns, ...args];
-    return new Promise((resolve, reject) => {
-      const child = execFile(this.opts.kubectl ?? 'kubectl', argv, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`kubectl ${argv.join(' ')} failed: ${stderr.trim() || err.message}`));
-        else resolve(stdout);
-      });
-      if (input !== undefined) child.stdin?.end(input);
+    return run(this.opts.kubectl ?? 'kubectl', argv, { timeoutMs, ...(input !== undefined ? { input } : {}) });
+  }
+
+  /**
+   * A read-only call (`get`), tried {@link KUBECTL_READ_ATTEMPTS} times with exponential backoff, so
+   * one dropped API call does not fail a scenario. NotFound is an answer, not a hiccup: thrown at once.
+   * Calls that change the cluster are not retried (a delete that did happen must not run twice).
+   */
+  private async read(args: readonly string[]): Promise<string> {
+    const r = await retry(KUBECTL_READ_ATTEMPTS, expBackoff('5s', '500ms'), async () => {
+      try {
+        return { stdout: await this.kubectl(args) };
+      } catch (e) {
+        if (isNotFound(e)) return { notFound: e };
+        throw e;
+      }
     });
+    if ('notFound' in r) throw r.notFound;
+    return r.stdout;
   }
 
   rabbitPod(i: number): string {
@@ -128,16 +146,16 @@ export class KubernetesTarget implements ChaosTarget {
 
   private async getPod(name: string): Promise<PodJson | undefined> {
     try {
-      return JSON.parse(await this.kubectl(['get', 'pod', name, '-o', 'json'])) as PodJson;
+      return JSON.parse(await this.read(['get', 'pod', name, '-o', 'json'])) as PodJson;
     } catch (e) {
-      if (/not ?found/i.test((e as Error).message)) return undefined;
+      if (isNotFound(e)) return undefined;
       throw e;
     }
   }
 
   /** Pods whose names start with `<prefix>-`, sorted by name (a Deployment's pods). */
   async podsOf(prefix: string): Promise<PodJson[]> {
-    const list = JSON.parse(await this.kubectl(['get', 'pods', '-o', 'json'])) as { items: PodJson[] };
+    const list = JSON.parse(await this.read(['get', 'pods', '-o', 'json'])) as { items: PodJson[] };
     return list.items.filter((p) => p.metadata.name.startsWith(`${prefix}-`) && !p.metadata.deletionTimestamp).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
@@ -269,7 +287,7 @@ export class KubernetesTarget implements ChaosTarget {
   /** Waits until the Deployment `name` has its desired number of Ready pods again. */
   private async waitDeployment(name: string, timeoutMs = 600_000): Promise<void> {
     await this.waitFor(`deployment/${name} to be fully Ready`, timeoutMs, async () => {
-      const d = JSON.parse(await this.kubectl(['get', 'deployment', name, '-o', 'json'])) as { spec?: { replicas?: number } };
+      const d = JSON.parse(await this.read(['get', 'deployment', name, '-o', 'json'])) as { spec?: { replicas?: number } };
       const want = d.spec?.replicas ?? 1;
       const pods = await this.podsOf(name);
       return pods.filter(ready).length >= want;

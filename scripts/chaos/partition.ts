@@ -7,11 +7,17 @@
  *  - DROP of X's new connections to its peers' distribution ports, matched by moving X's VM into a
  *    cgroup of its own (`-m cgroup --path`), since all nodes run as the same user.
  * AMQP and epmd stay reachable, as in a real partition where clients still reach the minority.
- * The rules live in a chain of their own and are removed on heal and on exit.
+ * The rules live in a chain of their own and are removed on heal and on exit. iptables and ss run
+ * through zx's `$` ({@link run}), each with a timeout.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { run, runSync } from '../shell.js';
+
+/** Milliseconds an iptables or ss call may take (iptables itself waits up to 5 s for the xtables lock). */
+const COMMAND_TIMEOUT_MS = 20_000;
+/** `iptables -w 5 …`: wait up to 5 s for the xtables lock instead of failing at once. */
+const iptablesArgs = (args: readonly string[]): string[] => ['-w', '5', ...args];
 
 /** Root of the cgroup v2 hierarchy (hybrid systems mount it at unified/). */
 export function cgroup2Root(): string | undefined {
@@ -19,25 +25,16 @@ export function cgroup2Root(): string | undefined {
   return existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : undefined;
 }
 
-function run(cmd: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, [...args], { timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
 /** Why a loopback partition cannot be made here, or undefined when it can. */
 export async function partitionUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'iptables rules need root; run the chaos suite as root to include the partition scenario';
   try {
-    await run('iptables', ['-w', '5', '-S', 'OUTPUT']);
+    await run('iptables', iptablesArgs(['-S', 'OUTPUT']), { timeoutMs: COMMAND_TIMEOUT_MS });
   } catch (e) {
     return `iptables is not usable (${(e as Error).message.split('\n')[0]}); install it (apt-get install -y iptables) to include the partition scenario`;
   }
   try {
-    await run('ss', ['-V']);
+    await run('ss', ['-V'], { timeoutMs: COMMAND_TIMEOUT_MS });
   } catch {
     return 'ss (iproute2) is missing; install iproute2 to include the partition scenario';
   }
@@ -75,7 +72,7 @@ export class LoopbackPartition {
 
   /** Cuts the node whose VM is `beamPid` and listens on `distPort` off from peers on `peerDistPorts`. */
   async isolate(beamPid: number, distPort: number, peerDistPorts: readonly number[]): Promise<{ rules: number; existingConnections: number }> {
-    const ipt = (...args: string[]) => run('iptables', ['-w', '5', ...args]);
+    const ipt = (...args: string[]) => run('iptables', iptablesArgs(args), { timeoutMs: COMMAND_TIMEOUT_MS });
     await ipt('-N', this.chain);
     this.active = true;
     process.on('exit', this.onExit);
@@ -90,7 +87,7 @@ export class LoopbackPartition {
       ['-p', 'tcp', '--sport', String(distPort), '-j', 'DROP'],
       ['-p', 'tcp', '-m', 'cgroup', '--path', rel, '-m', 'multiport', '--dports', peers, '-j', 'DROP'],
     ];
-    const existing = localPortsTo(await run('ss', ['-tnpH', 'state', 'established']), beamPid, peerDistPorts);
+    const existing = localPortsTo(await run('ss', ['-tnpH', 'state', 'established'], { timeoutMs: COMMAND_TIMEOUT_MS }), beamPid, peerDistPorts);
     for (const port of existing) {
       rules.push(['-p', 'tcp', '--sport', String(port), '-j', 'DROP'], ['-p', 'tcp', '--dport', String(port), '-j', 'DROP']);
     }
@@ -104,11 +101,12 @@ export class LoopbackPartition {
     this.healSync();
   }
 
+  /** Synchronous, as it also runs in a `process.on('exit')` handler. */
   private healSync(): void {
     if (!this.active) return;
     const ipt = (...args: string[]) => {
       try {
-        execFileSync('iptables', ['-w', '5', ...args], { stdio: 'ignore' });
+        runSync('iptables', iptablesArgs(args), { timeoutMs: COMMAND_TIMEOUT_MS });
       } catch {
         /* already gone */
       }

@@ -3,6 +3,7 @@
  * them on the workload, and heals; the runner (run.ts) adds warm-up, the quiet period and the check.
  */
 import { REPLICA_QUEUE_PREFIX } from '../../shared/index.js';
+import { listFlag } from '../cli-args.js';
 import { pick, randomInt } from './graph.js';
 import { assessCluster, describeViews, parseRunningNodes, type ClusterVerdict, type NodeView } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
@@ -270,14 +271,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
 
 /** Parses `--scenario`: one name or `all`. Throws naming the flag and the valid names. */
 export function parseScenarios(value: string): ScenarioName[] {
-  if (value === 'all') return [...SCENARIO_NAMES];
-  const names = value.split(',').map((s) => s.trim());
-  for (const n of names) {
-    if (!(SCENARIO_NAMES as readonly string[]).includes(n)) {
-      throw new Error(`--scenario: "${n}" is not a scenario; use all or one of ${SCENARIO_NAMES.join(', ')}`);
-    }
-  }
-  return names as ScenarioName[];
+  return listFlag('scenario', value, SCENARIO_NAMES, 'scenario');
 }
 
 export { UnsupportedFault };

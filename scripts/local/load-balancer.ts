@@ -9,6 +9,7 @@ import { Agent, createServer, request, type IncomingMessage, type Server } from 
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Routes } from '../../shared/index.js';
+import { numberFlag, parseCli, parseFlags, STRING, TCP_PORT, UsageError } from '../cli-args.js';
 
 /** One app replica behind the balancer. */
 export interface Backend {
@@ -170,26 +171,26 @@ export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<Load
   };
 }
 
-function parseArgs(argv: readonly string[]): LoadBalancerOptions {
-  const get = (flag: string) => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const port = Number(get('--port'));
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error('--port: give the TCP port to listen on, e.g. --port 8080');
-  const list = get('--backends') ?? '';
-  const backends = list.split(',').filter(Boolean).map((hp) => {
+const USAGE = 'usage: node --import tsx scripts/local/load-balancer.ts --port P --backends HOST:PORT[,HOST:PORT…]';
+
+/** The command line (the twin starts this file as its own process). Throws a {@link UsageError}. */
+export function parseLoadBalancerArgs(argv: readonly string[]): LoadBalancerOptions {
+  const v = parseFlags(argv, { port: STRING, backends: STRING }).values;
+  if (v.port === undefined) throw new UsageError('--port: give the TCP port to listen on, e.g. --port 8080');
+  const port = numberFlag('port', v.port, TCP_PORT);
+  const backends = (v.backends ?? '').split(',').filter(Boolean).map((hp) => {
     const [host, p] = hp.split(':');
-    const n = Number(p);
-    if (!host || !Number.isInteger(n)) throw new Error(`--backends: "${hp}" is not host:port. Fix: --backends 127.0.0.1:8081,127.0.0.1:8082`);
-    return { host, port: n };
+    if (!host || p === undefined || !Number.isInteger(Number(p)) || Number(p) < TCP_PORT.min || Number(p) > TCP_PORT.max) {
+      throw new UsageError(`--backends: "${hp}" is not host:port. Fix: --backends 127.0.0.1:8081,127.0.0.1:8082`);
+    }
+    return { host, port: Number(p) };
   });
-  if (backends.length === 0) throw new Error('--backends: give at least one host:port');
+  if (backends.length === 0) throw new UsageError('--backends: give at least one host:port');
   return { port, backends };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseCli(USAGE, () => parseLoadBalancerArgs(process.argv.slice(2)));
   const lb = await startLoadBalancer(opts);
   process.stdout.write(`load balancer on 127.0.0.1:${lb.port} -> ${opts.backends.map((b) => `${b.host}:${b.port}`).join(', ')}\n`);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {

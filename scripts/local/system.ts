@@ -1,6 +1,7 @@
 /** System packages the twin needs: installed with apt-get when running as root, otherwise named with the command. */
 import { existsSync } from 'node:fs';
-import { $ } from 'zx';
+import { spinner } from 'zx';
+import { run } from '../shell.js';
 import { HAPROXY_BIN } from './haproxy.js';
 import { POSTGRES_BIN_DIR } from './postgres.js';
 import { RABBITMQ_BIN_DIR } from './rabbitmq.js';
@@ -38,6 +39,14 @@ export function installCommand(pkgs: readonly string[]): string {
   return `sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`;
 }
 
+/**
+ * Runs `work` under zx's `spinner` when stderr is a terminal; in a log (CI, a test, a file) the
+ * spinner's carriage returns would be noise, so there it just runs.
+ */
+export async function onTerminal<T>(title: string, work: () => Promise<T>, stream: { readonly isTTY?: boolean } = process.stderr): Promise<T> {
+  return stream.isTTY ? await spinner(title, work) : await work();
+}
+
 /** Installs what is missing when root; otherwise throws naming the packages and the install command. */
 export async function ensureSystemPackages(requirements: readonly SystemRequirement[] = SYSTEM_REQUIREMENTS): Promise<void> {
   const missing = missingRequirements(requirements);
@@ -48,8 +57,11 @@ export async function ensureSystemPackages(requirements: readonly SystemRequirem
     throw new Error(`missing: ${list}. Fix: ${installCommand(pkgs)}`);
   }
   progress(`installing missing system packages: ${pkgs.join(' ')}`);
-  await $({ timeout: '10m', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get update`;
-  await $({ timeout: '20m', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y --no-install-recommends ${pkgs}`;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await onTerminal(`apt-get install ${pkgs.join(' ')}`, async () => {
+    await run('apt-get', ['update'], { timeoutMs: 10 * 60_000, env });
+    await run('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { timeoutMs: 20 * 60_000, env });
+  });
   const still = missingRequirements(requirements);
   if (still.length > 0) throw new Error(`still missing after apt-get install: ${still.map((m) => m.path).join(', ')}`);
 }

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { QueueMode } from '../../shared/index.js';
-import { BENCH_SCENARIOS, BenchUsageError, benchModes, parseBenchArgs } from '../../scripts/bench/cli.js';
+import { BENCH_SCENARIOS, benchModes, parseBenchArgs } from '../../scripts/bench/cli.js';
+import { UsageError } from '../../scripts/cli-args.js';
 import { batchedBody, recipientsOf } from '../../scripts/bench/fanout.js';
 import { gapsAfter } from '../../scripts/bench/failover-gap.js';
 import { splitUsers } from '../../scripts/bench/holders.js';
@@ -24,7 +25,7 @@ describe('bench flags', () => {
   });
 
   it('GIVEN an unknown scenario WHEN parsed THEN the error names --scenario and the valid names', () => {
-    assert.throws(() => parseBenchArgs(['--scenario', 'speed']), (e: unknown) => e instanceof BenchUsageError && /--scenario: "speed".*throughput/.test(e.message));
+    assert.throws(() => parseBenchArgs(['--scenario', 'speed']), (e: unknown) => e instanceof UsageError && /--scenario: "speed".*throughput/.test(e.message));
   });
 
   it('GIVEN quick or full WHEN choosing queue modes THEN quick runs mirrored only and full runs both', () => {

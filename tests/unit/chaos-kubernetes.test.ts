@@ -1,6 +1,8 @@
 /**
  * The Kubernetes chaos target against a stand-in `kubectl` put first on PATH: it records its argv
- * to a file and answers like kubectl from a small state file (pods, uids, list_queues output).
+ * to a file and answers like kubectl from a small state file (pods, uids, list_queues output). The
+ * state can make it drop calls like an API server that hiccups (`flaky`: how many calls fail next) or
+ * hang (`get slow`).
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +10,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objectNames, resolveSpec } from '../../shared/index.js';
-import { KubernetesTarget, PARTITION_POLICY_PREFIX } from '../../scripts/chaos/kubernetes.js';
+import { KUBECTL_READ_ATTEMPTS, KubernetesTarget, PARTITION_POLICY_PREFIX } from '../../scripts/chaos/kubernetes.js';
 import { SCENARIOS, type ScenarioContext } from '../../scripts/chaos/scenarios.js';
 import { mulberry32 } from '../../scripts/chaos/graph.js';
 
@@ -19,6 +21,12 @@ fs.appendFileSync(process.env.FAKE_KUBECTL_LOG, JSON.stringify(argv) + '\n');
 const statePath = process.env.FAKE_KUBECTL_STATE;
 const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
 const save = () => fs.writeFileSync(statePath, JSON.stringify(state));
+if (state.flaky > 0) {
+  state.flaky--;
+  save();
+  process.stderr.write('Unable to connect to the server: dial tcp 10.0.0.1:6443: connect: connection refused');
+  process.exit(1);
+}
 const args = argv.slice(argv.indexOf('-n') + 2);
 const podJson = (p) => ({ metadata: { name: p.name, uid: p.uid }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: p.ready ? 'True' : 'False' }] } });
 const fresh = () => 'uid-' + (++state.counter);
@@ -46,6 +54,7 @@ else if (verb === 'delete' && a1 === 'pod') {
 } else if (verb === 'apply') { state.applied.push(fs.readFileSync(0, 'utf8')); save(); }
 else if (verb === 'rollout' && a1 === 'restart') { for (const p of state.pods) if (/-rabbitmq-\d+$/.test(p.name)) p.uid = fresh(); save(); }
 else if (verb === 'rollout' || verb === 'delete') out('');
+else if (verb === 'get' && a1 === 'slow') setTimeout(() => out('too late'), 60000);
 else { process.stderr.write('stand-in kubectl: unhandled ' + args.join(' ')); process.exit(2); }
 `;
 
@@ -91,6 +100,11 @@ function splitCluster(views: Record<number, number[]>): void {
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
   state['split'] = Object.fromEntries(Object.entries(views).map(([i, seen]) => [`${names.rabbitmq}-${i}`, seen.map(rabbitNode)]));
   writeFileSync(stateFile, JSON.stringify(state));
+}
+
+/** Sets fields of the stand-in's state. */
+function patchState(patch: Record<string, unknown>): void {
+  writeFileSync(stateFile, JSON.stringify({ ...(JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>), ...patch }));
 }
 
 const rabbitNode = (i: number) => `rabbit@${names.rabbitmq}-${i}.${names.rabbitmqHeadless}.${spec.namespace}.svc.${spec.clusterDomain}`;
@@ -228,6 +242,37 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
   it('GIVEN the kubernetes target WHEN asked about node-pause THEN it names why the pause cannot be injected', () => {
     assert.match(target().unsupportedReason('node-pause') ?? '', /PID 1/);
     assert.equal(target().unsupportedReason('node-kill'), undefined);
+  });
+
+  it('GIVEN the API server drops one call WHEN listing pods THEN the read is tried again and succeeds', async () => {
+    patchState({ flaky: 1 });
+    assert.equal((await target().podsOf(names.app)).length, 3);
+    assert.equal(calls().filter((c) => c[2] === 'get' && c[3] === 'pods').length, 2);
+  });
+
+  it('GIVEN the API server keeps failing WHEN reading the Secret THEN after every attempt the error names the kubectl command line and its stderr', async () => {
+    patchState({ flaky: 99 });
+    await assert.rejects(
+      target().resolveJwtSecret(),
+      new RegExp(`^CommandError: kubectl -n ${spec.namespace} get secret ${names.appSecret} -o jsonpath=\\{\\.data\\.jwt-secret\\} failed: Unable to connect to the server: .*connection refused$`),
+    );
+    assert.equal(calls().length, KUBECTL_READ_ATTEMPTS);
+  });
+
+  it('GIVEN a call that changes the cluster fails WHEN partitioning THEN it is not retried and the error names kubectl apply', async () => {
+    patchState({ flaky: 1 });
+    await assert.rejects(target().partitionRabbitNode(1), /^CommandError: kubectl -n \S+ apply -f - failed: Unable to connect/);
+    assert.equal(calls().length, 1);
+  });
+
+  it('GIVEN kubectl hangs WHEN its timeout passes THEN the call is killed and the error says so', async () => {
+    const started = Date.now();
+    await assert.rejects(target().kubectl(['get', 'slow'], undefined, 500), new RegExp(`^CommandError: kubectl -n ${spec.namespace} get slow failed: timed out after 0.5 s$`));
+    assert.ok(Date.now() - started < 10_000, 'killed long before the stand-in answers');
+  });
+
+  it('GIVEN kubectl rejects a call WHEN running it THEN the error carries kubectl\'s stderr', async () => {
+    await assert.rejects(target().kubectl(['frobnicate', 'it']), /kubectl -n \S+ frobnicate it failed: stand-in kubectl: unhandled frobnicate it$/);
   });
 
   it('GIVEN a URL that is not http WHEN building the target THEN the error names --url', () => {

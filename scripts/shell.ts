@@ -1,0 +1,70 @@
+/**
+ * The commands the scripts run in a shell (kubectl, iptables, ss, apt-get), through zx's `$`: every
+ * call has a timeout, runs quietly (its output is returned, not echoed) and a failure becomes a
+ * {@link CommandError} naming the command line and its stderr. Arguments are passed as an array,
+ * so zx quotes each one: what reaches the program is exactly `args`.
+ */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { $, type ProcessOutput } from 'zx';
+
+/** Options of {@link run} and {@link runSync}. */
+export interface CommandOptions {
+  /** Milliseconds before the command (and its children) are killed; no call may hang a run. */
+  readonly timeoutMs: number;
+  /** Written to the command's stdin. */
+  readonly input?: string;
+  /** The environment. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A command that failed, timed out or could not start; the message names the command line and why. */
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    message: string,
+    readonly command: string,
+    readonly stderr: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** `cmd args…` as a line for messages. */
+export function commandLine(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args].join(' ');
+}
+
+function stdoutOf(cmd: string, args: readonly string[], out: ProcessOutput, timeoutMs: number): string {
+  if (out.ok) return out.stdout;
+  const line = commandLine(cmd, args);
+  const stderr = out.stderr.trim();
+  const why =
+    out.signal !== null && out.duration >= timeoutMs
+      ? `timed out after ${timeoutMs / 1000} s${stderr ? ` (${stderr})` : ''}`
+      : stderr || (out.exitCode !== null ? `exit code ${out.exitCode}` : `killed by ${out.signal ?? 'an error'}`);
+  throw new CommandError(`${line} failed: ${why}`, line, stderr, out.exitCode);
+}
+
+/** zx options common to both forms: output captured, not echoed; a failure is inspected, not thrown. */
+function zxOptions(opts: CommandOptions) {
+  return { quiet: true, nothrow: true, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}) };
+}
+
+/** Runs `cmd args…`; resolves with its stdout, rejects with a {@link CommandError}. */
+export async function run(cmd: string, args: readonly string[], opts: CommandOptions): Promise<string> {
+  const out = await $({ ...zxOptions(opts), timeout: opts.timeoutMs })`${cmd} ${[...args]}`;
+  return stdoutOf(cmd, args, out, opts.timeoutMs);
+}
+
+/**
+ * {@link run} for the places that cannot wait (a `process.on('exit')` handler). zx arms its own
+ * timeout only once a command has started, which in sync mode is after it ended, so the timeout is
+ * handed to `spawnSync` itself.
+ */
+export function runSync(cmd: string, args: readonly string[], opts: CommandOptions): string {
+  const spawnWithTimeout = ((file: string, argv: readonly string[], o: SpawnSyncOptions) =>
+    spawnSync(file, argv, { ...o, timeout: opts.timeoutMs, killSignal: 'SIGKILL' })) as typeof spawnSync;
+  const out = $({ ...zxOptions(opts), sync: true, spawnSync: spawnWithTimeout })`${cmd} ${[...args]}`;
+  return stdoutOf(cmd, args, out, opts.timeoutMs);
+}

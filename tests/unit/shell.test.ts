@@ -1,0 +1,39 @@
+/** scripts/shell.ts on real programs (sh, cat, sleep): what reaches the program, and what a failure says. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CommandError, run, runSync } from '../../scripts/shell.js';
+
+const ARGS = ['a b', "it's", 'jsonpath={.data.jwt-secret}', '$HOME', '*', ''];
+const PRINT_ARGS = ['-c', 'for a in "$@"; do printf "[%s]" "$a"; done', 'sh', ...ARGS];
+const PRINTED = '[a b][it\'s][jsonpath={.data.jwt-secret}][$HOME][*][]';
+
+describe('commands through zx', () => {
+  it('GIVEN arguments with spaces, quotes and shell syntax WHEN run THEN the program gets each one as given', async () => {
+    assert.equal(await run('sh', PRINT_ARGS, { timeoutMs: 10_000 }), PRINTED);
+    assert.equal(runSync('sh', PRINT_ARGS, { timeoutMs: 10_000 }), PRINTED);
+  });
+
+  it('GIVEN input WHEN run THEN it reaches the command\'s stdin', async () => {
+    assert.equal(await run('cat', [], { timeoutMs: 10_000, input: '{"kind":"NetworkPolicy"}' }), '{"kind":"NetworkPolicy"}');
+  });
+
+  it('GIVEN a command that fails WHEN run THEN the error names the command line and its stderr', async () => {
+    const fails = ['-c', 'echo "no such chain" >&2; exit 3'];
+    const check = (e: unknown) => e instanceof CommandError && e.message === `sh ${fails.join(' ')} failed: no such chain` && e.exitCode === 3;
+    await assert.rejects(run('sh', fails, { timeoutMs: 10_000 }), check);
+    assert.throws(() => runSync('sh', fails, { timeoutMs: 10_000 }), check);
+  });
+
+  it('GIVEN a command that fails silently or is missing WHEN run THEN the error gives the exit code or the shell\'s complaint', async () => {
+    await assert.rejects(run('sh', ['-c', 'exit 4'], { timeoutMs: 10_000 }), /^CommandError: sh -c exit 4 failed: exit code 4$/);
+    await assert.rejects(run('feedkit-no-such-program', ['x'], { timeoutMs: 10_000 }), /feedkit-no-such-program x failed: .*not found/);
+  });
+
+  it('GIVEN a command that hangs WHEN its timeout passes THEN it is killed and the error says it timed out', async () => {
+    for (const call of [() => run('sleep', ['30'], { timeoutMs: 300 }), async () => runSync('sleep', ['30'], { timeoutMs: 300 })]) {
+      const started = Date.now();
+      await assert.rejects(call(), /^CommandError: sleep 30 failed: timed out after 0.3 s$/);
+      assert.ok(Date.now() - started < 10_000);
+    }
+  });
+});
