@@ -33,8 +33,12 @@ export function userIdFromRoutingKey(routingKey: string): string | undefined {
     : undefined;
 }
 
-/** Binding that matches every user's routing key (broadcast mode: filter locally). */
-export const ALL_USERS_BINDING_KEY = `${USER_ROUTING_KEY_PREFIX}*`;
+/**
+ * The one binding of every replica queue: all users' routing keys (`#`, since a user id may hold
+ * dots). Each replica gets every chunk and delivers to the recipients it holds, so opening or
+ * closing a socket touches no broker state (see app/README.md, Fan-out).
+ */
+export const ALL_USERS_BINDING_KEY = `${USER_ROUTING_KEY_PREFIX}#`;
 
 /** The policy that mirrors the replica queues in mirrored mode. */
 export const POLICY_NAME = 'ha-feed';

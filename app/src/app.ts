@@ -2,7 +2,6 @@
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { CloseCodes, replicaQueueName } from '../../shared/index.js';
-import { BindingRegistry } from './amqp/bindings.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';
 import { CcBatchPublisher, type FeedPublisher } from './amqp/publisher.js';
@@ -85,10 +84,8 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
 
   const amqp = new AmqpConnection({ urls: config.amqpUrls, log, onReconnect: () => metrics.amqpReconnects.inc() });
   const queue = replicaQueueName(config.replicaId);
-  const bindings = new BindingRegistry(amqp, queue, log, metrics.bindings);
   const hub = new FeedSocketHub({
     store,
-    bindings,
     log,
     metrics,
     replayLimit: config.replayLimit,
@@ -98,7 +95,6 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   const consumer = new ReplicaConsumer({
     amqp,
     topology: { replicaId: config.replicaId, queueMode: config.queueMode, queueExpiresMs: config.queueExpiresMs },
-    bindings,
     prefetch: config.prefetch,
     deliver: (userId, frame) => hub.deliver(userId, frame),
     log,
@@ -120,7 +116,6 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     log,
     reaped: metrics.replicaQueuesReaped,
     deferred: metrics.replicaReapsDeferred,
-    lastBindingChangeAt: () => bindings.lastChangeAt,
   });
   const relay = new OutboxRelay({
     store,
@@ -150,6 +145,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     metrics,
     log,
     draining: () => draining,
+    subscribed: () => consumer.subscribed,
     async readiness() {
       const postgres = await Promise.race([store.ping().then(() => true), sleep(2000).then(() => false)]).catch(() => false);
       const broker = amqp.channels !== undefined;

@@ -11,7 +11,6 @@ export interface FeedMetrics {
   readonly published: Counter;
   readonly amqpReconnects: Counter;
   readonly consumerCancels: Counter;
-  readonly bindings: Gauge;
   readonly postsCreated: Counter;
   readonly httpRequests: Counter<'route' | 'status'>;
   readonly socketCloses: Counter<'reason'>;
@@ -50,7 +49,6 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
     published: new Counter({ name: 'feed_outbox_published_total', help: 'Outbox rows whose messages the broker confirmed in full', registers }),
     amqpReconnects: new Counter({ name: 'feed_amqp_reconnects_total', help: 'AMQP connections re-established after a loss', registers }),
     consumerCancels: new Counter({ name: 'feed_amqp_consumer_cancels_total', help: 'Broker-side consumer cancels (mirror failover, queue deleted) recovered by re-subscribing', registers }),
-    bindings: new Gauge({ name: 'feed_bindings', help: 'User routing keys bound to this replica queue', registers }),
     postsCreated: new Counter({ name: 'feed_posts_created_total', help: 'Posts stored', registers }),
     httpRequests: new Counter({ name: 'feed_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers }),
     socketCloses: new Counter({ name: 'feed_ws_closes_total', help: 'Server-initiated socket closes by reason', labelNames: ['reason'] as const, registers }),

@@ -263,7 +263,7 @@ describe('operations', () => {
     const ready = await callApi<{ ready: boolean }>(replicaA.url, 'GET', Routes.READY);
     assert.deepEqual([ready.status, ready.body.ready], [200, true]);
     const metrics = await (await fetch(new URL(Routes.METRICS, replicaA.url))).text();
-    for (const name of ['feed_ws_connections', 'feed_deliveries_total', 'feed_delivery_latency_seconds', 'feed_outbox_backlog', 'feed_amqp_reconnects_total', 'feed_bindings']) {
+    for (const name of ['feed_ws_connections', 'feed_deliveries_total', 'feed_delivery_latency_seconds', 'feed_outbox_backlog', 'feed_amqp_reconnects_total']) {
       assert.match(metrics, new RegExp(`^${name}`, 'm'), name);
     }
   });

@@ -1,8 +1,9 @@
 /**
  * Consumes this replica's queue: each message goes to the local sockets of its recipients (the users
  * listed in a batched message, or the user in a per-follower message's routing key), then is acked.
- * Declares the topology, restores bindings and starts consuming on every (re)connect; a broker-side
- * cancel (mirror failover, queue deleted) re-declares and re-consumes. Before re-declaring it checks
+ * The queue is bound to every user's key, so most recipients of a chunk usually live on other
+ * replicas and are skipped here. Declares the topology and starts consuming on every (re)connect; a
+ * broker-side cancel (mirror failover, queue deleted) re-declares and re-consumes. Before re-declaring it checks
  * passively whether the queue still exists: when it was deleted (a reaper, x-expires, an operator)
  * the messages routed meanwhile are gone, so `onQueueLost` tells the app to send its local sockets
  * back to replay from Postgres.
@@ -11,7 +12,6 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { replicaQueueName } from '../../../shared/index.js';
 import { decodeFeedMessage, type FeedFrame } from '../ws/frame.js';
-import type { BindingRegistry } from './bindings.js';
 import type { AmqpConnection } from './connection.js';
 import { consumerArguments, declareTopology, queueExists, type ReplicaTopology } from './topology.js';
 
@@ -21,7 +21,6 @@ export type LocalDelivery = (userId: string, frame: FeedFrame) => void;
 export interface ReplicaConsumerProps {
   readonly amqp: AmqpConnection;
   readonly topology: ReplicaTopology;
-  readonly bindings: BindingRegistry;
   readonly prefetch: number;
   readonly deliver: LocalDelivery;
   readonly log: Logger;
@@ -42,14 +41,22 @@ export class ReplicaConsumer {
   private consumedBefore = false;
   /** A loss found during a (re)connect, reported once the connection is up (sticky across failed attempts). */
   private lossPending = false;
+  private declaredOnce = false;
 
   constructor(private readonly props: ReplicaConsumerProps) {
     props.amqp.onUp((ch) => this.setup(ch.consume));
     props.amqp.on('up', () => {
-      props.bindings.reconcileAll();
-      // After 'up' new sockets bind at once, so clients sent away now replay with no gap.
       if (this.lossPending) this.reportLoss();
     });
+  }
+
+  /**
+   * True once the queue and its binding were declared: from then on every post published is kept
+   * for this replica, connected or not (a lost queue is reported through `onQueueLost`), so a socket
+   * that opens is subscribed.
+   */
+  get subscribed(): boolean {
+    return this.declaredOnce;
   }
 
   /** Stops consuming; unacked messages return to the queue. */
@@ -65,8 +72,8 @@ export class ReplicaConsumer {
     this.channel = ch;
     await this.checkLoss();
     const queue = await declareTopology(ch, this.props.topology);
+    this.declaredOnce = true;
     await ch.prefetch(this.props.prefetch);
-    await this.props.bindings.bindAllOn(ch);
     await this.consume(ch, queue);
   }
 
@@ -96,14 +103,13 @@ export class ReplicaConsumer {
 
   private onMessage(ch: Channel, queue: string, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      // Broker cancel: the mirror master moved, or the queue was deleted. Re-declare, re-bind, resume.
+      // Broker cancel: the mirror master moved, or the queue was deleted. Re-declare, resume.
       this.props.log.warn({ queue }, 'amqp: consumer cancelled by the broker; re-subscribing');
       this.consumerTag = undefined;
       this.props.onCancel?.();
       void (async () => {
         await this.checkLoss();
         await declareTopology(ch, this.props.topology);
-        await this.props.bindings.bindAllOn(ch);
         await this.consume(ch, queue);
         if (this.lossPending) this.reportLoss();
       })().catch((e: Error) => this.props.amqp.fail(`re-subscribe after cancel failed: ${e.message}`));

@@ -25,6 +25,8 @@ export interface FeedHttpServerProps {
   readonly log: Logger;
   readonly readiness: () => Promise<ReadinessReport>;
   readonly draining: () => boolean;
+  /** Whether the replica queue exists and receives the feed: until then an upgrade could not be "subscribed" and is refused. */
+  readonly subscribed: () => boolean;
 }
 
 export interface FeedHttpServer {
@@ -110,6 +112,7 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
     void (async () => {
       if (url.pathname !== Routes.FEED_SOCKET) return rejectUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
       if (props.draining()) return rejectUpgrade(socket, 503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
+      if (!props.subscribed()) return rejectUpgrade(socket, 503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
       let principal: Principal;
       try {
         principal = await authenticate(props.verify, req, url);
@@ -119,7 +122,7 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
       }
       const since = url.searchParams.get('since') ?? undefined;
       if (since !== undefined && !CURSOR.test(since)) return rejectUpgrade(socket, 400, `since must be a cursor from a frame, got "${since.slice(0, 32)}"`);
-      await props.hub.upgrade(req, socket, head, principal, since);
+      props.hub.upgrade(req, socket, head, principal, since);
     })().catch((e: Error) => {
       log.error({ err: e.message }, 'ws: upgrade failed');
       if (!socket.destroyed) rejectUpgrade(socket, 500, 'internal error');

@@ -1,14 +1,14 @@
 /**
- * The local WebSockets of this replica, by user. A socket is bound (its user's routing key) before
- * the upgrade completes, so "open" means "subscribed"; with `?since=` the replay is queried after
- * that, live frames are held back until the replay is sent, and the overlap is dropped by postId.
+ * The local WebSockets of this replica, by user. The replica queue receives every user's posts (one
+ * binding, declared before the server accepts upgrades), so a socket is subscribed the moment the
+ * upgrade completes: "open" means "subscribed". With `?since=` the replay is queried after that,
+ * live frames are held back until the replay is sent, and the overlap is dropped by postId.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCodes } from '../../../shared/index.js';
-import type { BindingRegistry } from '../amqp/bindings.js';
 import type { Principal } from '../auth/jwt.js';
 import type { FeedStore } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';
@@ -22,7 +22,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface FeedSocketHubProps {
   readonly store: FeedStore;
-  readonly bindings: BindingRegistry;
   readonly log: Logger;
   readonly metrics: FeedMetrics;
   readonly replayLimit: number;
@@ -59,22 +58,14 @@ export class FeedSocketHub {
     return n;
   }
 
-  /** Binds the user, completes the upgrade, then replays from `since` (when given) and goes live. */
-  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal, since: string | undefined): Promise<void> {
-    const { userId } = principal;
-    await this.props.bindings.acquire(userId);
-    let attached = false;
-    // ws aborts a malformed handshake without calling back: give the reference back then.
-    const giveBack = () => {
-      if (!attached) void this.props.bindings.release(userId);
-    };
-    if (socket.destroyed) return giveBack();
-    socket.once('close', giveBack);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      attached = true;
-      socket.off('close', giveBack);
-      this.attach(ws, principal, since);
-    });
+  /**
+   * Completes the upgrade, then replays from `since` (when given) and goes live. No broker work: the
+   * replica queue already receives every user's posts, and the socket is in `byUser` as soon as the
+   * upgrade completes, so a post acknowledged from then on reaches it.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal, since: string | undefined): void {
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, principal, since));
   }
 
   /** Hands a live frame to every local socket of `userId`. */
@@ -140,7 +131,6 @@ export class FeedSocketHub {
       set.delete(fs);
       if (set.size === 0 && this.byUser.get(fs.userId) === set) this.byUser.delete(fs.userId);
       this.props.metrics.connections.dec();
-      void this.props.bindings.release(fs.userId);
       log.debug({ userId }, 'ws: closed');
     });
 
