@@ -2,3 +2,4 @@ export * from './constants.js';
 export * from './spec.js';
 export * from './overrides.js';
 export * from './render-inputs.js';
+export * from './retry.js';

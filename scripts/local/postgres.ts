@@ -10,7 +10,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { progress, spawnManaged, type ManagedProcess } from './process.js';
+import { waitFor } from '../../shared/index.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MIN_COOKIE_LENGTH, POLICY_NAME, type FeedkitSpec } from '../../shared/index.js';
+import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, waitFor } from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
@@ -20,7 +20,7 @@ import {
   renderRabbitmqConf,
 } from '../../rabbitmq-cluster/index.js';
 import { freePort, isPortAnswering } from './ports.js';
-import { isPidAlive, progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { isPidAlive, progress, spawnManaged, type ManagedProcess } from './process.js';
 
 /** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
 export const RABBITMQ_BIN_DIR = '/usr/lib/rabbitmq/bin';

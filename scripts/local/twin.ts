@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AppEnv, QueueMode, Routes, resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../shared/index.js';
+import { AppEnv, type FeedkitSpec, QueueMode, resolveSpec, Routes, type SpecOverrides, waitFor } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from './haproxy.js';
 import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
-import { processStartTicks, progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { processStartTicks, progress, spawnManaged, type ManagedProcess } from './process.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
 import { TwinRole, isRecordedAlive, readTwinState, twinStateFile, type TwinProcessRecord, type TwinState, type TwinUrls } from './state.js';
 

@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import amqp, { type ChannelModel } from 'amqplib';
 import pg from 'pg';
-import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
+import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey, waitFor } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { QueueReapOutcome, ReplicaRegistry } from '../../app/src/db/replicas.js';
-import { progress, sleep, waitFor } from '../../scripts/local/process.js';
+import { progress } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
 
