@@ -62,9 +62,7 @@ async function up(args: minimist.ParsedArgs): Promise<void> {
     ...(mode !== undefined ? { queueMode: mode as QueueMode } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(args['log-level'] ? { logLevel: args['log-level'] } : {}),
-    skipAppsIfMissing: true,
   });
-  twin.writeState();
   twin.release();
   const state = twin.state();
   process.stdout.write(`\nfeedkit local twin is up (queue mode ${state.queueMode}, ${twin.apps.length} app replica(s)):\n`);

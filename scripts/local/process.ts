@@ -76,6 +76,15 @@ export async function stopAllManaged(timeoutMs = 15_000): Promise<void> {
   await Promise.allSettled([...live].map((p) => p.stop(timeoutMs)));
 }
 
+/**
+ * Waits until every promise has settled, then throws the first failure. Unlike Promise.all, no
+ * start is still running unobserved when the caller cleans up after a failure.
+ */
+export async function waitAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Sends `signal` to the process group led by `pid`, falling back to the pid alone; false when nothing got it. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
