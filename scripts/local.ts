@@ -75,9 +75,7 @@ async function up(args: LocalArgs): Promise<void> {
     ...(args.queueMode !== undefined ? { queueMode: args.queueMode } : {}),
     ...(args.port !== undefined ? { port: args.port } : {}),
     ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}),
-    skipAppsIfMissing: true,
   });
-  twin.writeState();
   twin.release();
   const state = twin.state();
   process.stdout.write(`\nfeedkit local twin is up (queue mode ${state.queueMode}, ${twin.apps.length} app replica(s)):\n`);

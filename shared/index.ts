@@ -4,3 +4,4 @@ export * from './overrides.js';
 export * from './render-inputs.js';
 export * from './app-settings.js';
 export * from './spec-docs.js';
+export * from './retry.js';

@@ -1,7 +1,7 @@
 /** Wires one feed replica together: Postgres, AMQP, outbox relay, WebSocket hub, HTTP server. */
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { CloseCodes, replicaQueueName } from '../../shared/index.js';
+import { backoffMs, CloseCodes, Jitter, replicaQueueName, sleep } from '../../shared/index.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';
 import { CcBatchPublisher, type FeedPublisher } from './amqp/publisher.js';
@@ -47,8 +47,6 @@ export interface StartOptions {
 /** Errors of a database that is still starting or not reachable yet; anything else (bad password, bad SQL) fails at once. */
 const TRANSIENT_DB_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03', '53300']);
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 async function migrateWhenReachable(store: FeedStore, log: Logger, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
@@ -64,7 +62,7 @@ async function migrateWhenReachable(store: FeedStore, log: Logger, waitMs: numbe
     } catch (e) {
       if (Date.now() > deadline || !TRANSIENT_DB_ERRORS.has((e as { code?: string }).code ?? '')) throw e;
       log.warn({ err: (e as Error).message, attempt }, 'db: not reachable yet; retrying');
-      await sleep(Math.min(2000, 100 * 2 ** attempt));
+      await sleep(backoffMs(attempt, { baseMs: 100, capMs: 2000, jitter: Jitter.NONE }));
     }
   }
 }

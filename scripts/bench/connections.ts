@@ -5,12 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { QueueMode, Routes } from '../../shared/index.js';
+import { QueueMode, Routes, sleep, waitFor } from '../../shared/index.js';
 import { freePort } from '../local/ports.js';
 import { REPO_ROOT } from '../local/paths.js';
-import { spawnManaged, waitFor, type ManagedProcess } from '../local/process.js';
+import { spawnManaged, type ManagedProcess } from '../local/process.js';
 import { startHolders, waitOpen, type Holder } from './holders.js';
-import { sleep } from './load.js';
 import { figure, type Figure } from './report.js';
 import { rssBytes, scrapeMetric, type BenchStack } from './stack.js';
 import { perItem } from './stats.js';

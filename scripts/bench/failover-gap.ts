@@ -8,14 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
-import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
+import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey, waitFor } from '../../shared/index.js';
 import { check, type CheckResult } from '../chaos/checker.js';
 import { mulberry32 } from '../chaos/graph.js';
 import { LocalTarget } from '../chaos/local-target.js';
 import { SCENARIOS, UnsupportedFault } from '../chaos/scenarios.js';
 import { Workload } from '../chaos/workload.js';
-import { waitFor } from '../local/process.js';
-import { sleep } from './load.js';
 import { figure, type Figure } from './report.js';
 import type { AppReplica, BenchStack } from './stack.js';
 import { summarize, type Summary } from './stats.js';

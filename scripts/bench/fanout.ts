@@ -8,8 +8,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, userIdFromRoutingKey, userRoutingKey } from '../../shared/index.js';
-import { sleep } from './load.js';
+import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, sleep, userIdFromRoutingKey, userRoutingKey } from '../../shared/index.js';
 import { figure, type Figure } from './report.js';
 import type { BenchStack } from './stack.js';
 import { summarize, type Summary } from './stats.js';

@@ -2,8 +2,9 @@
 import { join } from 'node:path';
 import { freePort } from '../local/ports.js';
 import { REPO_ROOT } from '../local/paths.js';
-import { spawnManaged, waitFor, type ManagedProcess } from '../local/process.js';
+import { spawnManaged, type ManagedProcess } from '../local/process.js';
 import type { HolderConfig, HolderStatus } from './ws-holder.js';
+import { waitFor } from '../../shared/index.js';
 
 /** Most clients one holder process gets (a process may open at most 20,000 files). */
 export const MAX_CLIENTS_PER_HOLDER = 4000;

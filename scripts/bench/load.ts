@@ -1,7 +1,5 @@
 /** Load helpers shared by the scenarios: pacing, a concurrency pool, JSON over HTTP, tagged post texts. */
-import { Routes } from '../../shared/index.js';
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { Routes, sleep } from '../../shared/index.js';
 
 /** What {@link pace} did. */
 export interface PaceResult {

@@ -9,11 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
+import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey, waitFor } from '../../shared/index.js';
 import { mintToken } from '../chaos/workload.js';
-import { waitFor } from '../local/process.js';
 import { HOLDER_HANDSHAKE_TIMEOUT_MS, startHolders, totalStatus, waitOpen, type Holder } from './holders.js';
-import { api, follow, pool, sleep } from './load.js';
+import { api, follow, pool } from './load.js';
 import { figure, type Figure } from './report.js';
 import { scrapeMetric, type BenchStack } from './stack.js';
 import { summarize, type Summary } from './stats.js';

@@ -7,12 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppEnv, DEFAULT_SPEC, QueueMode, Routes } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, QueueMode, Routes, waitFor } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from '../local/haproxy.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { freePort } from '../local/ports.js';
 import { startPostgres, type PostgresServer } from '../local/postgres.js';
-import { spawnManaged, waitFor, type ManagedProcess } from '../local/process.js';
+import { spawnManaged, type ManagedProcess } from '../local/process.js';
 import { startRabbitCluster, type RabbitCluster } from '../local/rabbitmq.js';
 
 /** Work folder of benchmark runs (git-ignored). */

@@ -9,9 +9,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import WebSocket from 'ws';
-import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
+import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey } from '../../shared/index.js';
 import { mintToken } from '../chaos/workload.js';
-import { api, benchPostText, follow, pace, parseBenchPostText, pool, sleep } from './load.js';
+import { api, benchPostText, follow, pace, parseBenchPostText, pool } from './load.js';
 import { figure, type Figure } from './report.js';
 import { coresByPart, cpuBetween, cpuSnapshot, stackParts, type AppReplica, type BenchStack, type CpuSnapshot } from './stack.js';
 import { searchMaxRate, summarize, type RateSearch, type StepResult, type Summary } from './stats.js';

@@ -7,7 +7,8 @@
  */
 import { createServer } from 'node:http';
 import WebSocket from 'ws';
-import { backoffMs, mintToken } from '../chaos/workload.js';
+import { backoffMs, Jitter, type BackoffOptions } from '../../shared/index.js';
+import { mintToken } from '../chaos/workload.js';
 
 /** What the parent passes in BENCH_HOLDER_CONFIG. */
 export interface HolderConfig {
@@ -85,6 +86,8 @@ if (config.auth && secret === '') {
 }
 
 const rand = Math.random;
+/** As the chaos workload's followers: 100 ms doubling to 3 s, equal jitter. */
+const reconnectBackoff: BackoffOptions = { baseMs: 100, capMs: 3000, jitter: Jitter.EQUAL, random: rand };
 const clients: Client[] = [];
 let connectFailures = 0;
 let closes = 0;
@@ -144,12 +147,12 @@ function connect(c: Client): Promise<void> {
       // A connect that failed (SYN backlog full, handshake timeout) is always retried; a close of an open socket only with `reconnect`.
       if (stopped || (wasOpen && !config!.reconnect)) return;
       if (!c.everOpened && !config!.reconnect) {
-        setTimeout(() => void connect(c), backoffMs(c.attempt++, 100, 3000, rand));
+        setTimeout(() => void connect(c), backoffMs(c.attempt++, reconnectBackoff));
         return;
       }
       const n = config!.targets.length;
       if (n > 1) c.target = (c.target + 1 + Math.floor(rand() * (n - 1))) % n;
-      setTimeout(() => void connect(c), backoffMs(c.attempt++, 100, 3000, rand));
+      setTimeout(() => void connect(c), backoffMs(c.attempt++, reconnectBackoff));
     });
   });
 }

@@ -6,7 +6,7 @@
  */
 import { expBackoff, retry } from 'zx';
 import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster/index.js';
-import { objectNames, Ports, SecretKeys, type FeedkitSpec, type QueueMode } from '../../shared/index.js';
+import { objectNames, Ports, SecretKeys, waitFor, type FeedkitSpec, type QueueMode } from '../../shared/index.js';
 import { run } from '../shell.js';
 import { CLUSTER_STATUS_ARGS, parseRunningNodes } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
@@ -50,7 +50,6 @@ function ready(pod: PodJson): boolean {
   return !pod.metadata.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** How often a read is tried before its error counts: an API server can drop a call (leader change, restart). */
 export const KUBECTL_READ_ATTEMPTS = 3;
@@ -163,23 +162,14 @@ export class KubernetesTarget implements ChaosTarget {
     await this.kubectl(['delete', 'pod', pod, '--grace-period=0', '--force', '--wait=false']);
   }
 
-  private async waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        if (await probe()) return;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-      await sleep(this.pollMs);
-    }
+  /** Polls every `pollMs` without progress lines: the chaos run reports its own progress. */
+  private async waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+    await waitFor(what, async () => (await probe()) || undefined, { timeoutMs, intervalMs: this.pollMs, onProgress: () => undefined });
   }
 
   /** Waits until pod `name` exists with a uid other than `oldUid` and is Ready. */
   private async waitReplaced(name: string, oldUid: string | undefined, timeoutMs = 600_000): Promise<void> {
-    await this.waitFor(`pod ${name} to come back Ready`, timeoutMs, async () => {
+    await this.waitUntil(`pod ${name} to come back Ready`, timeoutMs, async () => {
       const pod = await this.getPod(name);
       return pod !== undefined && pod.metadata.uid !== oldUid && ready(pod);
     });
@@ -249,7 +239,7 @@ export class KubernetesTarget implements ChaosTarget {
     const before = await Promise.all(Array.from({ length: n }, async (_, i) => (await this.getPod(this.rabbitPod(i)))?.metadata.uid));
     await this.kubectl(['rollout', 'restart', `statefulset/${this.names.rabbitmq}`]);
     const state: Array<'old' | 'down' | 'up'> = Array.from({ length: n }, () => 'old');
-    await this.waitFor(`rollout restart of statefulset/${this.names.rabbitmq}`, 1_800_000, async () => {
+    await this.waitUntil(`rollout restart of statefulset/${this.names.rabbitmq}`, 1_800_000, async () => {
       for (let i = 0; i < n; i++) {
         if (state[i] === 'up') continue;
         const pod = await this.getPod(this.rabbitPod(i));
@@ -286,7 +276,7 @@ export class KubernetesTarget implements ChaosTarget {
 
   /** Waits until the Deployment `name` has its desired number of Ready pods again. */
   private async waitDeployment(name: string, timeoutMs = 600_000): Promise<void> {
-    await this.waitFor(`deployment/${name} to be fully Ready`, timeoutMs, async () => {
+    await this.waitUntil(`deployment/${name} to be fully Ready`, timeoutMs, async () => {
       const d = JSON.parse(await this.read(['get', 'deployment', name, '-o', 'json'])) as { spec?: { replicas?: number } };
       const want = d.spec?.replicas ?? 1;
       const pods = await this.podsOf(name);
@@ -312,13 +302,13 @@ export class KubernetesTarget implements ChaosTarget {
 
   /** Waits until node 0 sees every node running. */
   private async waitClusterFormed(timeoutMs: number): Promise<void> {
-    await this.waitFor(`${this.rabbitNodeCount} running RabbitMQ nodes`, timeoutMs, async () => {
+    await this.waitUntil(`${this.rabbitNodeCount} running RabbitMQ nodes`, timeoutMs, async () => {
       return parseRunningNodes(await this.clusterStatus(0)).length >= this.rabbitNodeCount;
     });
   }
 
   async waitHealthy(timeoutMs: number): Promise<void> {
-    await this.waitFor(`statefulset/${this.names.rabbitmq} pods Ready`, timeoutMs, async () => {
+    await this.waitUntil(`statefulset/${this.names.rabbitmq} pods Ready`, timeoutMs, async () => {
       const pods = await Promise.all(Array.from({ length: this.rabbitNodeCount }, (_, i) => this.getPod(this.rabbitPod(i))));
       return pods.every((p) => p !== undefined && ready(p));
     });

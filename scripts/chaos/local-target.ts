@@ -3,7 +3,7 @@
  * twin's cluster handle (kill -9 / SIGSTOP by pid, restart on the old data dir), HAProxy and app
  * faults through the twin's handles, and the workload goes through the twin's load balancer.
  */
-import type { QueueMode } from '../../shared/index.js';
+import { sleep, type QueueMode } from '../../shared/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
 import { LoopbackPartition } from './partition.js';
@@ -19,7 +19,6 @@ export type LocalStack = Pick<
 /** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
 export const NET_TICKTIME_S = 60;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class LocalTarget implements ChaosTarget {
   readonly kind = 'local';

@@ -1,4 +1,5 @@
 /** Runs one scenario under load against a target: warm-up, faults, heal, quiet period, check. */
+import { sleep } from '../../shared/index.js';
 import { check } from './checker.js';
 import { mulberry32 } from './graph.js';
 import type { ScenarioRun } from './report.js';
@@ -28,7 +29,6 @@ export interface RunOptions {
   readonly log: (line: string) => void;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

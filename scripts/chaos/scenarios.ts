@@ -2,7 +2,7 @@
  * The chaos scenarios. Each injects its faults under load through a {@link ChaosTarget}, records
  * them on the workload, and heals; the runner (run.ts) adds warm-up, the quiet period and the check.
  */
-import { REPLICA_QUEUE_PREFIX } from '../../shared/index.js';
+import { REPLICA_QUEUE_PREFIX, sleep } from '../../shared/index.js';
 import { listFlag } from '../cli-args.js';
 import { pick, randomInt } from './graph.js';
 import { assessCluster, describeViews, parseRunningNodes, type ClusterVerdict, type NodeView } from './split.js';
@@ -52,7 +52,6 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The Erlang node in a queue pid such as `<rabbit@host.1.234.0>`. */
 export function nodeOfPid(pid: string): string | undefined {

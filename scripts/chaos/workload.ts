@@ -6,7 +6,7 @@
  */
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { Routes } from '../../shared/index.js';
+import { backoffMs, Jitter, Routes, sleep } from '../../shared/index.js';
 import { followGraph, mulberry32, pick } from './graph.js';
 import type { AckedPost, Delivery, FaultEvent, History, IndeterminatePost } from './history.js';
 
@@ -48,12 +48,6 @@ export function nonceOf(text: unknown): string | undefined {
   return typeof text === 'string' ? /nonce=(\S+)/.exec(text)?.[1] : undefined;
 }
 
-/** Delay before reconnect attempt `attempt` (0-based): capped exponential with equal jitter. */
-export function backoffMs(attempt: number, baseMs: number, capMs: number, rand: () => number): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
-  return ceiling / 2 + rand() * (ceiling / 2);
-}
-
 /** HS256 token for `userId` signed with the twin's (or the user's) secret. */
 export async function mintToken(secret: string, userId: string, ttlSeconds = 6 * 3600): Promise<string> {
   return new SignJWT({})
@@ -64,7 +58,6 @@ export async function mintToken(secret: string, userId: string, ttlSeconds = 6 *
     .sign(new TextEncoder().encode(secret));
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Outcome of one HTTP attempt. */
 type Attempt = { kind: 'ok'; body: unknown } | { kind: 'rejected'; status: number; text: string } | { kind: 'ambiguous'; why: string };
@@ -159,7 +152,7 @@ class FollowerSocket {
       if (this.stopped) return;
       this.counters['reconnects'] = (this.counters['reconnects'] ?? 0) + 1;
       if (code === 4009) this.counters['replayTruncated'] = (this.counters['replayTruncated'] ?? 0) + 1;
-      const delay = backoffMs(this.attempt++, this.baseMs, this.capMs, this.rand);
+      const delay = backoffMs(this.attempt++, { baseMs: this.baseMs, capMs: this.capMs, jitter: Jitter.EQUAL, random: this.rand });
       this.timer = setTimeout(() => this.connect(), delay);
     });
   }
@@ -403,7 +396,7 @@ export class Workload {
         return;
       }
       this.indeterminate.push({ nonce, author, sentAt });
-      await sleep(Math.min(2000, 100 * 2 ** attempt) * (0.5 + this.rand() / 2));
+      await sleep(backoffMs(attempt, { baseMs: 100, capMs: 2000, jitter: Jitter.EQUAL, random: this.rand }));
     }
     this.counters['createAbandoned']!++;
   }

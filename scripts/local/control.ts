@@ -5,8 +5,9 @@
  */
 import { rmSync } from 'node:fs';
 import { isPortAnswering } from './ports.js';
-import { progress, signalGroup, sleep } from './process.js';
+import { progress, signalGroup } from './process.js';
 import { TwinRole, isRecordedAlive, type TwinProcessRecord, type TwinState } from './state.js';
+import { sleep } from '../../shared/index.js';
 
 export { readTwinState, isRecordedAlive } from './state.js';
 

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import type { FeedkitSpec } from '../../shared/index.js';
 import { HaproxyNames, renderHaproxyCfg, type HaproxyServer } from '../../haproxy/index.js';
 import { freePort, isPortAnswering } from './ports.js';
-import { spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { spawnManaged, type ManagedProcess } from './process.js';
+import { waitFor } from '../../shared/index.js';
 
 const execFileAsync = promisify(execFile);
 

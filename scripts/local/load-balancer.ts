@@ -5,7 +5,7 @@
  *
  *   node --import tsx scripts/local/load-balancer.ts --port 8080 --backends 127.0.0.1:8081,127.0.0.1:8082
  */
-import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Routes } from '../../shared/index.js';
@@ -43,125 +43,151 @@ export interface LoadBalancer {
   close(): Promise<void>;
 }
 
-/** Starts the balancer in this process. */
-export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<LoadBalancer> {
-  const backends = [...opts.backends];
-  const isReady = new Map<Backend, boolean>(backends.map((b) => [b, false]));
-  let next = 0;
+/** Which replicas answered their last readiness check, and whose turn it is. */
+class BackendPool {
+  private readonly isReady: Map<Backend, boolean>;
+  private next = 0;
 
-  const check = async (b: Backend): Promise<void> => {
+  constructor(private readonly backends: readonly Backend[]) {
+    this.isReady = new Map(backends.map((b) => [b, false]));
+  }
+
+  async checkAll(): Promise<void> {
+    await Promise.all(this.backends.map((b) => this.check(b)));
+  }
+
+  ready(): Backend[] {
+    return this.backends.filter((b) => this.isReady.get(b));
+  }
+
+  /** Ready backends in round-robin order starting at the next turn. */
+  candidates(): Backend[] {
+    const ready = this.ready();
+    if (ready.length === 0) return [];
+    const start = this.next++ % ready.length;
+    return [...ready.slice(start), ...ready.slice(0, start)];
+  }
+
+  /** A failed connection is fresher news than the last check: skip the replica until it passes again. */
+  markDown(b: Backend): void {
+    this.isReady.set(b, false);
+    void this.check(b);
+  }
+
+  private async check(b: Backend): Promise<void> {
     try {
       const res = await fetch(`http://${b.host}:${b.port}${Routes.READY}`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer().catch(() => undefined);
-      isReady.set(b, res.status === 200);
+      this.isReady.set(b, res.status === 200);
     } catch {
-      isReady.set(b, false);
+      this.isReady.set(b, false);
     }
-  };
-  const checkAll = () => Promise.all(backends.map(check));
-  await checkAll();
-  const timer = setInterval(() => void checkAll(), opts.checkIntervalMs ?? 1000);
+  }
+}
 
-  /** Ready backends in round-robin order starting at the next turn. */
-  const candidates = (): Backend[] => {
-    const ready = backends.filter((b) => isReady.get(b));
-    if (ready.length === 0) return [];
-    const start = next++ % ready.length;
-    return [...ready.slice(start), ...ready.slice(0, start)];
-  };
+/** Buffers the request body (a retry on another replica must send it again), then forwards it. */
+function proxyRequest(pool: BackendPool, agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= MAX_BUFFERED_BODY) chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > MAX_BUFFERED_BODY) {
+      res.writeHead(413).end('request body too large for the local load balancer\n');
+      return;
+    }
+    forwardRequest({ pool, agent, req, res, body: Buffer.concat(chunks) }, pool.candidates());
+  });
+}
 
-  const markDown = (b: Backend) => {
-    isReady.set(b, false);
-    void check(b);
-  };
+/** One HTTP request on its way through the balancer. */
+interface Exchange {
+  readonly pool: BackendPool;
+  readonly agent: Agent;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly body: Buffer;
+}
 
+/** Sends the request to the first of `list`; on a failure that is safe to repeat, to the next. */
+function forwardRequest(x: Exchange, list: Backend[]): void {
+  const { req, res } = x;
+  const b = list.shift();
+  if (!b) {
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('no ready app replica\n');
+    return;
+  }
+  const up = request(
+    { agent: x.agent, host: b.host, port: b.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
+    (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    },
+  );
+  let sent = false;
+  up.on('socket', (s: Socket) => s.once('connect', () => (sent = true)));
+  up.on('error', () => {
+    if (!res.headersSent && (!sent || IDEMPOTENT.has(req.method ?? ''))) {
+      // Never reached the replica, or harmless to repeat: send it elsewhere (a dying replica may still accept).
+      x.pool.markDown(b);
+      forwardRequest(x, list);
+    } else if (!res.headersSent) {
+      res.writeHead(502, { 'content-type': 'text/plain' }).end('app replica closed the connection\n');
+    } else {
+      res.destroy();
+    }
+  });
+  up.end(x.body);
+}
+
+/** Pipes a WebSocket upgrade to the first of `list` that accepts a TCP connection. */
+function proxyUpgrade(pool: BackendPool, req: IncomingMessage, client: Socket, head: Buffer, list: Backend[]): void {
+  const b = list.shift();
+  if (!b) {
+    client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    return;
+  }
+  const up = connect({ host: b.host, port: b.port });
+  let connected = false;
+  up.once('connect', () => {
+    connected = true;
+    // The upgrade request was already parsed here: send it again, byte for byte, to the replica.
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    up.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (head.length) up.write(head);
+    up.pipe(client);
+    client.pipe(up);
+  });
+  up.on('error', () => {
+    if (!connected) {
+      pool.markDown(b);
+      proxyUpgrade(pool, req, client, head, list);
+    } else client.destroy();
+  });
+  up.on('close', () => client.destroy());
+  client.on('error', () => up.destroy());
+  client.on('close', () => up.destroy());
+}
+
+/** Starts the balancer in this process. */
+export async function startLoadBalancer(opts: LoadBalancerOptions): Promise<LoadBalancer> {
+  const pool = new BackendPool([...opts.backends]);
+  await pool.checkAll();
+  const timer = setInterval(() => void pool.checkAll(), opts.checkIntervalMs ?? 1000);
   // No pooled connections: a pooled socket to a replica that just died fails in ways that look like a sent request.
   const agent = new Agent({ keepAlive: false });
-
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BUFFERED_BODY) chunks.push(c);
-    });
-    req.on('end', () => {
-      if (size > MAX_BUFFERED_BODY) {
-        res.writeHead(413).end('request body too large for the local load balancer\n');
-        return;
-      }
-      const body = Buffer.concat(chunks);
-      const tryNext = (list: Backend[]) => {
-        const b = list.shift();
-        if (!b) {
-          res.writeHead(503, { 'content-type': 'text/plain' }).end('no ready app replica\n');
-          return;
-        }
-        const up = request(
-          { agent, host: b.host, port: b.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
-          (upRes) => {
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            upRes.pipe(res);
-          },
-        );
-        let sent = false;
-        up.on('socket', (s: Socket) => s.once('connect', () => (sent = true)));
-        up.on('error', () => {
-          if (!res.headersSent && (!sent || IDEMPOTENT.has(req.method ?? ''))) {
-            // Never reached the replica, or harmless to repeat: send it elsewhere (a dying replica may still accept).
-            markDown(b);
-            tryNext(list);
-          } else if (!res.headersSent) {
-            res.writeHead(502, { 'content-type': 'text/plain' }).end('app replica closed the connection\n');
-          } else {
-            res.destroy();
-          }
-        });
-        up.end(body);
-      };
-      tryNext(candidates());
-    });
-  });
-
-  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    const tryNext = (list: Backend[]) => {
-      const b = list.shift();
-      if (!b) {
-        client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-        return;
-      }
-      const up = connect({ host: b.host, port: b.port });
-      let connected = false;
-      up.once('connect', () => {
-        connected = true;
-        const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-        for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-        up.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (head.length) up.write(head);
-        up.pipe(client);
-        client.pipe(up);
-      });
-      up.on('error', () => {
-        if (!connected) {
-          markDown(b);
-          tryNext(list);
-        } else client.destroy();
-      });
-      up.on('close', () => client.destroy());
-      client.on('error', () => up.destroy());
-      client.on('close', () => up.destroy());
-    };
-    tryNext(candidates());
-  });
-
+  const server: Server = createServer((req, res) => proxyRequest(pool, agent, req, res));
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => proxyUpgrade(pool, req, client, head, pool.candidates()));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, '127.0.0.1', () => resolve());
   });
-
   return {
     port: opts.port,
-    ready: () => backends.filter((b) => isReady.get(b)),
+    ready: () => pool.ready(),
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(timer);

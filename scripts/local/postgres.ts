@@ -10,7 +10,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { progress, spawnManaged, type ManagedProcess } from './process.js';
+import { waitFor } from '../../shared/index.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -108,6 +109,85 @@ function checkIdentifier(field: string, v: string): void {
   }
 }
 
+/** The folders and log of one server, owned by the postgres user. */
+interface PostgresDirs {
+  /** Where everything lives, and whether it is a temporary folder to remove on stop. */
+  readonly home: { readonly dir: string; readonly temporary: boolean };
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly logFile: string;
+}
+
+function preparePostgresDirs(workDir: string, user: OsUser): PostgresDirs {
+  mkdirSync(workDir, { recursive: true });
+  const home = postgresHome(workDir);
+  const dataDir = join(home.dir, 'data');
+  const socketDir = join(home.dir, 'socket');
+  chmodSync(home.dir, 0o755);
+  for (const d of [dataDir, socketDir]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    chownSync(d, user.uid, user.gid);
+    chmodSync(d, 0o700);
+  }
+  const logFile = join(home.dir, 'postgres.log');
+  writeFileSync(logFile, '', { flag: 'a' });
+  chownSync(logFile, user.uid, user.gid);
+  return { home, dataDir, socketDir, logFile };
+}
+
+/** Removes the temporary home, if postgres needed one. */
+function removeTemporaryHome(dirs: PostgresDirs): void {
+  if (dirs.home.temporary) rmSync(dirs.home.dir, { recursive: true, force: true });
+}
+
+/** Runs initdb unless the data dir already holds a cluster. */
+async function initdbIfFresh(dirs: PostgresDirs): Promise<void> {
+  if (existsSync(join(dirs.dataDir, 'PG_VERSION'))) return;
+  progress(`postgres: initdb in ${dirs.dataDir}`);
+  // Local (socket) logins are trusted: the socket dir is 0700 and owned by postgres. TCP needs a password.
+  await execFileAsync(
+    'runuser',
+    ['-u', POSTGRES_OS_USER, '--', join(POSTGRES_BIN_DIR, 'initdb'), '-D', dirs.dataDir, '-U', POSTGRES_OS_USER,
+      '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
+    { cwd: dirs.home.dir, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
+  ).catch((e: Error & { stderr?: string }) => {
+    removeTemporaryHome(dirs);
+    throw new Error(`postgres: initdb failed: ${e.stderr ?? e.message}`);
+  });
+}
+
+function spawnPostgres(dirs: PostgresDirs, port: number, user: OsUser): ManagedProcess {
+  return spawnManaged(
+    `postgres:${port}`,
+    join(POSTGRES_BIN_DIR, 'postgres'),
+    ['-D', dirs.dataDir, '-p', String(port),
+      '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dirs.socketDir}`,
+      '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
+    // Spawned straight as the postgres user (not through runuser) so the pid is the postmaster itself.
+    { cwd: dirs.home.dir, logFile: dirs.logFile, uid: user.uid, gid: user.gid, env: { LC_ALL: 'C.UTF-8', HOME: dirs.home.dir, USER: POSTGRES_OS_USER } },
+  );
+}
+
+/** Creates (or re-passwords) the login role and creates the database it owns, through the trusted socket. */
+async function ensureRoleAndDatabase(c: pg.Client, username: string, password: string, database: string): Promise<void> {
+  const lit = c.escapeLiteral(password);
+  const role = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username]);
+  await c.query(`${role.rowCount ? 'ALTER' : 'CREATE'} ROLE ${c.escapeIdentifier(username)} LOGIN PASSWORD ${lit}`);
+  const db = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+  if (!db.rowCount) await c.query(`CREATE DATABASE ${c.escapeIdentifier(database)} OWNER ${c.escapeIdentifier(username)}`);
+}
+
+/** Runs `work` with a superuser connection over the socket dir, closed afterwards. */
+async function asSuperuser<T>(dirs: PostgresDirs, port: number, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ host: dirs.socketDir, port, user: POSTGRES_OS_USER, database: 'postgres' });
+  try {
+    await c.connect();
+    return await work(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 /** Initializes (first time) and starts PostgreSQL, creates the role and database, waits until it answers queries. */
 export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresServer> {
   const database = opts.database ?? 'feed';
@@ -117,79 +197,20 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   const password = opts.password ?? randomBytes(24).toString('hex');
   const port = opts.port ?? (await freePort());
   const user = await osUser(POSTGRES_OS_USER);
-
-  mkdirSync(resolve(opts.workDir), { recursive: true });
-  const home = postgresHome(resolve(opts.workDir));
-  const workDir = home.dir;
-  const dataDir = join(workDir, 'data');
-  const socketDir = join(workDir, 'socket');
-  chmodSync(workDir, 0o755);
-  for (const d of [dataDir, socketDir]) {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
-    chownSync(d, user.uid, user.gid);
-    chmodSync(d, 0o700);
-  }
-  const logFile = join(workDir, 'postgres.log');
-  writeFileSync(logFile, '', { flag: 'a' });
-  chownSync(logFile, user.uid, user.gid);
-
-  const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
-  if (fresh) {
-    progress(`postgres: initdb in ${dataDir}`);
-    // Local (socket) logins are trusted: the socket dir is 0700 and owned by postgres. TCP needs a password.
-    await execFileAsync(
-      'runuser',
-      ['-u', POSTGRES_OS_USER, '--', join(POSTGRES_BIN_DIR, 'initdb'), '-D', dataDir, '-U', POSTGRES_OS_USER,
-        '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
-      { cwd: workDir, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
-    ).catch((e: Error & { stderr?: string }) => {
-      if (home.temporary) rmSync(workDir, { recursive: true, force: true });
-      throw new Error(`postgres: initdb failed: ${e.stderr ?? e.message}`);
-    });
-  }
-
-  const proc = spawnManaged(
-    `postgres:${port}`,
-    join(POSTGRES_BIN_DIR, 'postgres'),
-    ['-D', dataDir, '-p', String(port),
-      '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`,
-      '-c', 'fsync=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB'],
-    // Spawned straight as the postgres user (not through runuser) so the pid is the postmaster itself.
-    { cwd: workDir, logFile, uid: user.uid, gid: user.gid, env: { LC_ALL: 'C.UTF-8', HOME: workDir, USER: POSTGRES_OS_USER } },
-  );
-
-  const superuser = () => new pg.Client({ host: socketDir, port, user: POSTGRES_OS_USER, database: 'postgres' });
-  const timeoutMs = (opts.readyTimeoutSeconds ?? 60) * 1000;
+  const dirs = preparePostgresDirs(resolve(opts.workDir), user);
+  await initdbIfFresh(dirs);
+  const proc = spawnPostgres(dirs, port, user);
   try {
-    await waitFor(`postgres on 127.0.0.1:${port} (log: ${logFile})`, async () => {
-      if (!proc.running) throw new Error(`postgres exited; see ${logFile}`);
-      const c = superuser();
-      try {
-        await c.connect();
-        await c.query('SELECT 1');
-        return true;
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    }, { timeoutMs, intervalMs: 200 });
-
-    const c = superuser();
-    await c.connect();
-    try {
-      const lit = c.escapeLiteral(password);
-      const role = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username]);
-      await c.query(`${role.rowCount ? 'ALTER' : 'CREATE'} ROLE ${c.escapeIdentifier(username)} LOGIN PASSWORD ${lit}`);
-      const db = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-      if (!db.rowCount) await c.query(`CREATE DATABASE ${c.escapeIdentifier(database)} OWNER ${c.escapeIdentifier(username)}`);
-    } finally {
-      await c.end();
-    }
+    await waitFor(`postgres on 127.0.0.1:${port} (log: ${dirs.logFile})`, async () => {
+      if (!proc.running) throw new Error(`postgres exited; see ${dirs.logFile}`);
+      return asSuperuser(dirs, port, async (c) => (await c.query('SELECT 1')) && true);
+    }, { timeoutMs: (opts.readyTimeoutSeconds ?? 60) * 1000, intervalMs: 200 });
+    await asSuperuser(dirs, port, (c) => ensureRoleAndDatabase(c, username, password, database));
   } catch (e) {
     await proc.stop(5000).catch(() => undefined);
-    if (home.temporary) rmSync(workDir, { recursive: true, force: true });
+    removeTemporaryHome(dirs);
     throw e;
   }
-
   const hostPort = `127.0.0.1:${port}`;
   const enc = encodeURIComponent;
   return {
@@ -202,7 +223,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     process: proc,
     stop: async () => {
       await proc.stop(15_000);
-      if (home.temporary) rmSync(workDir, { recursive: true, force: true });
+      removeTemporaryHome(dirs);
     },
   };
 }

@@ -76,6 +76,15 @@ export async function stopAllManaged(timeoutMs = 15_000): Promise<void> {
   await Promise.allSettled([...live].map((p) => p.stop(timeoutMs)));
 }
 
+/**
+ * Waits until every promise has settled, then throws the first failure. Unlike Promise.all, no
+ * start is still running unobserved when the caller cleans up after a failure.
+ */
+export async function waitAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Sends `signal` to the process group led by `pid`, falling back to the pid alone; false when nothing got it. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -100,8 +109,6 @@ export function isPidAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function makeHandle(name: string, pid: number, exited: Promise<number | null>, onRelease: () => void): ManagedProcess {
   let running = true;
@@ -233,48 +240,3 @@ export function isZombie(pid: number): boolean {
     return false;
   }
 }
-
-/** Options of {@link waitFor}. */
-export interface WaitForOptions {
-  /** Give up after this many milliseconds. */
-  readonly timeoutMs: number;
-  /** Pause between probes. @default 250 */
-  readonly intervalMs?: number;
-  /**
-   * Called after each failed probe with the elapsed time.
-   * @default a progress line every 10 s
-   */
-  readonly onProgress?: (elapsedMs: number) => void;
-}
-
-/**
- * Probes until it returns a value (not `undefined`); a probe that throws counts as not yet.
- * Throws an error naming `what` (and the last probe error) after `timeoutMs`.
- */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, opts: WaitForOptions): Promise<T> {
-  const start = Date.now();
-  const interval = opts.intervalMs ?? 250;
-  let lastReported = 0;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      lastError = e;
-    }
-    const elapsed = Date.now() - start;
-    if (elapsed >= opts.timeoutMs) {
-      const why = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
-      throw new Error(`timed out after ${Math.round(elapsed / 1000)} s waiting for ${what}${why}`);
-    }
-    if (opts.onProgress) opts.onProgress(elapsed);
-    else if (elapsed - lastReported >= 10_000) {
-      lastReported = elapsed;
-      progress(`still waiting for ${what} (${Math.round(elapsed / 1000)} s of ${Math.round(opts.timeoutMs / 1000)} s)`);
-    }
-    await sleep(Math.min(interval, Math.max(0, opts.timeoutMs - elapsed)));
-  }
-}
-
-export { sleep };

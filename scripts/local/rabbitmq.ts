@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MIN_COOKIE_LENGTH, POLICY_NAME, type FeedkitSpec } from '../../shared/index.js';
+import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, waitFor } from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
@@ -20,7 +20,7 @@ import {
   renderRabbitmqConf,
 } from '../../rabbitmq-cluster/index.js';
 import { freePort, isPortAnswering } from './ports.js';
-import { isPidAlive, progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { isPidAlive, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
 
 /** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
 export const RABBITMQ_BIN_DIR = '/usr/lib/rabbitmq/bin';
@@ -136,6 +136,12 @@ export interface StartRabbitClusterOptions {
    * @default 180
    */
   readonly bootTimeoutSeconds?: number;
+  /**
+   * Called whenever a node process starts or stops through the cluster's methods (not during the
+   * first formation), so an owner that records pids, like the twin's state file, stays current.
+   * @default nothing
+   */
+  readonly onProcessesChanged?: () => void;
 }
 
 interface NodeState {
@@ -185,118 +191,319 @@ function checkIndex(nodes: readonly unknown[], i: number): void {
  * node runs as a member. Throws (after stopping what it started) when a node does not come up.
  */
 export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promise<RabbitCluster> {
-  const spec = opts.spec;
-  const count = opts.nodes ?? spec.rabbitmq.replicas;
+  return LocalRabbitCluster.start(opts);
+}
+
+/** What a cluster keeps from its options once they are checked and the generated values chosen. */
+interface ClusterSettings {
+  readonly spec: FeedkitSpec;
+  readonly workDir: string;
+  readonly count: number;
+  /** Node name prefix with this cluster's random suffix, e.g. `rfk-3f2a`. */
+  readonly prefix: string;
+  readonly username: string;
+  readonly password: string;
+  readonly cookie: string;
+  readonly bootTimeoutMs: number;
+  readonly onProcessesChanged: () => void;
+}
+
+function clusterSettings(opts: StartRabbitClusterOptions): ClusterSettings {
+  const count = opts.nodes ?? opts.spec.rabbitmq.replicas;
   if (!Number.isInteger(count) || count < 1) throw new Error(`startRabbitCluster: nodes must be a positive whole number, got ${count}`);
-  const username = opts.username ?? 'feedkit';
-  const password = opts.password ?? randomBytes(24).toString('hex');
   const cookie = opts.cookie ?? randomBytes(24).toString('hex');
   if (cookie.length < MIN_COOKIE_LENGTH || !/^[A-Za-z0-9]+$/.test(cookie)) {
     throw new Error(`startRabbitCluster: cookie must be at least ${MIN_COOKIE_LENGTH} letters or digits. Fix: omit it to generate one`);
   }
-  const bootTimeoutMs = (opts.bootTimeoutSeconds ?? 180) * 1000;
-  const workDir = resolve(opts.workDir);
-  const suffix = randomBytes(2).toString('hex');
-  const prefix = `${opts.namePrefix ?? 'rfk'}-${suffix}`;
+  return {
+    spec: opts.spec,
+    workDir: resolve(opts.workDir),
+    count,
+    // A random suffix per cluster: several clusters (other engineers', other tests') share this machine's node names.
+    prefix: `${opts.namePrefix ?? 'rfk'}-${randomBytes(2).toString('hex')}`,
+    username: opts.username ?? 'feedkit',
+    password: opts.password ?? randomBytes(24).toString('hex'),
+    cookie,
+    bootTimeoutMs: (opts.bootTimeoutSeconds ?? 180) * 1000,
+    onProcessesChanged: opts.onProcessesChanged ?? (() => undefined),
+  };
+}
 
-  const home = join(workDir, 'home');
+/** Writes the shared cookie and an empty env file; returns the environment every node and CLI call shares but for epmd. */
+function prepareErlangHome(settings: ClusterSettings): { readonly home: string; readonly confEnvFile: string } {
+  const home = join(settings.workDir, 'home');
   mkdirSync(home, { recursive: true });
   const cookieFile = join(home, '.erlang.cookie');
-  writeFileSync(cookieFile, cookie, { mode: 0o600 });
+  writeFileSync(cookieFile, settings.cookie, { mode: 0o600 });
   chmodSync(cookieFile, 0o600);
   // rabbitmq-env sources this file; an empty one keeps /etc/rabbitmq/rabbitmq-env.conf out.
-  const confEnvFile = join(workDir, 'rabbitmq-env.conf');
+  const confEnvFile = join(settings.workDir, 'rabbitmq-env.conf');
   writeFileSync(confEnvFile, '# intentionally empty: every setting comes from the environment\n');
+  return { home, confEnvFile };
+}
 
+/** Our own epmd in the foreground: stoppable by pid, and no name clash with other clusters. */
+async function startEpmd(workDir: string): Promise<{ readonly epmd: ManagedProcess; readonly epmdPort: number }> {
   const epmdPort = await freePort();
-  // Our own epmd in the foreground: stoppable by pid, and no name clash with other clusters.
-  const epmd = spawnManaged(`epmd:${epmdPort}`, EPMD_BIN, ['-port', String(epmdPort), '-address', LOOPBACK], {
-    logFile: join(workDir, 'epmd.log'),
-  });
+  const logFile = join(workDir, 'epmd.log');
+  const epmd = spawnManaged(`epmd:${epmdPort}`, EPMD_BIN, ['-port', String(epmdPort), '-address', LOOPBACK], { logFile });
   await waitFor(`epmd on ${LOOPBACK}:${epmdPort}`, async () => {
-    if (!epmd.running) throw new Error(`epmd exited; see ${join(workDir, 'epmd.log')}`);
+    if (!epmd.running) throw new Error(`epmd exited; see ${logFile}`);
     return (await isPortAnswering(epmdPort)) || undefined;
   }, { timeoutMs: 10_000, intervalMs: 100 });
+  return { epmd, epmdPort };
+}
 
-  const commonEnv: Record<string, string> = {
-    HOME: home,
-    ERL_EPMD_PORT: String(epmdPort),
-    RABBITMQ_CONF_ENV_FILE: confEnvFile,
-    RABBITMQ_USE_LONGNAME: 'false',
-    RABBITMQ_CTL_ERL_ARGS: EXTRA_ERL_ARGS,
+/** Free ports, rendered config files and the environment of node `i`; nothing runs yet. */
+async function planNode(settings: ClusterSettings, i: number, nodeNames: readonly string[], commonEnv: Readonly<Record<string, string>>): Promise<NodeState> {
+  const { username, password } = settings;
+  const nodename = nodeNames[i]!;
+  const dir = join(settings.workDir, `node-${i + 1}`);
+  const ports = { amqp: await freePort(), management: await freePort(), prometheus: await freePort(), dist: await freePort() };
+  const files = writeNodeConfig(settings.spec, dir, nodeNames, ports, username, password);
+  const mnesiaBase = join(dir, 'mnesia');
+  const logBase = join(dir, 'log');
+  mkdirSync(mnesiaBase, { recursive: true });
+  mkdirSync(logBase, { recursive: true });
+  const env: Record<string, string> = {
+    ...commonEnv,
+    RABBITMQ_NODENAME: nodename,
+    RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
+    RABBITMQ_NODE_PORT: String(ports.amqp),
+    RABBITMQ_DIST_PORT: String(ports.dist),
+    RABBITMQ_MNESIA_BASE: mnesiaBase,
+    RABBITMQ_LOG_BASE: logBase,
+    RABBITMQ_CONFIG_FILE: files.conf,
+    RABBITMQ_CONFIG_FILES: files.confD,
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: files.plugins,
+    RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: EXTRA_ERL_ARGS,
   };
+  const enc = encodeURIComponent;
+  const base = {
+    index: i,
+    nodename,
+    amqpPort: ports.amqp,
+    managementPort: ports.management,
+    prometheusPort: ports.prometheus,
+    distPort: ports.dist,
+    amqpUrl: `amqp://${enc(username)}:${enc(password)}@${LOOPBACK}:${ports.amqp}`,
+    managementUrl: `http://${LOOPBACK}:${ports.management}`,
+    dir,
+    logFile: join(logBase, `${nodename}.log`),
+  };
+  return { base, env, proc: undefined, beamPid: undefined, paused: false };
+}
 
-  const nodeNames = Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}@${LOCAL_NODE_HOST}`);
-  const states: NodeState[] = [];
-  for (let i = 0; i < count; i++) {
-    const nodename = nodeNames[i]!;
-    const dir = join(workDir, `node-${i + 1}`);
-    const ports = { amqp: await freePort(), management: await freePort(), prometheus: await freePort(), dist: await freePort() };
-    const files = writeNodeConfig(spec, dir, nodeNames, ports, username, password);
-    const mnesiaBase = join(dir, 'mnesia');
-    const logBase = join(dir, 'log');
-    mkdirSync(mnesiaBase, { recursive: true });
-    mkdirSync(logBase, { recursive: true });
-    const env: Record<string, string> = {
-      ...commonEnv,
-      RABBITMQ_NODENAME: nodename,
-      RABBITMQ_NODE_IP_ADDRESS: LOOPBACK,
-      RABBITMQ_NODE_PORT: String(ports.amqp),
-      RABBITMQ_DIST_PORT: String(ports.dist),
-      RABBITMQ_MNESIA_BASE: mnesiaBase,
-      RABBITMQ_LOG_BASE: logBase,
-      RABBITMQ_CONFIG_FILE: files.conf,
-      RABBITMQ_CONFIG_FILES: files.confD,
-      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: files.plugins,
-      RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: EXTRA_ERL_ARGS,
+/** The cluster behind {@link startRabbitCluster}: node processes, their bookkeeping and the faults on them. */
+class LocalRabbitCluster implements RabbitCluster {
+  readonly username: string;
+  readonly password: string;
+  readonly cookie: string;
+  private readonly authHeader: string;
+
+  /** Boots a new cluster; on failure stops what it started and rethrows. */
+  static async start(opts: StartRabbitClusterOptions): Promise<LocalRabbitCluster> {
+    const settings = clusterSettings(opts);
+    const { home, confEnvFile } = prepareErlangHome(settings);
+    const { epmd, epmdPort } = await startEpmd(settings.workDir);
+    const commonEnv: Record<string, string> = {
+      HOME: home,
+      ERL_EPMD_PORT: String(epmdPort),
+      RABBITMQ_CONF_ENV_FILE: confEnvFile,
+      RABBITMQ_USE_LONGNAME: 'false',
+      RABBITMQ_CTL_ERL_ARGS: EXTRA_ERL_ARGS,
     };
-    const enc = encodeURIComponent;
-    states.push({
-      base: {
-        index: i,
-        nodename,
-        amqpPort: ports.amqp,
-        managementPort: ports.management,
-        prometheusPort: ports.prometheus,
-        distPort: ports.dist,
-        amqpUrl: `amqp://${enc(username)}:${enc(password)}@${LOOPBACK}:${ports.amqp}`,
-        managementUrl: `http://${LOOPBACK}:${ports.management}`,
-        dir,
-        logFile: join(logBase, `${nodename}.log`),
-      },
-      env,
-      proc: undefined,
-      beamPid: undefined,
-      paused: false,
+    const nodeNames = Array.from({ length: settings.count }, (_, i) => `${settings.prefix}-${i + 1}@${LOCAL_NODE_HOST}`);
+    const states: NodeState[] = [];
+    for (let i = 0; i < settings.count; i++) states.push(await planNode(settings, i, nodeNames, commonEnv));
+    const cluster = new LocalRabbitCluster(settings, epmd, epmdPort, commonEnv, states);
+    try {
+      await cluster.form();
+    } catch (e) {
+      await cluster.stop().catch(() => undefined);
+      throw e;
+    }
+    return cluster;
+  }
+
+  private constructor(
+    private readonly settings: ClusterSettings,
+    readonly epmd: ManagedProcess,
+    readonly epmdPort: number,
+    /** Environment shared by the nodes and every rabbitmqctl call (cookie home, epmd port). */
+    private readonly commonEnv: Readonly<Record<string, string>>,
+    private readonly states: readonly NodeState[],
+  ) {
+    this.username = settings.username;
+    this.password = settings.password;
+    this.cookie = settings.cookie;
+    this.authHeader = `Basic ${Buffer.from(`${settings.username}:${settings.password}`).toString('base64')}`;
+  }
+
+  get nodes(): RabbitNode[] {
+    return this.states.map((s) => ({
+      ...s.base,
+      pid: s.proc?.running ? s.beamPid : undefined,
+      groupPid: s.proc?.running ? s.proc.pid : undefined,
+    }));
+  }
+
+  async killNode(i: number): Promise<void> {
+    const s = this.node(i);
+    if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
+    progress(`rabbitmq: kill -9 ${s.base.nodename} (pid ${s.beamPid ?? s.proc.pid})`);
+    // The VM first: killing only the wrapper's group could leave a VM that escaped it.
+    if (s.beamPid !== undefined && isPidAlive(s.beamPid)) process.kill(s.beamPid, 'SIGKILL');
+    await s.proc.kill9();
+    s.beamPid = undefined;
+    s.paused = false;
+    this.settings.onProcessesChanged();
+  }
+
+  async stopNode(i: number): Promise<void> {
+    await this.stopNodeProcess(i);
+    this.settings.onProcessesChanged();
+  }
+
+  async startNode(i: number): Promise<void> {
+    progress(`rabbitmq: starting ${this.node(i).base.nodename}`);
+    this.spawnNode(i);
+    this.settings.onProcessesChanged();
+    await this.waitNodeReady(i, this.settings.bootTimeoutMs);
+  }
+
+  pauseNode(i: number): void {
+    const s = this.node(i);
+    if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
+    s.proc.pause();
+    s.paused = true;
+  }
+
+  resumeNode(i: number): void {
+    const s = this.node(i);
+    s.proc?.resume();
+    s.paused = false;
+  }
+
+  async startAll(): Promise<void> {
+    const stopped = this.states.map((_, i) => i).filter((i) => !this.states[i]!.proc?.running);
+    progress(`rabbitmq: starting ${stopped.length} node(s) in parallel`);
+    for (const i of stopped) this.spawnNode(i);
+    this.settings.onProcessesChanged();
+    // A node that was not the last to stop waits for its peers; all of them must run for any to finish booting.
+    await this.waitAllReady(stopped);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.states.map((_, i) => this.stopNodeProcess(i)));
+    this.settings.onProcessesChanged();
+  }
+
+  async rabbitmqctl(i: number, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+    const s = this.node(i);
+    // Each CLI call is a hidden Erlang node: give it its own dist port instead of the default range
+    // next to the node's, which concurrent calls (and other clusters) would exhaust.
+    const cliPort = await freePort();
+    const env = { ...process.env, ...this.commonEnv, RABBITMQ_CTL_DIST_PORT_MIN: String(cliPort), RABBITMQ_CTL_DIST_PORT_MAX: String(cliPort) };
+    return new Promise((resolveOut, reject) => {
+      execFile(join(RABBITMQ_BIN_DIR, 'rabbitmqctl'), ['-n', s.base.nodename, ...args], { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`rabbitmqctl -n ${s.base.nodename} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+        else resolveOut(stdout);
+      });
     });
   }
 
-  const authHeader = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-
-  const managementApi = async <T>(i: number, path: string): Promise<T> => {
-    checkIndex(states, i);
-    const s = states[i]!;
-    const res = await fetch(`${s.base.managementUrl}${path}`, { headers: { authorization: authHeader }, signal: AbortSignal.timeout(5000) });
+  async managementApi<T = unknown>(i: number, path: string): Promise<T> {
+    const s = this.node(i);
+    const res = await fetch(`${s.base.managementUrl}${path}`, { headers: { authorization: this.authHeader }, signal: AbortSignal.timeout(5000) });
     if (res.status === 404) throw Object.assign(new Error(`${s.base.nodename} ${path}: 404`), { status: 404 });
     if (!res.ok) throw new Error(`${s.base.nodename} ${path}: HTTP ${res.status}`);
     return (await res.json()) as T;
-  };
+  }
 
-  const runningNodes = async (i: number): Promise<string[]> => {
-    const nodes = await managementApi<{ name: string; running: boolean }[]>(i, '/api/nodes');
+  async waitForNode(i: number, timeoutMs: number): Promise<void> {
+    this.node(i);
+    await this.waitNodeReady(i, timeoutMs);
+  }
+
+  async waitForRunningNodes(want: number, timeoutMs: number): Promise<void> {
+    await waitFor(`${want} running RabbitMQ node(s) in cluster ${this.settings.prefix}`, async () => {
+      let seen = 'no node answered';
+      for (let i = 0; i < this.states.length; i++) {
+        if (!this.isUp(i)) continue;
+        const nodename = this.states[i]!.base.nodename;
+        try {
+          const running = await this.runningNodes(i);
+          if (running.length === want) return true;
+          seen = `${nodename} sees ${running.length}: [${running.join(', ')}]`;
+        } catch (e) {
+          seen = `${nodename}: ${(e as Error).message}`;
+        }
+      }
+      throw new Error(seen);
+    }, { timeoutMs, intervalMs: 500 });
+  }
+
+  async runningNodes(i: number): Promise<string[]> {
+    const nodes = await this.managementApi<{ name: string; running: boolean }[]>(i, '/api/nodes');
     return nodes.filter((n) => n.running).map((n) => n.name).sort();
-  };
+  }
 
-  const isUp = (i: number): boolean => {
-    const s = states[i]!;
+  async policy(i: number, name = this.settings.spec.rabbitmq.policy.name ?? POLICY_NAME): Promise<RabbitPolicy | undefined> {
+    try {
+      return await this.managementApi<RabbitPolicy>(i, `/api/policies/%2F/${encodeURIComponent(name)}`);
+    } catch (e) {
+      if ((e as { status?: number }).status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  isUp(i: number): boolean {
+    const s = this.states[i]!;
     return s.proc !== undefined && s.proc.running && !s.paused;
-  };
+  }
 
-  const spawnNode = (i: number): void => {
-    const s = states[i]!;
+  release(): void {
+    for (const s of this.states) s.proc?.release();
+    this.epmd.release();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.states.map((_, i) => this.stopNodeProcess(i)));
+    await this.epmd.stop(5000);
+  }
+
+  /** First formation: node 1 alone, so it forms the cluster; then the others together. */
+  private async form(): Promise<void> {
+    const { prefix, count, workDir, spec } = this.settings;
+    progress(`rabbitmq: cluster ${prefix} of ${count} node(s) (epmd ${this.epmdPort}, queue mode ${spec.rabbitmq.queueMode}) in ${workDir}`);
+    // Each later node joins the first reachable member in the rendered list, which is node 1, so no
+    // second cluster can form (starting all blank nodes at once could).
+    this.spawnNode(0);
+    await this.waitAllReady([0]);
+    const rest = this.states.map((_, i) => i).slice(1);
+    for (const i of rest) this.spawnNode(i);
+    await this.waitAllReady(rest);
+    await this.waitForRunningNodes(count, 30_000);
+  }
+
+  /** Waits for every node booting, so none is left unobserved when one fails. */
+  private async waitAllReady(indices: readonly number[]): Promise<void> {
+    await waitAll(indices.map((i) => this.waitNodeReady(i, this.settings.bootTimeoutMs)));
+  }
+
+  /** The node's state; an index outside the cluster is an error naming the range. */
+  private node(i: number): NodeState {
+    checkIndex(this.states, i);
+    return this.states[i]!;
+  }
+
+  private spawnNode(i: number): void {
+    const s = this.states[i]!;
     if (s.proc?.running) throw new Error(`${s.base.nodename} is already running (pid ${s.proc.pid})`);
+    // A stale pid file would be read as the new VM's pid.
     rmSync(s.env['RABBITMQ_PID_FILE']!, { force: true });
     s.paused = false;
     s.beamPid = undefined;
@@ -305,180 +512,33 @@ export async function startRabbitCluster(opts: StartRabbitClusterOptions): Promi
       cwd: s.base.dir,
       logFile: join(s.base.dir, 'stdout.log'),
     });
-  };
+  }
 
-  /** Waits until node i runs the rabbit app, answers AMQP, and sees every other node we believe is up. */
-  const waitNodeReady = async (i: number, timeoutMs: number): Promise<void> => {
-    const s = states[i]!;
-    const t0 = Date.now();
-    await waitFor(`RabbitMQ node ${s.base.nodename} to run and join the cluster (log: ${s.base.logFile})`, async () => {
-      if (!s.proc?.running) throw new Error(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
-      const running = await runningNodes(i);
-      const expected = states.filter((_, j) => isUp(j)).map((o) => o.base.nodename);
-      if (!expected.every((n) => running.includes(n))) throw new Error(`${s.base.nodename} sees running [${running.join(', ')}], expected [${expected.join(', ')}]`);
-      if (!(await isPortAnswering(s.base.amqpPort))) throw new Error(`AMQP port ${s.base.amqpPort} does not answer yet`);
-      return true;
-    }, { timeoutMs, intervalMs: 500, onProgress: everyTenSeconds(`node ${s.base.nodename}`) });
-    s.beamPid = readPidFile(s.env['RABBITMQ_PID_FILE']!);
-    progress(`rabbitmq: ${s.base.nodename} running (amqp ${s.base.amqpPort}, management ${s.base.managementPort}) after ${Math.round((Date.now() - t0) / 1000)} s`);
-  };
-
-  const rabbitmqctl = async (i: number, args: readonly string[], timeoutMs = 60_000): Promise<string> => {
-    checkIndex(states, i);
-    const s = states[i]!;
-    // Each CLI call is a hidden Erlang node: give it its own dist port instead of the default range
-    // next to the node's, which concurrent calls (and other clusters) would exhaust.
-    const cliPort = await freePort();
-    return new Promise((resolveOut, reject) => {
-      execFile(
-        join(RABBITMQ_BIN_DIR, 'rabbitmqctl'),
-        ['-n', s.base.nodename, ...args],
-        {
-          env: { ...process.env, ...commonEnv, RABBITMQ_CTL_DIST_PORT_MIN: String(cliPort), RABBITMQ_CTL_DIST_PORT_MAX: String(cliPort) },
-          timeout: timeoutMs,
-          killSignal: 'SIGKILL',
-          maxBuffer: 16 * 1024 * 1024,
-        },
-        (err, stdout, stderr) => {
-          if (err) reject(new Error(`rabbitmqctl -n ${s.base.nodename} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
-          else resolveOut(stdout);
-        },
-      );
-    });
-  };
-
-  const policy = async (i: number, name = spec.rabbitmq.policy.name ?? POLICY_NAME): Promise<RabbitPolicy | undefined> => {
-    try {
-      return await managementApi<RabbitPolicy>(i, `/api/policies/%2F/${encodeURIComponent(name)}`);
-    } catch (e) {
-      if ((e as { status?: number }).status === 404) return undefined;
-      throw e;
-    }
-  };
-
-  const waitForRunningNodes = async (want: number, timeoutMs: number): Promise<void> => {
-    await waitFor(`${want} running RabbitMQ node(s) in cluster ${prefix}`, async () => {
-      let seen = 'no node answered';
-      for (let i = 0; i < states.length; i++) {
-        if (!isUp(i)) continue;
-        try {
-          const running = await runningNodes(i);
-          if (running.length === want) return true;
-          seen = `${states[i]!.base.nodename} sees ${running.length}: [${running.join(', ')}]`;
-        } catch (e) {
-          seen = `${states[i]!.base.nodename}: ${(e as Error).message}`;
-        }
-      }
-      throw new Error(seen);
-    }, { timeoutMs, intervalMs: 500 });
-  };
-
-  const stopNode = async (i: number): Promise<void> => {
-    checkIndex(states, i);
-    const s = states[i]!;
+  private async stopNodeProcess(i: number): Promise<void> {
+    const s = this.node(i);
     if (s.proc?.running) {
       progress(`rabbitmq: stopping ${s.base.nodename}`);
       await s.proc.stop(60_000);
     }
     s.beamPid = undefined;
     s.paused = false;
-  };
-
-  const startAll = async (): Promise<void> => {
-    const stopped = states.map((_, i) => i).filter((i) => !states[i]!.proc?.running);
-    progress(`rabbitmq: starting ${stopped.length} node(s) in parallel`);
-    for (const i of stopped) spawnNode(i);
-    // A node that was not the last to stop waits for its peers; all of them must run for any to finish booting.
-    const results = await Promise.allSettled(stopped.map((i) => waitNodeReady(i, bootTimeoutMs)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  };
-
-  const cluster: RabbitCluster = {
-    get nodes() {
-      return states.map((s) => ({
-        ...s.base,
-        pid: s.proc?.running ? s.beamPid : undefined,
-        groupPid: s.proc?.running ? s.proc.pid : undefined,
-      }));
-    },
-    username,
-    password,
-    cookie,
-    epmdPort,
-    epmd,
-    async killNode(i) {
-      checkIndex(states, i);
-      const s = states[i]!;
-      if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
-      progress(`rabbitmq: kill -9 ${s.base.nodename} (pid ${s.beamPid ?? s.proc.pid})`);
-      if (s.beamPid !== undefined && isPidAlive(s.beamPid)) process.kill(s.beamPid, 'SIGKILL');
-      await s.proc.kill9();
-      s.beamPid = undefined;
-      s.paused = false;
-    },
-    stopNode,
-    async startNode(i) {
-      checkIndex(states, i);
-      progress(`rabbitmq: starting ${states[i]!.base.nodename}`);
-      spawnNode(i);
-      await waitNodeReady(i, bootTimeoutMs);
-    },
-    pauseNode(i) {
-      checkIndex(states, i);
-      const s = states[i]!;
-      if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
-      s.proc.pause();
-      s.paused = true;
-    },
-    resumeNode(i) {
-      checkIndex(states, i);
-      const s = states[i]!;
-      s.proc?.resume();
-      s.paused = false;
-    },
-    startAll,
-    async stopAll() {
-      await Promise.all(states.map((_, i) => stopNode(i)));
-    },
-    rabbitmqctl,
-    managementApi,
-    async waitForNode(i, timeoutMs) {
-      checkIndex(states, i);
-      await waitNodeReady(i, timeoutMs);
-    },
-    waitForRunningNodes,
-    runningNodes,
-    policy,
-    isUp,
-    release() {
-      for (const s of states) s.proc?.release();
-      epmd.release();
-    },
-    async stop() {
-      await Promise.allSettled(states.map((_, i) => stopNode(i)));
-      await epmd.stop(5000);
-    },
-  };
-
-  try {
-    progress(`rabbitmq: cluster ${prefix} of ${count} node(s) (epmd ${epmdPort}, queue mode ${spec.rabbitmq.queueMode}) in ${workDir}`);
-    // First formation: node 1 alone first, so it forms the cluster; the others then start together.
-    // Each joins the first reachable member in the rendered list, which is node 1, so no second
-    // cluster can form (starting all blank nodes at once could).
-    spawnNode(0);
-    await waitNodeReady(0, bootTimeoutMs);
-    const rest = states.map((_, i) => i).slice(1);
-    for (const i of rest) spawnNode(i);
-    const results = await Promise.allSettled(rest.map((i) => waitNodeReady(i, bootTimeoutMs)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    await waitForRunningNodes(count, 30_000);
-  } catch (e) {
-    await cluster.stop().catch(() => undefined);
-    throw e;
   }
-  return cluster;
+
+  /** Waits until node i runs the rabbit app, answers AMQP, and sees every other node we believe is up. */
+  private async waitNodeReady(i: number, timeoutMs: number): Promise<void> {
+    const s = this.states[i]!;
+    const t0 = Date.now();
+    await waitFor(`RabbitMQ node ${s.base.nodename} to run and join the cluster (log: ${s.base.logFile})`, async () => {
+      if (!s.proc?.running) throw new Error(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
+      const running = await this.runningNodes(i);
+      const expected = this.states.filter((_, j) => this.isUp(j)).map((o) => o.base.nodename);
+      if (!expected.every((n) => running.includes(n))) throw new Error(`${s.base.nodename} sees running [${running.join(', ')}], expected [${expected.join(', ')}]`);
+      if (!(await isPortAnswering(s.base.amqpPort))) throw new Error(`AMQP port ${s.base.amqpPort} does not answer yet`);
+      return true;
+    }, { timeoutMs, intervalMs: 500, onProgress: everyTenSeconds(`node ${s.base.nodename}`) });
+    s.beamPid = readPidFile(s.env['RABBITMQ_PID_FILE']!);
+    progress(`rabbitmq: ${s.base.nodename} running (amqp ${s.base.amqpPort}, management ${s.base.managementPort}) after ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
 }
 
 /** Version of the installed RabbitMQ server (from its lib folder name), e.g. `3.10.8`; `undefined` when not installed. */

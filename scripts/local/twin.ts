@@ -6,14 +6,14 @@
  * (scripts/local.ts) wraps it and records pids in the state file so `down` stops exactly those.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AppEnv, QueueMode, Routes, resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../shared/index.js';
+import { AppEnv, appEnvironment, type FeedkitSpec, mergeOverrides, QueueMode, resolveSpec, Routes, type SpecOverrides, waitFor } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from './haproxy.js';
 import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
-import { processStartTicks, progress, spawnManaged, waitFor, type ManagedProcess } from './process.js';
+import { processStartTicks, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
 import { TwinRole, isRecordedAlive, readTwinState, twinStateFile, type TwinProcessRecord, type TwinState, type TwinUrls } from './state.js';
 
@@ -65,8 +65,6 @@ export interface StartTwinOptions {
   readonly logLevel?: FeedkitSpec['app']['logLevel'];
   /** Seconds to wait for everything to be ready. @default 300 */
   readonly readyTimeoutSeconds?: number;
-  /** Start app replicas only when the app exists; otherwise fail. @default false (fail) */
-  readonly skipAppsIfMissing?: boolean;
 }
 
 /** A running twin. Every method waits with a timeout. */
@@ -109,9 +107,6 @@ export interface Twin {
   stop(): Promise<void>;
 }
 
-/** RabbitCluster methods after which the twin rewrites its state file. */
-const PID_CHANGING_METHODS: ReadonlySet<string> = new Set(['killNode', 'stopNode', 'startNode', 'startAll', 'stopAll']);
-
 function checkCount(field: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min || v > 50) throw new Error(`startTwin: ${field} must be a whole number from ${min} to 50, got ${v}`);
 }
@@ -144,78 +139,365 @@ async function httpOk(url: string): Promise<boolean> {
  * and the error names what did not come up (and its log file).
  */
 export async function startTwin(opts: StartTwinOptions = {}): Promise<Twin> {
-  const spec = twinSpec(opts.overrides, opts.queueMode);
-  const queueMode = spec.rabbitmq.queueMode;
-  const appCount = opts.appReplicas ?? spec.app.replicas;
-  const haproxyCount = opts.haproxyReplicas ?? spec.haproxy.replicas;
-  checkCount('appReplicas', appCount, 1);
-  checkCount('haproxyReplicas', haproxyCount, 1);
-  const readyTimeoutMs = (opts.readyTimeoutSeconds ?? 300) * 1000;
-  const workDir = resolve(opts.workDir ?? TWIN_DIR);
-  const stateFile = twinStateFile(workDir);
-  const appEntry = join(REPO_ROOT, APP_ENTRY);
-  const haveApp = existsSync(appEntry);
-  if (!haveApp && !opts.skipAppsIfMissing) throw new Error(`the feed app entry ${appEntry} does not exist`);
+  return LocalTwin.start(opts);
+}
 
-  const previous = readTwinState(stateFile);
-  if (previous?.processes.some(isRecordedAlive)) {
+/** {@link StartTwinOptions} checked, with every default applied. */
+interface TwinSettings {
+  readonly spec: FeedkitSpec;
+  readonly appCount: number;
+  readonly haproxyCount: number;
+  readonly readyTimeoutMs: number;
+  readonly workDir: string;
+}
+
+function twinSettings(opts: StartTwinOptions): TwinSettings {
+  // The options that are spec fields go into the spec, so the replicas get them like any other setting.
+  const spec = twinSpec(mergeOverrides(opts.overrides ?? {}, { rabbitmq: { queueExpiresMs: opts.queueExpiresMs }, app: { logLevel: opts.logLevel } }), opts.queueMode);
+  const settings: TwinSettings = {
+    spec,
+    appCount: opts.appReplicas ?? spec.app.replicas,
+    haproxyCount: opts.haproxyReplicas ?? spec.haproxy.replicas,
+    readyTimeoutMs: (opts.readyTimeoutSeconds ?? 300) * 1000,
+    workDir: resolve(opts.workDir ?? TWIN_DIR),
+  };
+  checkCount('appReplicas', settings.appCount, 1);
+  checkCount('haproxyReplicas', settings.haproxyCount, 1);
+  return settings;
+}
+
+/** Empties the work folder; refused while a twin recorded there still runs. */
+function prepareWorkDir(workDir: string): void {
+  const stateFile = twinStateFile(workDir);
+  if (readTwinState(stateFile)?.processes.some(isRecordedAlive)) {
     throw new Error(`a twin recorded in ${stateFile} still runs. Fix: npm run local -- down --workdir ${workDir}`);
   }
   // A fresh twin every time: node names are random per cluster, so old RabbitMQ data is useless.
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   chmodSync(workDir, 0o755); // the postgres user must be able to reach its data dir
-  const twinId = randomBytes(2).toString('hex');
-  const jwtSecret = randomBytes(32).toString('hex');
-  const createdAt = new Date().toISOString();
-  const t0 = Date.now();
-  progress(`twin ${twinId}: starting in ${workDir} (queue mode ${queueMode}, ${appCount} app replica(s), ${haproxyCount} HAProxy)`);
+}
 
-  let rabbit: RabbitCluster | undefined;
-  let postgres: PostgresServer | undefined;
-  const haproxies: HaproxyInstance[] = [];
-  const haproxyPorts: { amqp: number; stats: number }[] = [];
-  const apps: { index: number; replicaId: string; port: number; logFile: string; process: ManagedProcess | undefined; starts: number }[] = [];
-  let loadBalancer: ManagedProcess | undefined;
-  const lbPort = opts.port ?? (await freePort());
-  const lbLog = join(workDir, 'load-balancer.log');
+/** One replica slot: its port and log stay, its process and REPLICA_ID change with each start. */
+interface ReplicaSlot {
+  readonly index: number;
+  readonly port: number;
+  readonly logFile: string;
+  replicaId: string;
+  process: ManagedProcess | undefined;
+  starts: number;
+}
 
-  const urls = (): TwinUrls => ({
-    feedWebSocket: `ws://127.0.0.1:${lbPort}${Routes.FEED_SOCKET}`,
-    httpApi: `http://127.0.0.1:${lbPort}`,
-    appReplicas: apps.map((a) => `http://127.0.0.1:${a.port}`),
-    amqpFronts: haproxyPorts.map((p) => `amqp://127.0.0.1:${p.amqp}`),
-    haproxyStats: haproxies.map((h) => h.statsUrl),
-    rabbitmqManagement: rabbit?.nodes.map((n) => n.managementUrl) ?? [],
-    rabbitmqAmqp: rabbit?.nodes.map((n) => `amqp://127.0.0.1:${n.amqpPort}`) ?? [],
-    postgres: postgres?.urlWithoutPassword ?? '',
-  });
+/** The ports of one HAProxy front, chosen once so a restarted front keeps them. */
+interface FrontPorts {
+  readonly amqp: number;
+  readonly stats: number;
+}
 
-  const record = (role: TwinRole, name: string, proc: ManagedProcess | undefined, ports: number[], logFile: string): TwinProcessRecord[] =>
-    proc?.running ? [{ role, name, pid: proc.pid, startTicks: processStartTicks(proc.pid), ports, logFile }] : [];
+/** A process record for the state file, or none while the process is not running. */
+function record(role: TwinRole, name: string, proc: ManagedProcess | undefined, ports: number[], logFile: string): TwinProcessRecord[] {
+  return proc?.running ? [{ role, name, pid: proc.pid, startTicks: processStartTicks(proc.pid), ports, logFile }] : [];
+}
 
-  const state = (): TwinState => ({
-    version: 1,
-    createdAt,
-    updatedAt: new Date().toISOString(),
-    workDir,
-    queueMode,
-    jwtSecret,
-    rabbitmq: {
-      username: rabbit?.username ?? '',
-      password: rabbit?.password ?? '',
-      cookie: rabbit?.cookie ?? '',
-      epmdPort: rabbit?.epmdPort ?? 0,
-      nodes: rabbit?.nodes.map((n) => n.nodename) ?? [],
-    },
-    postgres: {
-      username: postgres?.username ?? '',
-      password: postgres?.password ?? '',
-      database: postgres?.database ?? '',
-      port: postgres?.port ?? 0,
-    },
-    // Start order; `down` stops in reverse.
-    processes: [
+/** The twin behind {@link startTwin}. Every method that starts or stops a process rewrites the state file. */
+class LocalTwin implements Twin {
+  readonly stateFile: string;
+  readonly queueMode: QueueMode;
+  readonly jwtSecret = randomBytes(32).toString('hex');
+  readonly baseUrl: string;
+  readonly feedUrl: string;
+  private readonly twinId = randomBytes(2).toString('hex');
+  private readonly createdAt = new Date().toISOString();
+  private readonly startedAt = Date.now();
+  private readonly loadBalancerLog: string;
+  private rabbitCluster: RabbitCluster | undefined;
+  private postgresServer: PostgresServer | undefined;
+  private balancer: ManagedProcess | undefined;
+  private readonly fronts: HaproxyInstance[] = [];
+  private readonly frontPorts: FrontPorts[] = [];
+  private readonly replicas: ReplicaSlot[] = [];
+
+  static async start(opts: StartTwinOptions): Promise<LocalTwin> {
+    const settings = twinSettings(opts);
+    prepareWorkDir(settings.workDir);
+    const twin = new LocalTwin(settings, opts.port ?? (await freePort()));
+    try {
+      await twin.boot();
+    } catch (e) {
+      progress(`twin: start failed, stopping what was started: ${(e as Error).message}`);
+      await twin.stop();
+      throw e;
+    }
+    progress(`twin ${twin.twinId}: ready after ${twin.secondsSinceStart()} s`);
+    return twin;
+  }
+
+  private constructor(
+    private readonly settings: TwinSettings,
+    /** Port of the load balancer standing in for the Service. */
+    private readonly lbPort: number,
+  ) {
+    this.stateFile = twinStateFile(settings.workDir);
+    this.queueMode = settings.spec.rabbitmq.queueMode;
+    this.baseUrl = `http://127.0.0.1:${lbPort}`;
+    this.feedUrl = `ws://127.0.0.1:${lbPort}${Routes.FEED_SOCKET}`;
+    this.loadBalancerLog = join(settings.workDir, 'load-balancer.log');
+  }
+
+  get workDir(): string {
+    return this.settings.workDir;
+  }
+  get spec(): FeedkitSpec {
+    return this.settings.spec;
+  }
+  get haproxyCount(): number {
+    return this.settings.haproxyCount;
+  }
+  get appCount(): number {
+    return this.settings.appCount;
+  }
+  get rabbit(): RabbitCluster {
+    return started(this.rabbitCluster, 'the RabbitMQ cluster');
+  }
+  get postgres(): PostgresServer {
+    return started(this.postgresServer, 'PostgreSQL');
+  }
+  get loadBalancer(): ManagedProcess {
+    return started(this.balancer, 'the load balancer');
+  }
+  get haproxies(): HaproxyInstance[] {
+    return [...this.fronts];
+  }
+  get apps(): AppReplica[] {
+    return this.replicas.map((a) => ({ index: a.index, replicaId: a.replicaId, port: a.port, url: `http://127.0.0.1:${a.port}`, logFile: a.logFile, process: a.process?.running ? a.process : undefined }));
+  }
+
+  get urls(): TwinUrls {
+    return {
+      feedWebSocket: this.feedUrl,
+      httpApi: this.baseUrl,
+      appReplicas: this.replicas.map((a) => `http://127.0.0.1:${a.port}`),
+      amqpFronts: this.frontPorts.map((p) => `amqp://127.0.0.1:${p.amqp}`),
+      haproxyStats: this.fronts.map((h) => h.statsUrl),
+      rabbitmqManagement: this.rabbitCluster?.nodes.map((n) => n.managementUrl) ?? [],
+      rabbitmqAmqp: this.rabbitCluster?.nodes.map((n) => `amqp://127.0.0.1:${n.amqpPort}`) ?? [],
+      postgres: this.postgresServer?.urlWithoutPassword ?? '',
+    };
+  }
+
+  async killApp(i: number): Promise<void> {
+    const a = this.replica(i);
+    progress(`twin: kill -9 app-${i} (pid ${a.process?.pid ?? '-'})`);
+    await a.process?.kill9();
+    this.writeState();
+  }
+
+  async stopApp(i: number): Promise<void> {
+    await this.replica(i).process?.stop(Math.max(10, this.spec.app.terminationGracePeriodSeconds) * 1000);
+    this.writeState();
+  }
+
+  async startApp(i: number): Promise<void> {
+    this.launchApp(this.replica(i));
+    await this.waitAppReady(i, this.settings.readyTimeoutMs);
+  }
+
+  async killHaproxy(i: number): Promise<void> {
+    const h = this.front(i);
+    progress(`twin: kill -9 ${h.name} (pid ${h.process.pid})`);
+    await h.process.kill9();
+    this.writeState();
+  }
+
+  async startHaproxy(i: number): Promise<void> {
+    if (this.front(i).process.running) throw new Error(`${this.fronts[i]!.name} is already running`);
+    this.fronts[i] = await this.launchHaproxy(i);
+    this.writeState();
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const left = () => Math.max(1000, deadline - Date.now());
+    await this.rabbit.waitForRunningNodes(this.rabbit.nodes.length, left());
+    await waitFor('every HAProxy front to run', async () => this.fronts.every((h) => h.process.running) || undefined, { timeoutMs: left() });
+    for (const h of this.fronts) await waitFor(`${h.name} to answer on ${h.amqpPort}`, async () => (await isPortAnswering(h.amqpPort)) || undefined, { timeoutMs: left() });
+    await Promise.all(this.replicas.map((_, i) => this.waitAppReady(i, left())));
+  }
+
+  state(): TwinState {
+    const rabbit = this.rabbitCluster;
+    const postgres = this.postgresServer;
+    return {
+      version: 1,
+      createdAt: this.createdAt,
+      updatedAt: new Date().toISOString(),
+      workDir: this.workDir,
+      queueMode: this.queueMode,
+      jwtSecret: this.jwtSecret,
+      rabbitmq: {
+        username: rabbit?.username ?? '',
+        password: rabbit?.password ?? '',
+        cookie: rabbit?.cookie ?? '',
+        epmdPort: rabbit?.epmdPort ?? 0,
+        nodes: rabbit?.nodes.map((n) => n.nodename) ?? [],
+      },
+      postgres: {
+        username: postgres?.username ?? '',
+        password: postgres?.password ?? '',
+        database: postgres?.database ?? '',
+        port: postgres?.port ?? 0,
+      },
+      processes: this.processRecords(),
+      urls: this.urls,
+    };
+  }
+
+  writeState(): void {
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.state(), null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.stateFile);
+  }
+
+  release(): void {
+    for (const p of [this.postgres.process, ...this.fronts.map((h) => h.process), ...this.replicas.map((a) => a.process), this.loadBalancer]) p?.release();
+    this.rabbit.release();
+  }
+
+  /** Stops everything, apps first; also what a failed start does with the parts it got to. */
+  async stop(): Promise<void> {
+    progress('twin: stopping');
+    await Promise.allSettled([...this.replicas.map((a) => a.process?.stop(20_000)), this.balancer?.stop(5000)]);
+    await Promise.allSettled(this.fronts.map((h) => h.stop()));
+    await this.rabbitCluster?.stop().catch(() => undefined);
+    await this.postgresServer?.stop().catch(() => undefined);
+    rmSync(this.stateFile, { force: true });
+  }
+
+  /** Back ends first, then the fronts, the app replicas and the balancer: each waits for what it connects to. */
+  private async boot(): Promise<void> {
+    const { workDir, appCount, haproxyCount } = this.settings;
+    progress(`twin ${this.twinId}: starting in ${workDir} (queue mode ${this.queueMode}, ${appCount} app replica(s), ${haproxyCount} HAProxy)`);
+    // PostgreSQL and the cluster boot at the same time: they do not depend on each other.
+    await waitAll([this.startPostgres(), this.startRabbit()]);
+    this.writeState();
+    await this.waitForPolicy();
+    progress(`twin: PostgreSQL and ${this.rabbit.nodes.length} RabbitMQ nodes up after ${this.secondsSinceStart()} s`);
+    await this.startHaproxies();
+    await this.startApps();
+    await this.startLoadBalancer();
+  }
+
+  private async startPostgres(): Promise<void> {
+    const { spec, workDir } = this.settings;
+    this.postgresServer = await startPostgres({ workDir: join(workDir, 'postgres'), database: spec.postgres.database, username: spec.postgres.username });
+  }
+
+  private async startRabbit(): Promise<void> {
+    this.rabbitCluster = await startRabbitCluster({
+      spec: this.spec,
+      workDir: join(this.workDir, 'rabbitmq'),
+      namePrefix: 'twin',
+      // Faults through the cluster handle change node pids: the state file is what `down` stops.
+      onProcessesChanged: () => this.writeState(),
+    });
+  }
+
+  /** In mirrored mode the policy comes from the rendered definitions at boot; every node must have it before any queue exists. */
+  private async waitForPolicy(): Promise<void> {
+    if (this.queueMode !== QueueMode.MIRRORED) return;
+    const policyName = this.spec.rabbitmq.policy.name;
+    for (const node of this.rabbit.nodes) {
+      await waitFor(`policy ${policyName} on ${node.nodename}`, async () => (await this.rabbit.policy(node.index, policyName)) !== undefined || undefined, { timeoutMs: 30_000, intervalMs: 500 });
+    }
+  }
+
+  private async startHaproxies(): Promise<void> {
+    for (let i = 0; i < this.haproxyCount; i++) this.frontPorts.push({ amqp: await freePort(), stats: await freePort() });
+    for (let i = 0; i < this.haproxyCount; i++) this.fronts.push(await this.launchHaproxy(i));
+    this.writeState();
+  }
+
+  private async launchHaproxy(i: number): Promise<HaproxyInstance> {
+    const ports = this.frontPorts[i]!;
+    return startHaproxy({
+      spec: this.spec,
+      workDir: join(this.workDir, 'haproxy'),
+      name: `haproxy-${i}`,
+      amqpPort: ports.amqp,
+      statsPort: ports.stats,
+      servers: this.rabbit.nodes.map((n) => ({ name: n.nodename.split('@')[0]!, host: '127.0.0.1', port: n.amqpPort })),
+    });
+  }
+
+  private async startApps(): Promise<void> {
+    for (let index = 0; index < this.appCount; index++) {
+      this.replicas.push({ index, replicaId: '', port: await freePort(), logFile: join(this.workDir, 'app', `app-${index}.log`), process: undefined, starts: 0 });
+    }
+    progress(`twin: starting ${this.appCount} app replica(s)`);
+    for (const a of this.replicas) this.launchApp(a);
+    await Promise.all(this.replicas.map((_, i) => this.waitAppReady(i, this.settings.readyTimeoutMs)));
+  }
+
+  /** Like a Deployment pod, each start gets a new REPLICA_ID; port and log file stay. */
+  private launchApp(a: ReplicaSlot): void {
+    if (a.process?.running) throw new Error(`app replica ${a.index} is already running (pid ${a.process.pid})`);
+    a.starts += 1;
+    a.replicaId = `twin-${this.twinId}-app-${a.index}-${a.starts}`;
+    a.process = spawnManaged(`app-${a.index}`, process.execPath, ['--import', 'tsx', join(REPO_ROOT, APP_ENTRY)], {
+      cwd: REPO_ROOT,
+      logFile: a.logFile,
+      env: this.appEnvironment(a),
+    });
+    this.writeState();
+  }
+
+  /** The app replica's environment, as the app chart's ConfigMap and Secrets give it to a pod. */
+  private appEnvironment(a: ReplicaSlot): Record<string, string | undefined> {
+    return {
+      // Nothing of the caller's app configuration leaks in: every AppEnv variable is set here or removed.
+      ...Object.fromEntries(Object.values(AppEnv).map((k) => [k, undefined])),
+      ...appEnvironment(this.spec),
+      [AppEnv.PORT]: String(a.port),
+      [AppEnv.REPLICA_ID]: a.replicaId,
+      // Rotated per replica, as a Service spreads connections over the HAProxy pods: killing one front
+      // then hits some replicas, never all (with one shared order every replica sat on front 0).
+      [AppEnv.AMQP_URLS]: rotate(this.frontPorts, a.index).map((p) => `amqp://127.0.0.1:${p.amqp}`).join(','),
+      [AppEnv.AMQP_USERNAME]: this.rabbit.username,
+      [AppEnv.AMQP_PASSWORD]: this.rabbit.password,
+      [AppEnv.DATABASE_URL]: this.postgres.urlWithoutPassword,
+      [AppEnv.PGPASSWORD]: this.postgres.password,
+      [AppEnv.JWT_SECRET]: this.jwtSecret,
+    };
+  }
+
+  private async waitAppReady(i: number, timeoutMs: number): Promise<void> {
+    const a = this.replicas[i]!;
+    await waitFor(`app replica ${i} (${a.replicaId}) /readyz on 127.0.0.1:${a.port} (log: ${a.logFile})`, async () => {
+      if (!a.process?.running) throw new Error(`app replica ${i} exited (code ${String(await a.process?.exited)}); see ${a.logFile}`);
+      return (await httpOk(`http://127.0.0.1:${a.port}${Routes.READY}`)) || undefined;
+    }, { timeoutMs, intervalMs: 250 });
+  }
+
+  /** Run as its own process so it outlives `local up`, like the rest. */
+  private async startLoadBalancer(): Promise<void> {
+    const lb = spawnManaged('load-balancer', process.execPath, ['--import', 'tsx', join(REPO_ROOT, LOAD_BALANCER_ENTRY), '--port', String(this.lbPort), '--backends', this.replicas.map((a) => `127.0.0.1:${a.port}`).join(',')], {
+      cwd: REPO_ROOT,
+      logFile: this.loadBalancerLog,
+    });
+    this.balancer = lb;
+    this.writeState();
+    await waitFor(`load balancer on 127.0.0.1:${this.lbPort} (log: ${this.loadBalancerLog})`, async () => {
+      if (!lb.running) throw new Error(`load balancer exited; see ${this.loadBalancerLog}`);
+      return (await httpOk(`${this.baseUrl}${Routes.READY}`)) || undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+  }
+
+  /** Start order; `down` stops in reverse. */
+  private processRecords(): TwinProcessRecord[] {
+    const { workDir } = this.settings;
+    const postgres = this.postgresServer;
+    const rabbit = this.rabbitCluster;
+    return [
       ...record(TwinRole.POSTGRES, 'postgres', postgres?.process, postgres ? [postgres.port] : [], join(workDir, 'postgres', 'postgres.log')),
       ...record(TwinRole.EPMD, 'epmd', rabbit?.epmd, rabbit ? [rabbit.epmdPort] : [], join(workDir, 'rabbitmq', 'epmd.log')),
       ...(rabbit?.nodes.flatMap((n) =>
@@ -223,232 +505,29 @@ export async function startTwin(opts: StartTwinOptions = {}): Promise<Twin> {
           ? []
           : [{ role: TwinRole.RABBITMQ, name: n.nodename, pid: n.groupPid, startTicks: processStartTicks(n.groupPid), ports: [n.amqpPort, n.managementPort, n.prometheusPort, n.distPort], logFile: n.logFile }],
       ) ?? []),
-      ...haproxies.flatMap((h) => record(TwinRole.HAPROXY, h.name, h.process, [h.amqpPort, h.statsPort], h.logFile)),
-      ...apps.flatMap((a) => record(TwinRole.APP, `app-${a.index}`, a.process, [a.port], a.logFile)),
-      ...record(TwinRole.LOAD_BALANCER, 'load-balancer', loadBalancer, [lbPort], lbLog),
-    ],
-    urls: urls(),
-  });
-
-  const writeState = (): void => {
-    const tmp = `${stateFile}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(state(), null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, stateFile);
-  };
-
-  const haproxyDir = join(workDir, 'haproxy');
-  const launchHaproxy = async (i: number): Promise<HaproxyInstance> => {
-    const ports = haproxyPorts[i]!;
-    return startHaproxy({
-      spec,
-      workDir: haproxyDir,
-      name: `haproxy-${i}`,
-      amqpPort: ports.amqp,
-      statsPort: ports.stats,
-      servers: rabbit!.nodes.map((n) => ({ name: n.nodename.split('@')[0]!, host: '127.0.0.1', port: n.amqpPort })),
-    });
-  };
-
-  const appEnv = (a: (typeof apps)[number]): Record<string, string | undefined> => ({
-    // Nothing of the caller's app configuration leaks in: every AppEnv variable is set here or removed.
-    ...Object.fromEntries(Object.values(AppEnv).map((k) => [k, undefined])),
-    [AppEnv.PORT]: String(a.port),
-    [AppEnv.REPLICA_ID]: a.replicaId,
-    // Rotated per replica, as a Service spreads connections over the HAProxy pods: killing one front
-    // then hits some replicas, never all (with one shared order every replica sat on front 0).
-    [AppEnv.AMQP_URLS]: rotate(haproxyPorts, a.index).map((p) => `amqp://127.0.0.1:${p.amqp}`).join(','),
-    [AppEnv.AMQP_USERNAME]: rabbit!.username,
-    [AppEnv.AMQP_PASSWORD]: rabbit!.password,
-    [AppEnv.DATABASE_URL]: postgres!.urlWithoutPassword,
-    [AppEnv.PGPASSWORD]: postgres!.password,
-    [AppEnv.JWT_SECRET]: jwtSecret,
-    [AppEnv.QUEUE_MODE]: queueMode,
-    [AppEnv.QUEUE_EXPIRES_MS]: String(opts.queueExpiresMs ?? spec.rabbitmq.queueExpiresMs),
-    [AppEnv.PREFETCH]: String(spec.app.prefetch),
-    [AppEnv.LOG_LEVEL]: opts.logLevel ?? spec.app.logLevel,
-  });
-
-  const waitAppReady = async (i: number, timeoutMs: number): Promise<void> => {
-    const a = apps[i]!;
-    await waitFor(`app replica ${i} (${a.replicaId}) /readyz on 127.0.0.1:${a.port} (log: ${a.logFile})`, async () => {
-      if (!a.process?.running) throw new Error(`app replica ${i} exited (code ${String(await a.process?.exited)}); see ${a.logFile}`);
-      return (await httpOk(`http://127.0.0.1:${a.port}${Routes.READY}`)) || undefined;
-    }, { timeoutMs, intervalMs: 250 });
-  };
-
-  const launchApp = (i: number): void => {
-    const a = apps[i]!;
-    if (a.process?.running) throw new Error(`app replica ${i} is already running (pid ${a.process.pid})`);
-    a.starts += 1;
-    a.replicaId = `twin-${twinId}-app-${i}-${a.starts}`;
-    a.process = spawnManaged(`app-${i}`, process.execPath, ['--import', 'tsx', appEntry], {
-      cwd: REPO_ROOT,
-      logFile: a.logFile,
-      env: appEnv(a),
-    });
-  };
-
-  const checkApp = (i: number) => {
-    if (!Number.isInteger(i) || i < 0 || i >= apps.length) throw new Error(`app index ${i} is out of range: the twin has replicas 0..${apps.length - 1}`);
-  };
-  const checkHaproxy = (i: number) => {
-    if (!Number.isInteger(i) || i < 0 || i >= haproxyPorts.length) throw new Error(`HAProxy index ${i} is out of range: the twin has 0..${haproxyPorts.length - 1}`);
-  };
-
-  const stopEverything = async (): Promise<void> => {
-    await Promise.allSettled([
-      ...apps.map((a) => a.process?.stop(20_000)),
-      loadBalancer?.stop(5000),
-    ]);
-    await Promise.allSettled(haproxies.map((h) => h.stop()));
-    await rabbit?.stop().catch(() => undefined);
-    await postgres?.stop().catch(() => undefined);
-  };
-
-  try {
-    // PostgreSQL and the cluster boot at the same time: they do not depend on each other.
-    const [pgResult, rabbitResult] = await Promise.allSettled([
-      startPostgres({ workDir: join(workDir, 'postgres'), database: spec.postgres.database, username: spec.postgres.username }),
-      startRabbitCluster({ spec, workDir: join(workDir, 'rabbitmq'), namePrefix: 'twin' }),
-    ]);
-    if (pgResult.status === 'fulfilled') postgres = pgResult.value;
-    if (rabbitResult.status === 'fulfilled') rabbit = rabbitResult.value;
-    if (pgResult.status === 'rejected') throw pgResult.reason;
-    if (rabbitResult.status === 'rejected') throw rabbitResult.reason;
-    writeState();
-    if (queueMode === QueueMode.MIRRORED) {
-      // The policy comes from the rendered definitions at boot; check every node has it before any queue exists.
-      const policyName = spec.rabbitmq.policy.name;
-      for (const node of rabbit!.nodes) {
-        await waitFor(`policy ${policyName} on ${node.nodename}`, async () => (await rabbit!.policy(node.index, policyName)) !== undefined || undefined, { timeoutMs: 30_000, intervalMs: 500 });
-      }
-    }
-    progress(`twin: PostgreSQL and ${rabbit!.nodes.length} RabbitMQ nodes up after ${Math.round((Date.now() - t0) / 1000)} s`);
-
-    for (let i = 0; i < haproxyCount; i++) haproxyPorts.push({ amqp: await freePort(), stats: await freePort() });
-    for (let i = 0; i < haproxyCount; i++) haproxies.push(await launchHaproxy(i));
-    writeState();
-
-    for (let i = 0; i < appCount; i++) {
-      apps.push({ index: i, replicaId: '', port: await freePort(), logFile: join(workDir, 'app', `app-${i}.log`), process: undefined, starts: 0 });
-    }
-    if (haveApp) {
-      progress(`twin: starting ${appCount} app replica(s)`);
-      for (let i = 0; i < appCount; i++) launchApp(i);
-      writeState();
-      await Promise.all(apps.map((_, i) => waitAppReady(i, readyTimeoutMs)));
-    } else {
-      progress(`twin: ${appEntry} does not exist yet: no app replicas started`);
-    }
-
-    loadBalancer = spawnManaged('load-balancer', process.execPath, ['--import', 'tsx', join(REPO_ROOT, LOAD_BALANCER_ENTRY), '--port', String(lbPort), '--backends', apps.map((a) => `127.0.0.1:${a.port}`).join(',')], {
-      cwd: REPO_ROOT,
-      logFile: lbLog,
-    });
-    writeState();
-    await waitFor(`load balancer on 127.0.0.1:${lbPort} (log: ${lbLog})`, async () => {
-      if (!loadBalancer!.running) throw new Error(`load balancer exited; see ${lbLog}`);
-      if (!haveApp) return (await isPortAnswering(lbPort)) || undefined;
-      return (await httpOk(`http://127.0.0.1:${lbPort}${Routes.READY}`)) || undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-  } catch (e) {
-    progress(`twin: start failed, stopping what was started: ${(e as Error).message}`);
-    await stopEverything();
-    rmSync(stateFile, { force: true });
-    throw e;
+      ...this.fronts.flatMap((h) => record(TwinRole.HAPROXY, h.name, h.process, [h.amqpPort, h.statsPort], h.logFile)),
+      ...this.replicas.flatMap((a) => record(TwinRole.APP, `app-${a.index}`, a.process, [a.port], a.logFile)),
+      ...record(TwinRole.LOAD_BALANCER, 'load-balancer', this.balancer, [this.lbPort], this.loadBalancerLog),
+    ];
   }
 
-  // Faults through the cluster handle change node pids: keep the state file (what `down` stops) current.
-  const trackedRabbit = new Proxy(rabbit!, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || !PID_CHANGING_METHODS.has(String(prop))) return value;
-      return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } finally {
-          writeState();
-        }
-      };
-    },
-  });
+  private replica(i: number): ReplicaSlot {
+    if (!Number.isInteger(i) || i < 0 || i >= this.replicas.length) throw new Error(`app index ${i} is out of range: the twin has replicas 0..${this.replicas.length - 1}`);
+    return this.replicas[i]!;
+  }
 
-  const twin: Twin = {
-    workDir,
-    stateFile,
-    spec,
-    queueMode,
-    jwtSecret,
-    rabbit: trackedRabbit,
-    get haproxies() {
-      return [...haproxies];
-    },
-    postgres: postgres!,
-    get apps() {
-      return apps.map((a) => ({ index: a.index, replicaId: a.replicaId, port: a.port, url: `http://127.0.0.1:${a.port}`, logFile: a.logFile, process: a.process?.running ? a.process : undefined }));
-    },
-    loadBalancer: loadBalancer!,
-    baseUrl: `http://127.0.0.1:${lbPort}`,
-    feedUrl: `ws://127.0.0.1:${lbPort}${Routes.FEED_SOCKET}`,
-    haproxyCount,
-    appCount,
-    get urls() {
-      return urls();
-    },
-    async killApp(i) {
-      checkApp(i);
-      const a = apps[i]!;
-      progress(`twin: kill -9 app-${i} (pid ${a.process?.pid ?? '-'})`);
-      await a.process?.kill9();
-      writeState();
-    },
-    async stopApp(i) {
-      checkApp(i);
-      await apps[i]!.process?.stop(Math.max(10, spec.app.terminationGracePeriodSeconds) * 1000);
-      writeState();
-    },
-    async startApp(i) {
-      checkApp(i);
-      if (!haveApp) throw new Error(`cannot start app replica ${i}: ${appEntry} does not exist`);
-      launchApp(i);
-      writeState();
-      await waitAppReady(i, readyTimeoutMs);
-    },
-    async killHaproxy(i) {
-      checkHaproxy(i);
-      const h = haproxies[i]!;
-      progress(`twin: kill -9 ${h.name} (pid ${h.process.pid})`);
-      await h.process.kill9();
-      writeState();
-    },
-    async startHaproxy(i) {
-      checkHaproxy(i);
-      if (haproxies[i]!.process.running) throw new Error(`${haproxies[i]!.name} is already running`);
-      haproxies[i] = await launchHaproxy(i);
-      writeState();
-    },
-    async waitReady(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      const left = () => Math.max(1000, deadline - Date.now());
-      await rabbit!.waitForRunningNodes(rabbit!.nodes.length, left());
-      await waitFor('every HAProxy front to run', async () => haproxies.every((h) => h.process.running) || undefined, { timeoutMs: left() });
-      for (const h of haproxies) await waitFor(`${h.name} to answer on ${h.amqpPort}`, async () => (await isPortAnswering(h.amqpPort)) || undefined, { timeoutMs: left() });
-      if (haveApp) await Promise.all(apps.map((_, i) => waitAppReady(i, left())));
-    },
-    state,
-    writeState,
-    release() {
-      for (const p of [postgres!.process, ...haproxies.map((h) => h.process), ...apps.map((a) => a.process), loadBalancer!]) p?.release();
-      rabbit!.release();
-    },
-    async stop() {
-      progress('twin: stopping');
-      await stopEverything();
-      rmSync(stateFile, { force: true });
-    },
-  };
-  writeState();
-  progress(`twin ${twinId}: ready after ${Math.round((Date.now() - t0) / 1000)} s`);
-  return twin;
+  private front(i: number): HaproxyInstance {
+    if (!Number.isInteger(i) || i < 0 || i >= this.frontPorts.length) throw new Error(`HAProxy index ${i} is out of range: the twin has 0..${this.frontPorts.length - 1}`);
+    return this.fronts[i]!;
+  }
+
+  private secondsSinceStart(): number {
+    return Math.round((Date.now() - this.startedAt) / 1000);
+  }
 }
 
+/** A part the twin starts in {@link LocalTwin.boot}; asking for it before then is a bug in the caller. */
+function started<T>(part: T | undefined, what: string): T {
+  if (part === undefined) throw new Error(`twin: ${what} is not started yet`);
+  return part;
+}

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { CloseCodes, Routes } from '../../shared/index.js';
+import { CloseCodes, Routes, waitFor } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { join } from 'node:path';
 import { AppEnv } from '../../shared/index.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { freePort } from '../../scripts/local/ports.js';
-import { spawnManaged, waitFor } from '../../scripts/local/process.js';
+import { spawnManaged } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient, UpgradeRefused } from '../support/feed-client.js';
 

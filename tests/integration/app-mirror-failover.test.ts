@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import amqp from 'amqplib';
-import { AppEnv, QueueMode, replicaQueueArguments, replicaQueueName, Routes } from '../../shared/index.js';
+import { AppEnv, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, waitFor } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
-import { progress, sleep, waitFor } from '../../scripts/local/process.js';
+import { progress } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
 

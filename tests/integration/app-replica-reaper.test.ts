@@ -11,11 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import amqp, { type ChannelModel } from 'amqplib';
 import pg from 'pg';
-import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, userRoutingKey } from '../../shared/index.js';
+import { AppEnv, CloseCodes, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey, waitFor } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
+import { migrate } from '../../app/src/db/migrations.js';
 import { QueueReapOutcome, ReplicaRegistry } from '../../app/src/db/replicas.js';
-import { progress, sleep, waitFor } from '../../scripts/local/process.js';
+import { progress } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
 
@@ -228,32 +229,53 @@ describe('reaper', () => {
 });
 
 describe('reaping waits for re-binding', () => {
-  it('GIVEN a stale row WHEN another live replica bound a user within the quiet time THEN the row is not handed out until bindings calm down or the deferral runs out', async () => {
-    const registry = new ReplicaRegistry(db);
-    const [dead, busy] = [`reap-wait-dead-${Date.now()}`, `reap-wait-busy-${Date.now()}`];
-    const policy = { quietMs: 10_000, maxDeferMs: 60_000 };
-    await registry.heartbeat(dead, replicaQueueName(dead), QueueMode.MIRRORED);
-    await db.query(`UPDATE replicas SET heartbeat_at = now() - interval '20 s' WHERE replica_id = $1`, [dead]);
-    await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 500);
-    const whileBusy: string[] = [];
-    await registry.reapStale('nobody', 5_000, async (r) => (whileBusy.push(r.replicaId), QueueReapOutcome.IN_USE), 100, policy);
-    assert.ok(!whileBusy.includes(dead), 'a stale row was handed out while a live replica was re-binding');
-    await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 30_000);
-    const seen: string[] = [];
-    // Other replicas of this file (still running from earlier tests) bind now and then: a short
-    // quiet time and a few tries keep them out of the way; the row must come out once all are quiet.
-    const deadline = Date.now() + 15_000;
-    while (!seen.includes(dead) && Date.now() < deadline) {
-      await registry.reapStale('nobody', 5_000, async (r) => (seen.push(r.replicaId), QueueReapOutcome.IN_USE), 100, { ...policy, quietMs: 1_000 });
-      if (!seen.includes(dead)) await new Promise((resolve) => setTimeout(resolve, 500));
+  /**
+   * A registry in a schema of its own: the replicas this file runs (live, and those of other tests)
+   * heartbeat and bind in the shared table, and one bind within the quiet time would hold every row back.
+   */
+  async function isolatedRegistry(): Promise<{ registry: ReplicaRegistry; pool: pg.Pool; drop(): Promise<void> }> {
+    const schema = `reap_wait_${Date.now()}`;
+    await db.query(`CREATE SCHEMA ${schema}`);
+    const pool = new pg.Pool({ connectionString: backends.pg.url, max: 2, options: `-c search_path=${schema}` });
+    const client = await pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
     }
-    assert.ok(seen.includes(dead), 'the stale row was not handed out once bindings were quiet (15 s)');
-    await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 0);
-    await db.query(`UPDATE replicas SET heartbeat_at = now() - interval '2 min' WHERE replica_id = $1`, [dead]);
-    const late: string[] = [];
-    await registry.reapStale('nobody', 5_000, async (r) => (late.push(r.replicaId), QueueReapOutcome.IN_USE), 100, policy);
-    assert.ok(late.includes(dead), 'the deferral did not run out after maxDeferMs');
-    await db.query('DELETE FROM replicas WHERE replica_id = ANY($1)', [[dead, busy]]);
+    return {
+      registry: new ReplicaRegistry(pool),
+      pool,
+      async drop() {
+        await pool.end();
+        await db.query(`DROP SCHEMA ${schema} CASCADE`);
+      },
+    };
+  }
+
+  it('GIVEN a stale row WHEN another live replica bound a user within the quiet time THEN the row is not handed out until bindings calm down or the deferral runs out', async () => {
+    const { registry, pool, drop } = await isolatedRegistry();
+    try {
+      const [dead, busy] = ['reap-wait-dead', 'reap-wait-busy'];
+      const policy = { quietMs: 10_000, maxDeferMs: 60_000 };
+      await registry.heartbeat(dead, replicaQueueName(dead), QueueMode.MIRRORED);
+      await pool.query(`UPDATE replicas SET heartbeat_at = now() - interval '20 s' WHERE replica_id = $1`, [dead]);
+      await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 500);
+      const whileBusy: string[] = [];
+      await registry.reapStale('nobody', 5_000, async (r) => (whileBusy.push(r.replicaId), QueueReapOutcome.IN_USE), 100, policy);
+      assert.ok(!whileBusy.includes(dead), 'a stale row was handed out while a live replica was re-binding');
+      await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 30_000);
+      const seen: string[] = [];
+      await registry.reapStale('nobody', 5_000, async (r) => (seen.push(r.replicaId), QueueReapOutcome.IN_USE), 100, { ...policy, quietMs: 1_000 });
+      assert.ok(seen.includes(dead), 'the stale row was not handed out once bindings were quiet');
+      await registry.heartbeat(busy, replicaQueueName(busy), QueueMode.MIRRORED, 0);
+      await pool.query(`UPDATE replicas SET heartbeat_at = now() - interval '2 min' WHERE replica_id = $1`, [dead]);
+      const late: string[] = [];
+      await registry.reapStale('nobody', 5_000, async (r) => (late.push(r.replicaId), QueueReapOutcome.IN_USE), 100, policy);
+      assert.ok(late.includes(dead), 'the deferral did not run out after maxDeferMs');
+    } finally {
+      await drop();
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { EXCHANGE, objectNames, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec } from '../../shared/index.js';
+import { EXCHANGE, objectNames, QueueMode, replicaQueueArguments, replicaQueueName, resolveSpec, waitFor } from '../../shared/index.js';
 import { HaproxyNames, haproxyServersForCluster, renderHaproxyCfg, type HaproxyCfgOptions } from '../../haproxy/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
@@ -107,17 +107,11 @@ async function statuses(statsPort: number): Promise<Map<string, string>> {
   return new Map(rows.map((r) => r.split(',')).filter((c) => c[0] === HaproxyNames.BACKEND).map((c) => [c[name]!, c[status]!]));
 }
 
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await probe()) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${recentOutput()}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** Polls `probe` every 500 ms; a timeout also shows what HAProxy and RabbitMQ printed, the likeliest why. */
+async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  await waitFor(what, async () => (await probe()) || undefined, { timeoutMs, intervalMs: 500 }).catch((e: Error) => {
+    throw new Error(`${e.message}\n${recentOutput()}`);
+  });
 }
 
 describe('haproxy -c accepts the rendered config', { skip: haproxyMissing }, () => {
@@ -201,7 +195,7 @@ describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMis
     const cfg = join(work, 'live.cfg');
     writeFileSync(cfg, renderHaproxyCfg(spec, options));
     start(HAPROXY, ['-db', '-f', cfg], process.env, 'haproxy');
-    await waitFor('the RabbitMQ node to pass the AMQP check', 120_000, async () => (await statuses(statsPort)).get('amqp') === 'UP');
+    await waitUntil('the RabbitMQ node to pass the AMQP check', 120_000, async () => (await statuses(statsPort)).get('amqp') === 'UP');
   });
 
   test('GIVEN a booted node WHEN HAProxy sends the 8-byte header THEN the AMQP port is UP', async () => {
@@ -217,7 +211,7 @@ describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMis
       await channel.assertQueue(queue, { durable: true, arguments: replicaQueueArguments(QueueMode.MIRRORED, spec.rabbitmq.queueExpiresMs) });
       const auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
       // The management API reports the applied policy with its next stats emission.
-      await waitFor(`queue ${queue} to show policy ${spec.rabbitmq.policy.name}`, 30_000, async () => {
+      await waitUntil(`queue ${queue} to show policy ${spec.rabbitmq.policy.name}`, 30_000, async () => {
         const res = await fetch(`http://127.0.0.1:${managementPort}/api/queues/%2F/${encodeURIComponent(queue)}`, { headers: { authorization: auth } });
         return ((await res.json()) as { policy?: string }).policy === spec.rabbitmq.policy.name;
       });
@@ -231,12 +225,12 @@ describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMis
   });
 
   test('GIVEN an open port that does not speak AMQP WHEN checked THEN it is DOWN (the expect rule is not vacuous)', async () => {
-    await waitFor('the HTTP port to be marked down', 30_000, async () => (await statuses(statsPort)).get('http') === 'DOWN');
+    await waitUntil('the HTTP port to be marked down', 30_000, async () => (await statuses(statsPort)).get('http') === 'DOWN');
   });
 
   test('GIVEN the node stops WHEN checked THEN it is marked DOWN', async () => {
     stop(node);
     await exited(node, 60_000);
-    await waitFor('the stopped node to be marked down', 30_000, async () => (await statuses(statsPort)).get('amqp')?.startsWith('DOWN') ?? false);
+    await waitUntil('the stopped node to be marked down', 30_000, async () => (await statuses(statsPort)).get('amqp')?.startsWith('DOWN') ?? false);
   });
 });

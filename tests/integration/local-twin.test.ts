@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { Routes } from '../../shared/index.js';
+import { Routes, waitFor } from '../../shared/index.js';
 import { signToken } from '../../app/src/auth/jwt.js';
 import { readTwinState, isRecordedAlive } from '../../scripts/local/control.js';
-import { startLoadBalancer, type LoadBalancer } from '../../scripts/local/load-balancer.js';
+import { startLoadBalancer, type Backend, type LoadBalancer } from '../../scripts/local/load-balancer.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { freePort } from '../../scripts/local/ports.js';
 import { isPidAlive } from '../../scripts/local/process.js';
@@ -131,9 +131,9 @@ describe('twin load balancer', () => {
   const ready = [true, true, true];
   let lb: LoadBalancer;
   let lbPort: number;
+  const backends: Backend[] = [];
 
   before(async () => {
-    const backends = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const server = createServer((req, res) => {
@@ -165,12 +165,18 @@ describe('twin load balancer', () => {
   });
 
   test('GIVEN a backend whose /readyz fails WHEN requests arrive THEN it gets none', async () => {
+    const inRotation = () => lb.ready().some((b) => b.port === backends[1]!.port);
     ready[1] = false;
-    await new Promise((r) => setTimeout(r, 500)); // several check periods
-    const answers = [];
-    for (let i = 0; i < 6; i++) answers.push(await hit());
-    assert.ok(!answers.includes('backend-1'), answers.join(','));
-    ready[1] = true;
+    try {
+      await waitFor('the balancer to take backend-1 out of rotation', async () => (inRotation() ? undefined : true), { timeoutMs: 10_000, intervalMs: 50 });
+      const answers = [];
+      for (let i = 0; i < 6; i++) answers.push(await hit());
+      assert.ok(!answers.includes('backend-1'), answers.join(','));
+    } finally {
+      // The next tests expect all three backends again, as before this one.
+      ready[1] = true;
+      await waitFor('backend-1 back in rotation', async () => inRotation() || undefined, { timeoutMs: 10_000, intervalMs: 50 });
+    }
   });
 
   test('GIVEN a WebSocket client WHEN it connects through the balancer THEN the upgrade reaches a backend', async () => {

@@ -1,8 +1,7 @@
 /** Test helpers for the feed app: a WebSocket follower that records frames, and a JSON HTTP caller. */
 import WebSocket from 'ws';
-import { Routes } from '../../shared/index.js';
+import { Routes, waitFor } from '../../shared/index.js';
 import type { FeedFrame } from '../../app/src/index.js';
-import { waitFor } from '../../scripts/local/process.js';
 
 /** A follower's socket: every frame it got (duplicates included), in arrival order. */
 export class FeedClient {

@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { leadersPerNode, nodeOfPid, parseScenarios, pickLeaderNode, SCENARIO_NAMES } from '../../scripts/chaos/scenarios.js';
-import { backoffMs, nonceOf, postText } from '../../scripts/chaos/workload.js';
-import { mulberry32 } from '../../scripts/chaos/graph.js';
+import { nonceOf, postText } from '../../scripts/chaos/workload.js';
 
 describe('chaos scenarios helpers', () => {
   it('GIVEN a queue pid WHEN reading its node THEN the node name is returned even with dots in the host', () => {
@@ -28,16 +27,6 @@ describe('chaos scenarios helpers', () => {
     assert.deepEqual(parseScenarios('all'), [...SCENARIO_NAMES]);
     assert.deepEqual(parseScenarios('node-kill,app-kill'), ['node-kill', 'app-kill']);
     assert.throws(() => parseScenarios('nodekill'), /--scenario: "nodekill" is not a scenario/);
-  });
-
-  it('GIVEN many reconnect attempts WHEN computing backoff THEN delays grow, stay within [cap/2, cap] and never exceed the cap', () => {
-    const rand = mulberry32(3);
-    const first = backoffMs(0, 100, 3000, rand);
-    assert.ok(first >= 50 && first <= 100);
-    for (let a = 5; a < 40; a++) {
-      const d = backoffMs(a, 100, 3000, rand);
-      assert.ok(d >= 1500 && d <= 3000, `attempt ${a}: ${d}`);
-    }
   });
 
   it('GIVEN a post text WHEN reading its nonce THEN the nonce round-trips', () => {

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
+import { backoffMs, sleep } from '../../../shared/index.js';
 
 /** The channels of the current connection. */
 export interface AmqpChannels {
@@ -184,8 +185,8 @@ export class AmqpConnection extends EventEmitter {
       if (this.closing) break;
       if (lost === undefined) {
         failures++;
-        const ceiling = Math.min(max, base * 2 ** Math.min(failures, 16));
-        await this.sleep(Math.random() * ceiling); // full jitter: replicas do not reconnect in lockstep
+        // Full jitter: replicas that lost the broker together do not reconnect in lockstep.
+        await this.sleep(backoffMs(failures, { baseMs: base, capMs: max }));
         continue;
       }
       failures = 0;
@@ -239,16 +240,11 @@ export class AmqpConnection extends EventEmitter {
     return undefined;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+  /** Sleeps `ms`, or less when close() wakes it: closing must not wait out a backoff. */
+  private async sleep(ms: number): Promise<void> {
+    const early = new AbortController();
+    this.wake = () => early.abort();
+    await sleep(ms, undefined, { signal: early.signal }).catch(() => undefined);
+    this.wake = undefined;
   }
 }

@@ -4,6 +4,7 @@
  * the broker is away rows wait; the write path never depends on the broker.
  */
 import type { Logger } from 'pino';
+import { backoffMs, Jitter, sleep } from '../../../shared/index.js';
 import type { FeedPublisher } from '../amqp/publisher.js';
 import type { FeedStore } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';
@@ -104,7 +105,7 @@ export class OutboxRelay {
         }
       }
       if (more || (this.pending && failures === 0)) continue;
-      await this.sleep(failures > 0 ? Math.min(5000, poll * 2 ** Math.min(failures, 4)) : poll);
+      await this.sleep(failures > 0 ? backoffMs(Math.min(failures, 4), { baseMs: poll, capMs: 5000, jitter: Jitter.NONE }) : poll);
     }
   }
 
@@ -114,17 +115,11 @@ export class OutboxRelay {
     await this.props.store.pruneOutbox(this.props.retainPublishedMs ?? 3600_000);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = undefined;
-        done();
-      };
-    });
+  /** Sleeps `ms`, or less when wake() or stop() wakes it: a new post should not wait for the next poll. */
+  private async sleep(ms: number): Promise<void> {
+    const early = new AbortController();
+    this.wakeUp = () => early.abort();
+    await sleep(ms, undefined, { signal: early.signal }).catch(() => undefined);
+    this.wakeUp = undefined;
   }
 }
