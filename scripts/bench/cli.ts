@@ -13,10 +13,11 @@ import { runConnections } from './connections.js';
 import { runFailoverGap } from './failover-gap.js';
 import { runFanout } from './fanout.js';
 import { runReconnectStorm } from './reconnect-storm.js';
+import { runRouting } from './routing.js';
 import { runThroughput } from './throughput.js';
 
 /** Scenario names, in the order `all` runs them. */
-export const BENCH_SCENARIOS = ['throughput', 'fanout', 'connections', 'reconnect-storm', 'failover-gap'] as const;
+export const BENCH_SCENARIOS = ['throughput', 'fanout', 'routing', 'connections', 'reconnect-storm', 'failover-gap'] as const;
 export type BenchScenario = (typeof BENCH_SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -64,6 +65,8 @@ const RUNNERS: Record<BenchScenario, Runner> = {
     }),
   fanout: (stack, quick, log) =>
     runFanout(stack, { modes: benchModes(quick), followerCounts: [10, 100, 1000], postsPerSize: quick ? 3 : 20, replicas: 3, log }),
+  routing: (stack, quick, log) =>
+    runRouting(stack, { modes: benchModes(quick), replicaCounts: [3, 30], followerCounts: [10, 100, 1000], postsPerCell: quick ? 5 : 20, connectSamples: quick ? 50 : 200, log }),
   connections: (stack, quick, log) =>
     runConnections(stack, { connections: quick ? 500 : 15_000, socketsPerUser: quick ? 1 : 5, mode: QueueMode.MIRRORED, settleS: quick ? 1 : 5, openTimeoutS: quick ? 60 : 240, log }),
   'reconnect-storm': (stack, quick, log) =>
