@@ -9,6 +9,7 @@ import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
 import { machineInfo, renderBenchMarkdown, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
 import { benchLog, startBenchStack, type BenchStack } from './stack.js';
+import { runConnectRate } from './connect-rate.js';
 import { runConnections } from './connections.js';
 import { runFailoverGap } from './failover-gap.js';
 import { runFanout } from './fanout.js';
@@ -17,7 +18,7 @@ import { runRouting } from './routing.js';
 import { runThroughput } from './throughput.js';
 
 /** Scenario names, in the order `all` runs them. */
-export const BENCH_SCENARIOS = ['throughput', 'fanout', 'routing', 'connections', 'reconnect-storm', 'failover-gap'] as const;
+export const BENCH_SCENARIOS = ['throughput', 'fanout', 'routing', 'connections', 'connect-rate', 'reconnect-storm', 'failover-gap'] as const;
 export type BenchScenario = (typeof BENCH_SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -69,6 +70,8 @@ const RUNNERS: Record<BenchScenario, Runner> = {
     runRouting(stack, { modes: benchModes(quick), replicaCounts: [3, 30], followerCounts: [10, 100, 1000], postsPerCell: quick ? 5 : 20, connectSamples: quick ? 50 : 200, log }),
   connections: (stack, quick, log) =>
     runConnections(stack, { connections: quick ? 500 : 15_000, socketsPerUser: quick ? 1 : 5, mode: QueueMode.MIRRORED, settleS: quick ? 1 : 5, openTimeoutS: quick ? 60 : 240, log }),
+  'connect-rate': (stack, quick, log) =>
+    runConnectRate(stack, { sockets: quick ? 500 : 3000, concurrency: 200, mode: QueueMode.MIRRORED, openTimeoutS: quick ? 60 : 180, log }),
   'reconnect-storm': (stack, quick, log) =>
     runReconnectStorm(stack, { sockets: quick ? 500 : 5000, mode: QueueMode.MIRRORED, broadcastMessages: quick ? 500 : 5000, bindSample: quick ? 100 : 300, timeoutS: quick ? 90 : 240, log }),
   'failover-gap': (stack, quick, log) =>
