@@ -9,14 +9,17 @@ import { REPO_ROOT } from '../local/paths.js';
 import { stopAllManaged } from '../local/process.js';
 import { machineInfo, renderBenchMarkdown, renderBenchTable, writeBenchReport, type BenchReport, type Figure, type ScenarioResult } from './report.js';
 import { benchLog, startBenchStack, type BenchStack } from './stack.js';
+import { runConnectRate } from './connect-rate.js';
 import { runConnections } from './connections.js';
+import { runFailoverAtScale } from './failover-at-scale.js';
 import { runFailoverGap } from './failover-gap.js';
 import { runFanout } from './fanout.js';
 import { runReconnectStorm } from './reconnect-storm.js';
+import { runRouting } from './routing.js';
 import { runThroughput } from './throughput.js';
 
 /** Scenario names, in the order `all` runs them. */
-export const BENCH_SCENARIOS = ['throughput', 'fanout', 'connections', 'reconnect-storm', 'failover-gap'] as const;
+export const BENCH_SCENARIOS = ['throughput', 'fanout', 'routing', 'connections', 'connect-rate', 'reconnect-storm', 'failover-gap', 'failover-at-scale'] as const;
 export type BenchScenario = (typeof BENCH_SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -30,7 +33,7 @@ export interface BenchOptions {
 export const BENCH_USAGE = `usage: npm run bench -- [--scenario NAME[,NAME]|all] [--quick] [--out DIR]
        npm run bench -- --render reports/bench-<timestamp>.json   (print a saved report as Markdown)
 scenarios: ${BENCH_SCENARIOS.join(' ')}
---quick: a short form (smaller sizes, mirrored mode only, under about 2 minutes) to check a change cheaply`;
+--quick: a short form (smaller sizes, mirrored mode only, a few minutes for all scenarios) to check a change cheaply`;
 
 /** Parses argv (without node and script). Throws a `UsageError` (scripts/cli-args.ts). */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
@@ -64,12 +67,18 @@ const RUNNERS: Record<BenchScenario, Runner> = {
     }),
   fanout: (stack, quick, log) =>
     runFanout(stack, { modes: benchModes(quick), followerCounts: [10, 100, 1000], postsPerSize: quick ? 3 : 20, replicas: 3, log }),
+  routing: (stack, quick, log) =>
+    runRouting(stack, { modes: benchModes(quick), replicaCounts: [3, 30], followerCounts: [10, 100, 1000], postsPerCell: quick ? 5 : 20, connectSamples: quick ? 50 : 200, log }),
   connections: (stack, quick, log) =>
     runConnections(stack, { connections: quick ? 500 : 15_000, socketsPerUser: quick ? 1 : 5, mode: QueueMode.MIRRORED, settleS: quick ? 1 : 5, openTimeoutS: quick ? 60 : 240, log }),
+  'connect-rate': (stack, quick, log) =>
+    runConnectRate(stack, { sockets: quick ? 500 : 3000, concurrency: 200, mode: QueueMode.MIRRORED, openTimeoutS: quick ? 60 : 180, log }),
   'reconnect-storm': (stack, quick, log) =>
     runReconnectStorm(stack, { sockets: quick ? 500 : 5000, mode: QueueMode.MIRRORED, broadcastMessages: quick ? 500 : 5000, bindSample: quick ? 100 : 300, timeoutS: quick ? 90 : 240, log }),
   'failover-gap': (stack, quick, log) =>
     runFailoverGap(stack, { modes: benchModes(quick), kills: quick ? 1 : 10, downS: quick ? 1 : 2, settleS: quick ? 1 : 2, users: 12, postsPerSecond: 10, seed: 42, log }),
+  'failover-at-scale': (stack, quick, log) =>
+    runFailoverAtScale(stack, { mode: QueueMode.MIRRORED, userCounts: quick ? [0, 1000] : [0, 1000, 5000, 15_000], cuts: quick ? 1 : 3, postIntervalMs: 100, afterS: 2, cutTimeoutS: 120, openTimeoutS: quick ? 60 : 300, log }),
 };
 
 /** Runs the scenarios on one stack; writes the report after every scenario so a cut-short run keeps what it measured. */

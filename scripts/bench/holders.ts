@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { freePort } from '../local/ports.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { spawnManaged, type ManagedProcess } from '../local/process.js';
-import type { HolderConfig, HolderStatus } from './ws-holder.js';
+import type { HolderConfig, HolderOpens, HolderStatus } from './ws-holder.js';
 import { waitFor } from '../../shared/index.js';
 
 /** Most clients one holder process gets (a process may open at most 20,000 files). */
@@ -20,6 +20,8 @@ export interface Holder {
   readonly controlPort: number;
   readonly clients: number;
   status(): Promise<HolderStatus>;
+  /** When it began connecting and every client's first open (connect latency). */
+  opens(): Promise<HolderOpens>;
   setMarker(postId: string): Promise<void>;
   /** Terminates every client (no reconnects), then stops the process. */
   stop(): Promise<void>;
@@ -61,6 +63,7 @@ export async function startHolders(
       controlPort,
       clients: chunk.length,
       status: async () => (await (await control(controlPort, 'GET', '/status')).json()) as HolderStatus,
+      opens: async () => (await (await control(controlPort, 'GET', '/opens')).json()) as HolderOpens,
       setMarker: async (postId) => void (await control(controlPort, 'POST', `/marker?id=${encodeURIComponent(postId)}`)),
       stop: async () => {
         await control(controlPort, 'POST', '/close').catch(() => undefined);

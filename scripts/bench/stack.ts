@@ -46,6 +46,7 @@ export interface StartAppOptions {
 export interface BenchStack {
   readonly dir: string;
   readonly rabbit: RabbitCluster;
+  /** The running AMQP front (a new instance on the same ports after {@link BenchStack.restartHaproxy}). */
   readonly haproxy: HaproxyInstance;
   readonly postgres: PostgresServer;
   readonly jwtSecret: string;
@@ -55,6 +56,12 @@ export interface BenchStack {
   startApp(replicaId: string, opts: StartAppOptions): Promise<AppReplica>;
   /** Stops every app replica started here: SIGTERM, SIGKILL after `timeoutMs` (default 3 s; a benchmark does not wait for graceful unbinds). */
   stopApps(timeoutMs?: number): Promise<void>;
+  /**
+   * kill -9 the HAProxy front (every AMQP connection through it drops at once, as when its pod dies),
+   * then starts it again on the same ports so the apps' AMQP_URLS stay valid. Resolves with the kill
+   * time (ms since epoch) once the new front answers and marks every node UP.
+   */
+  restartHaproxy(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -90,17 +97,22 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
   }
   const postgres = pgResult.value;
   const rabbit = rabbitResult.value;
-  let haproxy: HaproxyInstance;
-  try {
-    haproxy = await startHaproxy({
+  const launchHaproxy = async (ports?: { amqpPort: number; statsPort: number }): Promise<HaproxyInstance> => {
+    const front = await startHaproxy({
       spec,
       workDir: join(dir, 'haproxy'),
       servers: rabbit.nodes.map((n) => ({ name: `rabbit-${n.index}`, host: '127.0.0.1', port: n.amqpPort })),
+      ...ports,
     });
     await waitFor('HAProxy to mark every RabbitMQ node UP', async () => {
-      const st = await haproxy.serverStatuses();
+      const st = await front.serverStatuses();
       return Object.values(st).length === rabbit.nodes.length && Object.values(st).every((s) => s.startsWith('UP') && !s.includes('/')) ? true : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+    }, { timeoutMs: 30_000, intervalMs: 50 });
+    return front;
+  };
+  let haproxy: HaproxyInstance;
+  try {
+    haproxy = await launchHaproxy();
   } catch (e) {
     await Promise.allSettled([rabbit.stop(), postgres.stop()]);
     throw e;
@@ -117,7 +129,9 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
   return {
     dir,
     rabbit,
-    haproxy,
+    get haproxy() {
+      return haproxy;
+    },
     postgres,
     jwtSecret,
     amqpUrl,
@@ -155,6 +169,13 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
       return app;
     },
     stopApps,
+    async restartHaproxy() {
+      const { amqpPort, statsPort } = haproxy;
+      const killedAt = Date.now();
+      await haproxy.process.kill9();
+      haproxy = await launchHaproxy({ amqpPort, statsPort });
+      return killedAt;
+    },
     async stop() {
       await stopApps();
       await Promise.allSettled([haproxy.stop(), rabbit.stop(), postgres.stop()]);

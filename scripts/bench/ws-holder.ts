@@ -3,7 +3,7 @@
  * may open at most 20,000 files here, so the benchmarks spread clients over several of these).
  * Configured by the BENCH_HOLDER_CONFIG environment variable (JSON, see {@link HolderConfig});
  * the token secret comes in BENCH_JWT_SECRET. The parent reads its state over a small HTTP
- * control port on 127.0.0.1: GET /status, POST /marker?id=<postId>, POST /close.
+ * control port on 127.0.0.1: GET /status, GET /opens, POST /marker?id=<postId>, POST /close.
  */
 import { createServer } from 'node:http';
 import WebSocket from 'ws';
@@ -34,6 +34,16 @@ export interface HolderConfig {
   readonly handshakeTimeoutMs: number;
 }
 
+/** What GET /opens answers: when the holder began connecting and each client's first open. */
+export interface HolderOpens {
+  /** When the first handshake started (ms since epoch; tokens are minted before), 0 before that. */
+  readonly startedAt: number;
+  /** Per client that opened: handshake start of the attempt that succeeded → `open` (ms), in open order. */
+  readonly latenciesMs: readonly number[];
+  /** First-open times (ms since epoch), ascending. */
+  readonly openedAt: readonly number[];
+}
+
 /** What GET /status answers. */
 export interface HolderStatus {
   readonly clients: number;
@@ -61,6 +71,8 @@ class Client {
   everOpened = false;
   wasClosed = false;
   attempt = 0;
+  /** First open: handshake start of the successful attempt and the open time (ms since epoch). */
+  firstOpen: { startedAt: number; openedAt: number } | undefined;
   target: number;
   lastCursor: string | undefined;
   readonly got = new Map<string, number>();
@@ -95,7 +107,9 @@ let firstCloseAt = 0;
 let frames = 0;
 let marker: string | undefined;
 let stopped = false;
+let startedAt = 0;
 const reopenTimes: number[] = [];
+const firstOpens: Array<{ startedAt: number; openedAt: number }> = [];
 
 function socketUrl(c: Client): string {
   const url = new URL(config!.path, config!.targets[c.target]!);
@@ -107,6 +121,7 @@ function socketUrl(c: Client): string {
 /** Opens one client; resolves when it opened or failed (a failure schedules a reconnect when enabled). */
 function connect(c: Client): Promise<void> {
   return new Promise((resolve) => {
+    const attemptAt = Date.now();
     const ws = new WebSocket(socketUrl(c), { localAddress: config!.localAddress, handshakeTimeout: config!.handshakeTimeoutMs, perMessageDeflate: false });
     c.ws = ws;
     let settled = false;
@@ -120,6 +135,10 @@ function connect(c: Client): Promise<void> {
       c.open = true;
       c.attempt = 0;
       if (c.wasClosed) reopenTimes.push(Date.now());
+      if (!c.everOpened) {
+        c.firstOpen = { startedAt: attemptAt, openedAt: Date.now() };
+        firstOpens.push(c.firstOpen);
+      }
       c.everOpened = true;
       settle();
     });
@@ -190,6 +209,9 @@ const control = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   if (req.method === 'GET' && url.pathname === '/status') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status()));
+  } else if (req.method === 'GET' && url.pathname === '/opens') {
+    const opens: HolderOpens = { startedAt, latenciesMs: firstOpens.map((o) => o.openedAt - o.startedAt), openedAt: firstOpens.map((o) => o.openedAt) };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(opens));
   } else if (req.method === 'POST' && url.pathname === '/marker') {
     marker = url.searchParams.get('id') ?? undefined;
     res.writeHead(204).end();
@@ -203,6 +225,7 @@ control.listen(config.controlPort, '127.0.0.1');
 
 for (const user of config.users) clients.push(new Client(user, config.auth ? await mintToken(secret, user) : undefined, config.initialTarget ?? 0));
 let next = 0;
+startedAt = Date.now();
 await Promise.all(
   Array.from({ length: Math.max(1, config.concurrency) }, async () => {
     while (next < clients.length && !stopped) await connect(clients[next++]!);
