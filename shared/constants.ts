@@ -40,6 +40,14 @@ export function userIdFromRoutingKey(routingKey: string): string | undefined {
  */
 export const ALL_USERS_BINDING_KEY = `${USER_ROUTING_KEY_PREFIX}#`;
 
+/** How a replica's queue is bound, as recorded in the replica registry (`replicas.routing`). */
+export enum ReplicaRouting {
+  /** One binding, {@link ALL_USERS_BINDING_KEY}: chunks need only one routing key. */
+  BROADCAST = 'broadcast',
+  // A row without a value is a replica of the previous release, bound per user: while one is live,
+  // chunks carry every recipient's key in the CC header so its queue still gets them.
+}
+
 /** The policy that mirrors the replica queues in mirrored mode. */
 export const POLICY_NAME = 'ha-feed';
 

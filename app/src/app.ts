@@ -67,6 +67,16 @@ async function migrateWhenReachable(store: FeedStore, log: Logger, waitMs: numbe
   }
 }
 
+/** Whether chunks need every recipient's key (a previous-release replica is live); when the registry cannot tell, they get them. */
+async function perUserRoutedReplicaLive(registry: ReplicaRegistry, staleMs: number, log: Logger): Promise<boolean> {
+  try {
+    return await registry.perUserRoutedReplicaLive(staleMs);
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'outbox: replica registry unreadable; publishing chunks with every recipient key');
+    return true;
+  }
+}
+
 export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {}): Promise<FeedApp> {
   const log = opts.logger ?? pino({ level: config.logLevel, base: { replica: config.replicaId } });
   const pool = createPool(config.databaseUrl, config.databasePassword);
@@ -103,8 +113,9 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
       void hub.closeAll(CloseCodes.SERVICE_RESTART, 'replica queue lost: reconnect with since', 5000, 'queue_lost');
     },
   });
+  const registry = new ReplicaRegistry(pool);
   const reaper = new ReplicaReaper({
-    registry: new ReplicaRegistry(pool),
+    registry,
     amqp,
     replicaId: config.replicaId,
     queue,
@@ -117,7 +128,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   });
   const relay = new OutboxRelay({
     store,
-    publisher: (opts.publisher ?? ((a) => new CcBatchPublisher(a)))(amqp),
+    publisher: (opts.publisher ?? ((a) => new CcBatchPublisher(a, { perUserRoutedReplicaLive: () => perUserRoutedReplicaLive(registry, config.replicaStaleMs, log) })))(amqp),
     brokerUp: () => amqp.channels !== undefined,
     log,
     metrics,

@@ -141,7 +141,7 @@ describe('rolling upgrade and bad input', () => {
 });
 
 describe('CcBatchPublisher on the broker', () => {
-  it('GIVEN 500 followers with the longest user ids, 1001 followers and none WHEN published THEN every entry is confirmed and a queue bound to a CC key gets its chunk once', async () => {
+  it('GIVEN 500 followers with the longest user ids, 1001 followers and none, and a previous-release replica live (CC keys sent) WHEN published THEN every entry is confirmed and a queue bound to a CC key gets its chunk once', async () => {
     const log = pino({ level: 'silent' });
     const conn = new AmqpConnection({ urls: [brokerUrl()], log });
     conn.onUp(async (ch) => {
@@ -163,7 +163,7 @@ describe('CcBatchPublisher on the broker', () => {
         { outboxId: '2', post: postOf('2'), followerIds: many },
         { outboxId: '3', post: postOf('3'), followerIds: [] },
       ];
-      const result = await new CcBatchPublisher(conn).publish(entries);
+      const result = await new CcBatchPublisher(conn, { perUserRoutedReplicaLive: async () => true }).publish(entries);
       assert.equal(result.error, undefined);
       assert.deepEqual([...result.confirmed].sort(), ['1', '2', '3']);
       const longChunks = chunkRecipients(longest);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import pg from 'pg';
 import { ALL_USERS_BINDING_KEY, AppEnv, DEFAULT_SPEC, EXCHANGE, EXCHANGE_TYPE, QueueMode, Routes, replicaQueueArguments, replicaQueueName, userRoutingKey, waitFor } from '../../shared/index.js';
 import type { FeedApp, FeedFrame } from '../../app/src/index.js';
 import { decodeFeedMessage, encodeBatchedBody } from '../../app/src/ws/frame.js';
@@ -21,27 +22,57 @@ let backends: AppBackends;
 let replica: FeedApp;
 let conn: ChannelModel;
 let ch: Channel;
+let db: pg.Pool;
 const clients: FeedClient[] = [];
 
-/** What the previous release's replica received: decoded recipients and frames, per message. */
-interface OldReplica {
-  readonly queue: string;
-  readonly received: Array<{ recipients: readonly string[]; frame: FeedFrame }>;
+/** What a queue received: decoded recipients and frame, and the CC header, per message. */
+interface Received {
+  readonly recipients: readonly string[];
+  readonly frame: FeedFrame;
+  readonly cc: readonly string[] | undefined;
 }
 
-/** A replica of the previous release: its queue bound only to its local users' keys, as its BindingRegistry did. */
-async function startOldReplica(localUsers: readonly string[]): Promise<OldReplica> {
-  const queue = replicaQueueName(`previous-release-${randomUUID().slice(0, 8)}`);
+/** Declares `queue` bound to `keys` and records what arrives. */
+async function recordQueue(queue: string, keys: readonly string[]): Promise<Received[]> {
   await ch.assertQueue(queue, { durable: true, arguments: replicaQueueArguments(QueueMode.MIRRORED, DEFAULT_SPEC.rabbitmq.queueExpiresMs) });
-  for (const u of localUsers) await ch.bindQueue(queue, EXCHANGE, userRoutingKey(u));
-  const received: OldReplica['received'] = [];
+  for (const k of keys) await ch.bindQueue(queue, EXCHANGE, k);
+  const received: Received[] = [];
   await ch.consume(queue, (msg: ConsumeMessage | null) => {
     if (!msg) return;
     const decoded = decodeFeedMessage(msg.content, msg.fields.routingKey);
-    if (decoded) received.push({ recipients: decoded.recipients, frame: decoded.frame });
+    const cc = msg.properties.headers?.['CC'] as string[] | undefined;
+    if (decoded) received.push({ recipients: decoded.recipients, frame: decoded.frame, cc });
     ch.ack(msg);
   });
-  return { queue, received };
+  return received;
+}
+
+/**
+ * A replica of the previous release: its registry row as its heartbeat wrote it (no routing
+ * recorded), its queue bound only to its local users' keys, as its BindingRegistry did.
+ */
+async function startOldReplica(localUsers: readonly string[]): Promise<Received[]> {
+  const id = `previous-release-${randomUUID().slice(0, 8)}`;
+  await db.query('INSERT INTO replicas (replica_id, queue_name, queue_mode) VALUES ($1, $2, $3)', [id, replicaQueueName(id), QueueMode.MIRRORED]);
+  return recordQueue(replicaQueueName(id), localUsers.map(userRoutingKey));
+}
+
+/** Removes the previous-release rows: the rollout is over. */
+async function finishRollout(): Promise<void> {
+  await db.query('DELETE FROM replicas WHERE routing IS NULL');
+}
+
+async function post(author: string, text: string): Promise<string> {
+  const r = await callApi<{ id: string }>(replica.url, 'POST', Routes.POST_CREATE, { token: await backends.token(author), body: { text } });
+  assert.equal(r.status, 200);
+  return r.body.id;
+}
+
+async function copiesOf(received: Received[], postId: string, what: string): Promise<Received[]> {
+  return waitFor(what, async () => {
+    const copies = received.filter((m) => m.frame.postId === postId);
+    return copies.length > 0 ? copies : undefined;
+  }, { timeoutMs: 15_000, intervalMs: 50 });
 }
 
 async function follow(follower: string, author: string): Promise<void> {
@@ -76,11 +107,13 @@ before(async () => {
   conn = await amqp.connect(`amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${rabbit.nodes[0]!.amqpPort}`);
   ch = await conn.createChannel();
   await ch.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
+  db = new pg.Pool({ connectionString: backends.pg.url, max: 2 });
 });
 
 after(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
   await conn?.close().catch(() => undefined);
+  await db?.end();
   await backends?.stop();
 });
 
@@ -93,18 +126,31 @@ describe('rolling update from per-user bindings', () => {
     await follow(onNew, author);
     const old = await startOldReplica([onOld]);
     const socket = await connect(onNew);
+    try {
+      const postId = await post(author, 'during the rollout');
+      await socket.waitForPosts([postId]);
+      const oldCopies = await copiesOf(old, postId, 'the post in the previous-release queue');
+      assert.equal(oldCopies.length, 1, 'the old replica got one copy');
+      assert.ok(oldCopies[0]!.recipients.includes(onOld), 'and it lists its follower');
+      assert.deepEqual(oldCopies[0]!.cc?.length, oldCopies[0]!.recipients.length - 1, 'while a previous-release replica is live, every other recipient key rides in CC');
+      assert.equal(socket.frames.filter((f) => f.postId === postId).length, 1, 'the new replica delivered once');
+    } finally {
+      await finishRollout();
+    }
+  });
 
-    const r = await callApi<{ id: string }>(replica.url, 'POST', Routes.POST_CREATE, { token: await backends.token(author), body: { text: 'during the rollout' } });
-    assert.equal(r.status, 200);
-    await socket.waitForPosts([r.body.id]);
-    const oldCopies = await waitFor('the post in the previous-release queue', async () => {
-      const copies = old.received.filter((m) => m.frame.postId === r.body.id);
-      return copies.length > 0 ? copies : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 50 });
+  it('GIVEN no previous-release replica is live WHEN a post goes out THEN its chunk carries one routing key and no CC (the slow part of topic routing), and still reaches every follower', async () => {
+    const author = uniqueUser('author');
+    const followers = [uniqueUser('a'), uniqueUser('b'), uniqueUser('c')];
+    for (const f of followers) await follow(f, author);
+    const sockets = await Promise.all(followers.map((f) => connect(f)));
+    const probe = await recordQueue(replicaQueueName(`probe-${randomUUID().slice(0, 8)}`), [ALL_USERS_BINDING_KEY]);
 
-    assert.equal(oldCopies.length, 1, 'the old replica got one copy');
-    assert.ok(oldCopies[0]!.recipients.includes(onOld), 'and it lists its follower');
-    assert.equal(socket.frames.filter((f) => f.postId === r.body.id).length, 1, 'the new replica delivered once');
+    const postId = await post(author, 'after the rollout');
+    await Promise.all(sockets.map((s) => s.waitForPosts([postId])));
+    const [chunk] = await copiesOf(probe, postId, 'the chunk in a probe queue bound to every user');
+    assert.deepEqual([...chunk!.recipients].sort(), [...followers].sort());
+    assert.equal(chunk!.cc, undefined);
   });
 
   it('GIVEN a follower on a new replica WHEN a previous-release relay publishes a CC chunk and an older one a per-follower message THEN the follower gets both once', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { userIdFromRoutingKey, userRoutingKey } from '../../shared/index.js';
-import { batchedMessages, CC_BATCH_MAX_HEADER_BYTES, CC_BATCH_MAX_RECIPIENTS, chunkRecipients } from '../../app/src/amqp/publisher.js';
+import { batchedMessages, RecipientKeys, CC_BATCH_MAX_HEADER_BYTES, CC_BATCH_MAX_RECIPIENTS, chunkRecipients } from '../../app/src/amqp/publisher.js';
 import type { OutboxEntry } from '../../app/src/db/store.js';
 import { decodeFeedMessage, encodeBatchedBody, parseFrame, toFrame, type FeedFrame } from '../../app/src/ws/frame.js';
 
@@ -57,6 +57,15 @@ describe('batchedMessages', () => {
       assert.deepEqual(decoded.frame, frame);
       assert.deepEqual(decoded.recipients.map(userRoutingKey), [m.routingKey, ...(m.cc ?? [])], 'the body lists exactly the keys it is routed on');
     }
+  });
+
+  it('GIVEN queues bound to every user (no previous-release replica) WHEN encoded with the first key only THEN each chunk routes on one key, carries no CC, and its body still lists the whole chunk', () => {
+    const followers = users(7);
+    const messages = batchedMessages(entry(followers), 3, RecipientKeys.FIRST);
+    assert.deepEqual(messages.map((m) => m.cc), [undefined, undefined, undefined]);
+    const listed = messages.flatMap((m) => decodeFeedMessage(m.body, m.routingKey)!.recipients);
+    assert.deepEqual(listed, followers, 'every follower listed exactly once');
+    assert.deepEqual(messages.map((m) => m.routingKey), [followers[0], followers[3], followers[6]].map((f) => userRoutingKey(f!)));
   });
 
   it('GIVEN an entry with one follower WHEN encoded THEN one message with an empty CC list', () => {

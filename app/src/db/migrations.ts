@@ -87,6 +87,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE replicas ADD COLUMN bindings_changed_at timestamptz;
     `,
   },
+  {
+    version: 6,
+    name: 'replica registry: routing',
+    sql: `
+      -- How each replica's queue is bound ('broadcast': user.#). The previous release never writes it,
+      -- so NULL marks a replica bound per user, which needs every recipient's key on each chunk.
+      ALTER TABLE replicas ADD COLUMN routing text;
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the migration advisory lock ("feedmig" in ASCII). */

@@ -3,7 +3,7 @@
  * Ages are measured with the database clock on both sides, so replicas' clocks need not agree.
  */
 import type pg from 'pg';
-import { QueueMode } from '../../../shared/index.js';
+import { QueueMode, ReplicaRouting } from '../../../shared/index.js';
 
 /** A registry row whose heartbeat is older than the stale threshold. */
 export interface StaleReplica {
@@ -40,12 +40,26 @@ export class ReplicaRegistry {
    */
   async heartbeat(replicaId: string, queue: string, queueMode: QueueMode, msSinceBindingChange?: number): Promise<void> {
     await this.pool.query(
-      `INSERT INTO replicas (replica_id, queue_name, queue_mode, bindings_changed_at)
-       VALUES ($1, $2, $3, now() - ($4::bigint * interval '1 millisecond'))
+      `INSERT INTO replicas (replica_id, queue_name, queue_mode, bindings_changed_at, routing)
+       VALUES ($1, $2, $3, now() - ($4::bigint * interval '1 millisecond'), $5)
        ON CONFLICT (replica_id) DO UPDATE SET queue_name = EXCLUDED.queue_name, queue_mode = EXCLUDED.queue_mode,
-         heartbeat_at = now(), bindings_changed_at = EXCLUDED.bindings_changed_at`,
-      [replicaId, queue, queueMode, msSinceBindingChange === undefined ? null : Math.max(0, Math.round(msSinceBindingChange))],
+         heartbeat_at = now(), bindings_changed_at = EXCLUDED.bindings_changed_at, routing = EXCLUDED.routing`,
+      [replicaId, queue, queueMode, msSinceBindingChange === undefined ? null : Math.max(0, Math.round(msSinceBindingChange)), ReplicaRouting.BROADCAST],
     );
+  }
+
+  /**
+   * Whether a replica of the previous release (bound per user: no routing recorded) has a heartbeat
+   * younger than `staleMs`. Asked after the outbox rows are locked, so a replica registered before a
+   * post was stored is always seen by the relay that publishes it.
+   */
+  async perUserRoutedReplicaLive(staleMs: number): Promise<boolean> {
+    const { rows } = await this.pool.query<{ live: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM replicas WHERE routing IS NULL
+                        AND heartbeat_at >= now() - ($1::bigint * interval '1 millisecond')) AS live`,
+      [staleMs],
+    );
+    return rows[0]?.live === true;
   }
 
   /** Removes the row of `replicaId` (graceful shutdown). */
