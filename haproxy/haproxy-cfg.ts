@@ -6,13 +6,13 @@ import { AMQP_PROTOCOL_HEADER, Routes, type FeedkitSpec } from '../shared/index.
 import { ALL_INTERFACES, RenderInputError, checkListener, type Listener } from '../shared/index.js';
 import { rabbitmqPodHostnames } from '../rabbitmq-cluster/index.js';
 
-/** One RabbitMQ node behind the front. */
+/** One server behind a front: a RabbitMQ node (AMQP front) or an app replica (app front). */
 export interface HaproxyServer {
   /** Server name in HAProxy (stats, logs); letters, digits, `-`, `_`, `.`. */
   readonly name: string;
   /** DNS name or IP address. */
   readonly host: string;
-  /** AMQP port. */
+  /** Its port (AMQP, or the app's HTTP port). */
   readonly port: number;
 }
 
@@ -91,7 +91,7 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
   const statsBind = options.statsBind ?? { host: ALL_INTERFACES, port: hap.ports.stats };
   checkListener('amqpBind', amqpBind);
   checkListener('statsBind', statsBind);
-  checkServers(options.servers);
+  checkServers(options.servers, 'pass every RabbitMQ node, e.g. haproxyServersForCluster(spec)');
   const resolvers = options.resolvers && {
     name: options.resolvers.name ?? HaproxyNames.DEFAULT_RESOLVERS,
     holdValidSeconds: options.resolvers.holdValidSeconds ?? 10,
@@ -164,6 +164,17 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
     `  default-server ${serverOptions.join(' ')}`,
     ...options.servers.map((s) => `  server ${s.name} ${haproxyAddress({ host: s.host, port: s.port })}`),
     '',
+    ...renderStatsFrontend(statsBind),
+  );
+  return lines.join('\n');
+}
+
+/**
+ * The stats section both HAProxy fronts carry: stats page, Prometheus exporter and a probe URI.
+ * Lines of a config file, ending with an empty line.
+ */
+export function renderStatsFrontend(statsBind: Listener): string[] {
+  return [
     `frontend ${HaproxyNames.STATS_FRONTEND}`,
     '  mode http',
     `  bind ${haproxyAddress(statsBind)}`,
@@ -178,8 +189,7 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
     '  stats refresh 10s',
     '  stats show-legends',
     '',
-  );
-  return lines.join('\n');
+  ];
 }
 
 /** The backend servers of a Kubernetes cluster: each StatefulSet pod by its stable DNS name. */
@@ -192,14 +202,13 @@ export function haproxyServersForCluster(spec: FeedkitSpec): HaproxyServer[] {
 }
 
 /** HAProxy address: `*:port`, `ip:port`, or `[v6]:port`... HAProxy takes the last colon as the port separator. */
-function haproxyAddress(listener: Listener): string {
+export function haproxyAddress(listener: Listener): string {
   return `${listener.host}:${listener.port}`;
 }
 
-function checkServers(servers: readonly HaproxyServer[]): void {
-  if (servers.length === 0) {
-    throw new RenderInputError('servers', 'is empty', 'pass every RabbitMQ node, e.g. haproxyServersForCluster(spec)');
-  }
+/** Throws {@link RenderInputError} naming the server field that HAProxy would reject; `fixWhenEmpty` says what to pass instead of none. */
+export function checkServers(servers: readonly HaproxyServer[], fixWhenEmpty: string): void {
+  if (servers.length === 0) throw new RenderInputError('servers', 'is empty', fixWhenEmpty);
   const names = new Set<string>();
   for (const [i, s] of servers.entries()) {
     if (!/^[A-Za-z0-9_.-]+$/.test(s.name)) {
@@ -208,7 +217,7 @@ function checkServers(servers: readonly HaproxyServer[]): void {
     if (names.has(s.name)) throw new RenderInputError(`servers.${i}.name`, `"${s.name}" is used twice`, 'give each server a unique name');
     names.add(s.name);
     if (s.host === ALL_INTERFACES) {
-      throw new RenderInputError(`servers.${i}.host`, `"${ALL_INTERFACES}" is not a server address`, 'give the node\'s DNS name or IP address');
+      throw new RenderInputError(`servers.${i}.host`, `"${ALL_INTERFACES}" is not a server address`, 'give the server\'s DNS name or IP address');
     }
     checkListener(`servers.${i}`, { host: s.host, port: s.port });
   }

@@ -1,1 +1,2 @@
 export * from './haproxy-cfg.js';
+export * from './app-front-cfg.js';

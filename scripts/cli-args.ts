@@ -1,6 +1,6 @@
 /**
- * The one argument parser of every CLI under scripts/ (synth, token, local, chaos, bench, the twin's
- * load balancer): node's built-in `util.parseArgs` with `strict: true`.
+ * The one argument parser of every CLI under scripts/ (synth, token, local, chaos, bench): node's
+ * built-in `util.parseArgs` with `strict: true`.
  *
  * Why not zx's `minimist` (the other parser zx offers): minimist accepts anything. A misspelt flag
  * (`--replcias 3`) is silently ignored, a value-taking flag at the end (`--seed`) becomes `true`,

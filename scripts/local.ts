@@ -2,7 +2,7 @@
  * The local twin: `npm run local -- up | status | down`.
  *
  *   up      [--replicas N] [--queue-mode mirrored|quorum] [--port P] [--log-level L]
- *           starts RabbitMQ x3, HAProxy x2, PostgreSQL, N app replicas and a load balancer,
+ *           starts RabbitMQ x3, HAProxy x2, PostgreSQL, N app replicas and the HAProxy app front,
  *           waits until ready, prints every URL and records pids in the state file
  *   status  [--json]   what runs: pid alive, ports answering
  *   down    stops exactly the recorded pids
@@ -34,6 +34,7 @@ function printUrls(state: TwinState): void {
     ...u.appReplicas.map((url, i): [string, string] => [`app replica ${i}`, url]),
     ...u.amqpFronts.map((url, i): [string, string] => [`AMQP front (HAProxy ${i})`, url]),
     ...u.haproxyStats.map((url, i): [string, string] => [`HAProxy ${i} stats`, url]),
+    ['app front (HAProxy) stats', u.appFrontStats],
     ...u.rabbitmqManagement.map((url, i): [string, string] => [`RabbitMQ ${state.rabbitmq.nodes[i] ?? i} management`, url]),
     ...u.rabbitmqAmqp.map((url, i): [string, string] => [`RabbitMQ ${state.rabbitmq.nodes[i] ?? i} AMQP`, url]),
     ['PostgreSQL', u.postgres],

@@ -119,7 +119,7 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
   }
   const jwtSecret = randomBytes(32).toString('hex');
   const enc = encodeURIComponent;
-  const amqpUrl = `amqp://${enc(rabbit.username)}:${enc(rabbit.password)}@127.0.0.1:${haproxy.amqpPort}`;
+  const amqpUrl = `amqp://${enc(rabbit.username)}:${enc(rabbit.password)}@127.0.0.1:${haproxy.port}`;
   const apps: AppReplica[] = [];
   const stopApps = async (timeoutMs = 3000): Promise<void> => {
     const all = apps.splice(0);
@@ -145,7 +145,7 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
         env: {
           [AppEnv.PORT]: String(port),
           [AppEnv.REPLICA_ID]: replicaId,
-          [AppEnv.AMQP_URLS]: haproxy.amqpUrl,
+          [AppEnv.AMQP_URLS]: haproxy.url,
           [AppEnv.AMQP_USERNAME]: rabbit.username,
           [AppEnv.AMQP_PASSWORD]: rabbit.password,
           [AppEnv.DATABASE_URL]: postgres.urlWithoutPassword,

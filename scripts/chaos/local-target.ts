@@ -1,7 +1,7 @@
 /**
  * The local chaos target: the twin's real processes on loopback. RabbitMQ faults go through the
  * twin's cluster handle (kill -9 / SIGSTOP by pid, restart on the old data dir), HAProxy and app
- * faults through the twin's handles, and the workload goes through the twin's load balancer.
+ * faults through the twin's handles, and the workload goes through the twin's app front (HAProxy).
  */
 import { sleep, type QueueMode } from '../../shared/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';

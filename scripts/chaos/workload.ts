@@ -12,7 +12,7 @@ import type { AckedPost, Delivery, FaultEvent, History, IndeterminatePost } from
 
 /** Options of {@link Workload.start}. */
 export interface WorkloadOptions {
-  /** HTTP base URL of the front (load balancer or Service), e.g. `http://127.0.0.1:8080`. */
+  /** HTTP base URL of the front (the twin's HAProxy app front or a Service), e.g. `http://127.0.0.1:8080`. */
   readonly baseUrl: string;
   /** HS256 secret the app verifies tokens with. */
   readonly jwtSecret: string;

@@ -33,11 +33,11 @@ export async function twinStatus(state: TwinState): Promise<ProcessStatus[]> {
 }
 
 /** Order `down` stops roles in: front to back, so nothing reconnects to a half-stopped stack. */
-const STOP_ORDER: readonly TwinRole[] = [TwinRole.LOAD_BALANCER, TwinRole.APP, TwinRole.HAPROXY, TwinRole.RABBITMQ, TwinRole.EPMD, TwinRole.POSTGRES];
+const STOP_ORDER: readonly TwinRole[] = [TwinRole.APP_FRONT, TwinRole.APP, TwinRole.HAPROXY, TwinRole.RABBITMQ, TwinRole.EPMD, TwinRole.POSTGRES];
 
 /** Grace per role before SIGKILL. */
 const GRACE_MS: Readonly<Record<TwinRole, number>> = {
-  [TwinRole.LOAD_BALANCER]: 5_000,
+  [TwinRole.APP_FRONT]: 5_000,
   [TwinRole.APP]: 30_000,
   [TwinRole.HAPROXY]: 5_000,
   [TwinRole.RABBITMQ]: 60_000,

@@ -1,13 +1,14 @@
 /**
- * An HAProxy AMQP front on loopback, run from the rendered `haproxy.cfg` (the same text the chart's
- * ConfigMap carries, with loopback binds and the local nodes' ports as servers).
+ * An HAProxy front on loopback, run from a rendered `haproxy.cfg`: the AMQP front before the
+ * RabbitMQ nodes (the same text the chart's ConfigMap carries, with loopback binds and the local
+ * nodes' ports as servers), or the app front before the feed app replicas.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { FeedkitSpec } from '../../shared/index.js';
-import { HaproxyNames, renderHaproxyCfg, type HaproxyServer } from '../../haproxy/index.js';
+import type { FeedkitSpec, Listener } from '../../shared/index.js';
+import { AppFrontNames, HaproxyNames, renderAppFrontCfg, renderHaproxyCfg, type HaproxyServer } from '../../haproxy/index.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
 import { waitFor } from '../../shared/index.js';
@@ -20,14 +21,34 @@ export const HAPROXY_BIN = '/usr/sbin/haproxy';
 /** Status of one backend server as the stats CSV reports it (`UP`, `DOWN`, `UP 1/2`, `MAINT`, `no check`...). */
 export type HaproxyServerStatus = string;
 
+/** What a front serves. */
+export enum HaproxyFront {
+  /** TCP, before the RabbitMQ nodes (`renderHaproxyCfg`). */
+  AMQP = 'amqp',
+  /** HTTP and WebSocket, before the feed app replicas (`renderAppFrontCfg`). */
+  APP = 'app',
+}
+
+/** Per kind of front: its renderer, the backend whose servers it balances, and its URL scheme. */
+const FRONTS: Readonly<Record<HaproxyFront, {
+  readonly render: (spec: FeedkitSpec, servers: readonly HaproxyServer[], bind: Listener, statsBind: Listener) => string;
+  readonly backend: string;
+  readonly scheme: string;
+}>> = {
+  [HaproxyFront.AMQP]: { render: (spec, servers, amqpBind, statsBind) => renderHaproxyCfg(spec, { servers, amqpBind, statsBind }), backend: HaproxyNames.BACKEND, scheme: 'amqp' },
+  [HaproxyFront.APP]: { render: (spec, servers, bind, statsBind) => renderAppFrontCfg(spec, { servers, bind, statsBind }), backend: AppFrontNames.BACKEND, scheme: 'http' },
+};
+
 /** A running HAProxy instance. */
 export interface HaproxyInstance {
   /** Short name used in logs and file names, e.g. `haproxy-1`. */
   readonly name: string;
-  readonly amqpPort: number;
+  readonly front: HaproxyFront;
+  /** Port of the front (AMQP, or the app's HTTP and WebSocket). */
+  readonly port: number;
   readonly statsPort: number;
-  /** `amqp://127.0.0.1:<amqpPort>` (no credentials: the app gets AMQP_USERNAME / AMQP_PASSWORD). */
-  readonly amqpUrl: string;
+  /** `amqp://127.0.0.1:<port>` (no credentials: the app gets AMQP_USERNAME / AMQP_PASSWORD) or `http://127.0.0.1:<port>`. */
+  readonly url: string;
   /** `http://127.0.0.1:<statsPort>/stats` (HTML; append `;csv` for CSV). */
   readonly statsUrl: string;
   /** The rendered config file. */
@@ -46,10 +67,12 @@ export interface StartHaproxyOptions {
   readonly spec: FeedkitSpec;
   /** Folder for the config and log; created. */
   readonly workDir: string;
-  /** The RabbitMQ nodes behind the front (loopback addresses). */
+  /** @default HaproxyFront.AMQP */
+  readonly front?: HaproxyFront;
+  /** The RabbitMQ nodes or app replicas behind the front (loopback addresses). */
   readonly servers: readonly HaproxyServer[];
-  /** @default a free port */
-  readonly amqpPort?: number;
+  /** Port of the front. @default a free port */
+  readonly port?: number;
   /** @default a free port */
   readonly statsPort?: number;
   /**
@@ -72,29 +95,24 @@ export function parseStatsCsv(csv: string): Record<string, string>[] {
 /** Renders the config, checks it with `haproxy -c`, starts HAProxy in the foreground and waits for both listeners. */
 export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyInstance> {
   const name = opts.name ?? 'haproxy';
+  const front = opts.front ?? HaproxyFront.AMQP;
+  const { render, backend, scheme } = FRONTS[front];
   const workDir = resolve(opts.workDir);
   mkdirSync(workDir, { recursive: true });
-  const amqpPort = opts.amqpPort ?? (await freePort());
+  const port = opts.port ?? (await freePort());
   const statsPort = opts.statsPort ?? (await freePort());
   const configFile = join(workDir, `${name}.cfg`);
   const logFile = join(workDir, `${name}.log`);
-  writeFileSync(
-    configFile,
-    renderHaproxyCfg(opts.spec, {
-      servers: opts.servers,
-      amqpBind: { host: '127.0.0.1', port: amqpPort },
-      statsBind: { host: '127.0.0.1', port: statsPort },
-    }),
-  );
+  writeFileSync(configFile, render(opts.spec, opts.servers, { host: '127.0.0.1', port }, { host: '127.0.0.1', port: statsPort }));
   await execFileAsync(HAPROXY_BIN, ['-c', '-q', '-f', configFile]).catch((e: Error & { stderr?: string }) => {
     throw new Error(`${name}: haproxy -c rejected ${configFile}: ${e.stderr?.trim() || e.message}`);
   });
   // -db: stay in the foreground, so the pid is HAProxy itself and stop() reaches it.
-  const proc = spawnManaged(`${name}:${amqpPort}`, HAPROXY_BIN, ['-db', '-f', configFile], { cwd: workDir, logFile });
+  const proc = spawnManaged(`${name}:${port}`, HAPROXY_BIN, ['-db', '-f', configFile], { cwd: workDir, logFile });
   try {
-    await waitFor(`${name} listening on 127.0.0.1:${amqpPort} and :${statsPort} (log: ${logFile})`, async () => {
+    await waitFor(`${name} listening on 127.0.0.1:${port} and :${statsPort} (log: ${logFile})`, async () => {
       if (!proc.running) throw new Error(`${name} exited; see ${logFile}`);
-      return ((await isPortAnswering(amqpPort)) && (await isPortAnswering(statsPort))) || undefined;
+      return ((await isPortAnswering(port)) && (await isPortAnswering(statsPort))) || undefined;
     }, { timeoutMs: 15_000, intervalMs: 100 });
   } catch (e) {
     await proc.stop(2000).catch(() => undefined);
@@ -108,15 +126,16 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyIn
     const rows = parseStatsCsv(await res.text());
     return Object.fromEntries(
       rows
-        .filter((r) => r['pxname'] === HaproxyNames.BACKEND && r['svname'] !== 'BACKEND' && r['svname'] !== 'FRONTEND')
+        .filter((r) => r['pxname'] === backend && r['svname'] !== 'BACKEND' && r['svname'] !== 'FRONTEND')
         .map((r) => [r['svname'] ?? '', r['status'] ?? '']),
     );
   };
   return {
     name,
-    amqpPort,
+    front,
+    port,
     statsPort,
-    amqpUrl: `amqp://127.0.0.1:${amqpPort}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     statsUrl,
     configFile,
     logFile,
@@ -125,7 +144,7 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyIn
     async waitForServerStatus(server, status, timeoutMs) {
       await waitFor(`${name} to mark server ${server} ${status}`, async () => {
         const s = (await serverStatuses())[server];
-        if (s === undefined) throw new Error(`no server ${server} in the ${HaproxyNames.BACKEND} backend`);
+        if (s === undefined) throw new Error(`no server ${server} in the ${backend} backend`);
         if (s.startsWith(status) && !s.includes('/')) return true;
         throw new Error(`${server} is ${s}`);
       }, { timeoutMs, intervalMs: 250 });

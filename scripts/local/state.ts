@@ -15,7 +15,8 @@ export enum TwinRole {
   HAPROXY = 'haproxy',
   POSTGRES = 'postgres',
   APP = 'app',
-  LOAD_BALANCER = 'load-balancer',
+  /** HAProxy in HTTP mode before the app replicas (the Service's place). */
+  APP_FRONT = 'app-front',
 }
 
 /** One process of the twin as the state file records it. */
@@ -33,16 +34,18 @@ export interface TwinProcessRecord {
 
 /** Every URL the twin serves. Secret-free: credentials are separate fields of the state. */
 export interface TwinUrls {
-  /** WebSocket feed through the load balancer, e.g. `ws://127.0.0.1:PORT/post/feed/posted`. */
+  /** WebSocket feed through the app front, e.g. `ws://127.0.0.1:PORT/post/feed/posted`. */
   readonly feedWebSocket: string;
-  /** HTTP API through the load balancer. */
+  /** HTTP API through the app front. */
   readonly httpApi: string;
   /** Each app replica directly. */
   readonly appReplicas: readonly string[];
   /** AMQP through each HAProxy front (no credentials). */
   readonly amqpFronts: readonly string[];
-  /** HAProxy stats pages. */
+  /** Stats pages of the HAProxy AMQP fronts. */
   readonly haproxyStats: readonly string[];
+  /** Stats page of the HAProxy app front (empty before it starts). */
+  readonly appFrontStats: string;
   /** RabbitMQ management UI / HTTP API per node. */
   readonly rabbitmqManagement: readonly string[];
   /** RabbitMQ AMQP per node (no credentials). */

@@ -1,7 +1,8 @@
 /**
  * The local twin: the whole stack as real processes on loopback, from the same renderer output the
  * charts carry. 3 RabbitMQ nodes (one cluster, one cookie, own epmd), 2 HAProxy fronts, PostgreSQL
- * as the `postgres` user, N feed app replicas and a load balancer standing in for the Service.
+ * as the `postgres` user, N feed app replicas and an HAProxy app front in HTTP mode standing in for
+ * the Service.
  * `startTwin` is the programmatic API (the chaos suite drives faults through it); `npm run local`
  * (scripts/local.ts) wraps it and records pids in the state file so `down` stops exactly those.
  */
@@ -9,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AppEnv, appEnvironment, type FeedkitSpec, mergeOverrides, QueueMode, resolveSpec, Routes, type SpecOverrides, waitFor } from '../../shared/index.js';
-import { startHaproxy, type HaproxyInstance } from './haproxy.js';
+import { HaproxyFront, startHaproxy, type HaproxyInstance } from './haproxy.js';
 import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
@@ -26,10 +27,16 @@ export function rotate<T>(items: readonly T[], start: number): T[] {
 
 export * from './state.js';
 
+/** Name of the app front's HAProxy (process, config and log file names). */
+export const APP_FRONT_NAME = 'app-front';
+
+/** Name of app replica `index` (process record, log file, server name in the app front). */
+function appName(index: number): string {
+  return `app-${index}`;
+}
+
 /** Entry point of the feed app, relative to the repository root. */
 export const APP_ENTRY = join('app', 'src', 'main.ts');
-/** The balancer's own entry point (run as a separate process so it outlives `local up`). */
-export const LOAD_BALANCER_ENTRY = join('scripts', 'local', 'load-balancer.ts');
 /** One feed app replica. */
 export interface AppReplica {
   readonly index: number;
@@ -57,7 +64,7 @@ export interface StartTwinOptions {
   readonly appReplicas?: number;
   /** @default spec.haproxy.replicas (2) */
   readonly haproxyReplicas?: number;
-  /** Load balancer port. @default a free port */
+  /** Port of the app front (HTTP API and feed WebSocket). @default a free port */
   readonly port?: number;
   /** `x-expires` of the replica queues. @default spec.rabbitmq.queueExpiresMs */
   readonly queueExpiresMs?: number;
@@ -79,10 +86,11 @@ export interface Twin {
   readonly haproxies: readonly HaproxyInstance[];
   readonly postgres: PostgresServer;
   readonly apps: readonly AppReplica[];
-  readonly loadBalancer: ManagedProcess;
-  /** `http://127.0.0.1:<lb port>`: the HTTP API through the load balancer. */
+  /** HAProxy in HTTP mode before the app replicas, standing in for the Service. */
+  readonly appFront: HaproxyInstance;
+  /** `http://127.0.0.1:<front port>`: the HTTP API through the app front. */
   readonly baseUrl: string;
-  /** `ws://127.0.0.1:<lb port>/post/feed/posted`. */
+  /** `ws://127.0.0.1:<front port>/post/feed/posted`. */
   readonly feedUrl: string;
   readonly haproxyCount: number;
   readonly appCount: number;
@@ -95,7 +103,7 @@ export interface Twin {
   killHaproxy(i: number): Promise<void>;
   /** Starts HAProxy i again with the same rendered config and ports. */
   startHaproxy(i: number): Promise<void>;
-  /** Waits until every HAProxy runs, the cluster has all nodes running, and every app replica answers /readyz. */
+  /** Waits until every HAProxy runs, the cluster has all nodes running, every app replica answers /readyz and the app front has it in rotation. */
   waitReady(timeoutMs: number): Promise<void>;
   /** The state as written to {@link stateFile}. */
   state(): TwinState;
@@ -209,10 +217,9 @@ class LocalTwin implements Twin {
   private readonly twinId = randomBytes(2).toString('hex');
   private readonly createdAt = new Date().toISOString();
   private readonly startedAt = Date.now();
-  private readonly loadBalancerLog: string;
   private rabbitCluster: RabbitCluster | undefined;
   private postgresServer: PostgresServer | undefined;
-  private balancer: ManagedProcess | undefined;
+  private frontForApps: HaproxyInstance | undefined;
   private readonly fronts: HaproxyInstance[] = [];
   private readonly frontPorts: FrontPorts[] = [];
   private readonly replicas: ReplicaSlot[] = [];
@@ -234,14 +241,13 @@ class LocalTwin implements Twin {
 
   private constructor(
     private readonly settings: TwinSettings,
-    /** Port of the load balancer standing in for the Service. */
-    private readonly lbPort: number,
+    /** Port of the app front standing in for the Service. */
+    private readonly frontPort: number,
   ) {
     this.stateFile = twinStateFile(settings.workDir);
     this.queueMode = settings.spec.rabbitmq.queueMode;
-    this.baseUrl = `http://127.0.0.1:${lbPort}`;
-    this.feedUrl = `ws://127.0.0.1:${lbPort}${Routes.FEED_SOCKET}`;
-    this.loadBalancerLog = join(settings.workDir, 'load-balancer.log');
+    this.baseUrl = `http://127.0.0.1:${frontPort}`;
+    this.feedUrl = `ws://127.0.0.1:${frontPort}${Routes.FEED_SOCKET}`;
   }
 
   get workDir(): string {
@@ -262,8 +268,8 @@ class LocalTwin implements Twin {
   get postgres(): PostgresServer {
     return started(this.postgresServer, 'PostgreSQL');
   }
-  get loadBalancer(): ManagedProcess {
-    return started(this.balancer, 'the load balancer');
+  get appFront(): HaproxyInstance {
+    return started(this.frontForApps, 'the app front');
   }
   get haproxies(): HaproxyInstance[] {
     return [...this.fronts];
@@ -279,6 +285,7 @@ class LocalTwin implements Twin {
       appReplicas: this.replicas.map((a) => `http://127.0.0.1:${a.port}`),
       amqpFronts: this.frontPorts.map((p) => `amqp://127.0.0.1:${p.amqp}`),
       haproxyStats: this.fronts.map((h) => h.statsUrl),
+      appFrontStats: this.frontForApps?.statsUrl ?? '',
       rabbitmqManagement: this.rabbitCluster?.nodes.map((n) => n.managementUrl) ?? [],
       rabbitmqAmqp: this.rabbitCluster?.nodes.map((n) => `amqp://127.0.0.1:${n.amqpPort}`) ?? [],
       postgres: this.postgresServer?.urlWithoutPassword ?? '',
@@ -287,7 +294,7 @@ class LocalTwin implements Twin {
 
   async killApp(i: number): Promise<void> {
     const a = this.replica(i);
-    progress(`twin: kill -9 app-${i} (pid ${a.process?.pid ?? '-'})`);
+    progress(`twin: kill -9 ${appName(i)} (pid ${a.process?.pid ?? '-'})`);
     await a.process?.kill9();
     this.writeState();
   }
@@ -320,8 +327,9 @@ class LocalTwin implements Twin {
     const left = () => Math.max(1000, deadline - Date.now());
     await this.rabbit.waitForRunningNodes(this.rabbit.nodes.length, left());
     await waitFor('every HAProxy front to run', async () => this.fronts.every((h) => h.process.running) || undefined, { timeoutMs: left() });
-    for (const h of this.fronts) await waitFor(`${h.name} to answer on ${h.amqpPort}`, async () => (await isPortAnswering(h.amqpPort)) || undefined, { timeoutMs: left() });
+    for (const h of this.fronts) await waitFor(`${h.name} to answer on ${h.port}`, async () => (await isPortAnswering(h.port)) || undefined, { timeoutMs: left() });
     await Promise.all(this.replicas.map((_, i) => this.waitAppReady(i, left())));
+    await this.waitAppsInRotation(left());
   }
 
   state(): TwinState {
@@ -359,21 +367,21 @@ class LocalTwin implements Twin {
   }
 
   release(): void {
-    for (const p of [this.postgres.process, ...this.fronts.map((h) => h.process), ...this.replicas.map((a) => a.process), this.loadBalancer]) p?.release();
+    for (const p of [this.postgres.process, ...this.fronts.map((h) => h.process), ...this.replicas.map((a) => a.process), this.appFront.process]) p?.release();
     this.rabbit.release();
   }
 
   /** Stops everything, apps first; also what a failed start does with the parts it got to. */
   async stop(): Promise<void> {
     progress('twin: stopping');
-    await Promise.allSettled([...this.replicas.map((a) => a.process?.stop(20_000)), this.balancer?.stop(5000)]);
+    await Promise.allSettled([...this.replicas.map((a) => a.process?.stop(20_000)), this.frontForApps?.stop()]);
     await Promise.allSettled(this.fronts.map((h) => h.stop()));
     await this.rabbitCluster?.stop().catch(() => undefined);
     await this.postgresServer?.stop().catch(() => undefined);
     rmSync(this.stateFile, { force: true });
   }
 
-  /** Back ends first, then the fronts, the app replicas and the balancer: each waits for what it connects to. */
+  /** Back ends first, then the AMQP fronts, the app replicas and the app front: each waits for what it connects to. */
   private async boot(): Promise<void> {
     const { workDir, appCount, haproxyCount } = this.settings;
     progress(`twin ${this.twinId}: starting in ${workDir} (queue mode ${this.queueMode}, ${appCount} app replica(s), ${haproxyCount} HAProxy)`);
@@ -384,7 +392,7 @@ class LocalTwin implements Twin {
     progress(`twin: PostgreSQL and ${this.rabbit.nodes.length} RabbitMQ nodes up after ${this.secondsSinceStart()} s`);
     await this.startHaproxies();
     await this.startApps();
-    await this.startLoadBalancer();
+    await this.startAppFront();
   }
 
   private async startPostgres(): Promise<void> {
@@ -423,7 +431,7 @@ class LocalTwin implements Twin {
       spec: this.spec,
       workDir: join(this.workDir, 'haproxy'),
       name: `haproxy-${i}`,
-      amqpPort: ports.amqp,
+      port: ports.amqp,
       statsPort: ports.stats,
       servers: this.rabbit.nodes.map((n) => ({ name: n.nodename.split('@')[0]!, host: '127.0.0.1', port: n.amqpPort })),
     });
@@ -431,7 +439,7 @@ class LocalTwin implements Twin {
 
   private async startApps(): Promise<void> {
     for (let index = 0; index < this.appCount; index++) {
-      this.replicas.push({ index, replicaId: '', port: await freePort(), logFile: join(this.workDir, 'app', `app-${index}.log`), process: undefined, starts: 0 });
+      this.replicas.push({ index, replicaId: '', port: await freePort(), logFile: join(this.workDir, 'app', `${appName(index)}.log`), process: undefined, starts: 0 });
     }
     progress(`twin: starting ${this.appCount} app replica(s)`);
     for (const a of this.replicas) this.launchApp(a);
@@ -443,7 +451,7 @@ class LocalTwin implements Twin {
     if (a.process?.running) throw new Error(`app replica ${a.index} is already running (pid ${a.process.pid})`);
     a.starts += 1;
     a.replicaId = `twin-${this.twinId}-app-${a.index}-${a.starts}`;
-    a.process = spawnManaged(`app-${a.index}`, process.execPath, ['--import', 'tsx', join(REPO_ROOT, APP_ENTRY)], {
+    a.process = spawnManaged(appName(a.index), process.execPath, ['--import', 'tsx', join(REPO_ROOT, APP_ENTRY)], {
       cwd: REPO_ROOT,
       logFile: a.logFile,
       env: this.appEnvironment(a),
@@ -478,18 +486,28 @@ class LocalTwin implements Twin {
     }, { timeoutMs, intervalMs: 250 });
   }
 
-  /** Run as its own process so it outlives `local up`, like the rest. */
-  private async startLoadBalancer(): Promise<void> {
-    const lb = spawnManaged('load-balancer', process.execPath, ['--import', 'tsx', join(REPO_ROOT, LOAD_BALANCER_ENTRY), '--port', String(this.lbPort), '--backends', this.replicas.map((a) => `127.0.0.1:${a.port}`).join(',')], {
-      cwd: REPO_ROOT,
-      logFile: this.loadBalancerLog,
+  /**
+   * HAProxy in HTTP mode before the replicas, as the Service is in a cluster. Its server list is
+   * static: a replica restarted by {@link startApp} keeps its port, and the readiness check brings it back.
+   */
+  private async startAppFront(): Promise<void> {
+    this.frontForApps = await startHaproxy({
+      spec: this.spec,
+      front: HaproxyFront.APP,
+      workDir: join(this.workDir, 'haproxy'),
+      name: APP_FRONT_NAME,
+      port: this.frontPort,
+      servers: this.replicas.map((a) => ({ name: appName(a.index), host: '127.0.0.1', port: a.port })),
     });
-    this.balancer = lb;
     this.writeState();
-    await waitFor(`load balancer on 127.0.0.1:${this.lbPort} (log: ${this.loadBalancerLog})`, async () => {
-      if (!lb.running) throw new Error(`load balancer exited; see ${this.loadBalancerLog}`);
-      return (await httpOk(`${this.baseUrl}${Routes.READY}`)) || undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    await this.waitAppsInRotation(30_000);
+  }
+
+  /** Waits until the app front marks every running replica UP (its readiness check passed). */
+  private async waitAppsInRotation(timeoutMs: number): Promise<void> {
+    const front = this.appFront;
+    if (!front.process.running) throw new Error(`${front.name} is not running; see ${front.logFile}`);
+    for (const a of this.replicas) if (a.process?.running) await front.waitForServerStatus(appName(a.index), 'UP', timeoutMs);
   }
 
   /** Start order; `down` stops in reverse. */
@@ -505,9 +523,9 @@ class LocalTwin implements Twin {
           ? []
           : [{ role: TwinRole.RABBITMQ, name: n.nodename, pid: n.groupPid, startTicks: processStartTicks(n.groupPid), ports: [n.amqpPort, n.managementPort, n.prometheusPort, n.distPort], logFile: n.logFile }],
       ) ?? []),
-      ...this.fronts.flatMap((h) => record(TwinRole.HAPROXY, h.name, h.process, [h.amqpPort, h.statsPort], h.logFile)),
-      ...this.replicas.flatMap((a) => record(TwinRole.APP, `app-${a.index}`, a.process, [a.port], a.logFile)),
-      ...record(TwinRole.LOAD_BALANCER, 'load-balancer', this.balancer, [this.lbPort], this.loadBalancerLog),
+      ...this.fronts.flatMap((h) => record(TwinRole.HAPROXY, h.name, h.process, [h.port, h.statsPort], h.logFile)),
+      ...this.replicas.flatMap((a) => record(TwinRole.APP, appName(a.index), a.process, [a.port], a.logFile)),
+      ...(this.frontForApps ? record(TwinRole.APP_FRONT, this.frontForApps.name, this.frontForApps.process, [this.frontForApps.port, this.frontForApps.statsPort], this.frontForApps.logFile) : []),
     ];
   }
 

@@ -69,7 +69,7 @@ describe('local RabbitMQ cluster in mirrored mode, behind HAProxy', () => {
 
   test('GIVEN HAProxy in front WHEN three AMQP clients connect through it THEN each node gets one session and the exchange exists', async () => {
     const beforeTotals = await sessionTotals(haproxy);
-    const url = new URL(haproxy.amqpUrl);
+    const url = new URL(haproxy.url);
     url.username = cluster.username;
     url.password = cluster.password;
     const conns = [];

@@ -75,7 +75,6 @@ const CLIS: Array<{ script: string; usage: RegExp; unknown: string[]; bad: strin
   { script: 'scripts/local.ts', usage: /usage: npm run local -- up/, unknown: ['up', '--replica', '3'], bad: ['up', '--queue-mode', 'classic'], badMessage: /--queue-mode: "classic" is not one of mirrored, quorum/ },
   { script: 'scripts/chaos.ts', usage: /usage: npm run chaos/, unknown: ['--scenarios', 'all'], bad: ['--seed', 'abc'], badMessage: /--seed: "abc" is not a number ≥ 0/ },
   { script: 'scripts/bench.ts', usage: /usage: npm run bench/, unknown: ['--quik'], bad: ['--scenario', 'speed'], badMessage: /--scenario: "speed" is not a scenario/ },
-  { script: 'scripts/local/load-balancer.ts', usage: /usage: .*load-balancer\.ts --port P --backends/, unknown: ['--port', '8080', '--backend', '127.0.0.1:1'], bad: ['--port', '8080', '--backends', '127.0.0.1'], badMessage: /--backends: "127.0.0.1" is not host:port/ },
 ];
 
 describe('every CLI under scripts/', () => {
