@@ -97,7 +97,7 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
   }
   const postgres = pgResult.value;
   const rabbit = rabbitResult.value;
-  const launchHaproxy = async (ports?: { amqpPort: number; statsPort: number }): Promise<HaproxyInstance> => {
+  const launchHaproxy = async (ports?: { port: number; statsPort: number }): Promise<HaproxyInstance> => {
     const front = await startHaproxy({
       spec,
       workDir: join(dir, 'haproxy'),
@@ -170,10 +170,10 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
     },
     stopApps,
     async restartHaproxy() {
-      const { amqpPort, statsPort } = haproxy;
+      const { port, statsPort } = haproxy;
       const killedAt = Date.now();
       await haproxy.process.kill9();
-      haproxy = await launchHaproxy({ amqpPort, statsPort });
+      haproxy = await launchHaproxy({ port, statsPort });
       return killedAt;
     },
     async stop() {
