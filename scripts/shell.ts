@@ -1,5 +1,6 @@
 /**
- * The commands the scripts run in a shell (kubectl, iptables, ss, apt-get), through zx's `$`: every
+ * The commands the scripts run (kubectl, iptables, ss, apt-get, rabbitmqctl, haproxy -c, initdb, git,
+ * ps), through zx's `$`: every
  * call has a timeout, runs quietly (its output is returned, not echoed) and a failure becomes a
  * {@link CommandError} naming the command line and its stderr. Arguments are passed as an array,
  * so zx quotes each one: what reaches the program is exactly `args`.
@@ -15,6 +16,8 @@ export interface CommandOptions {
   readonly input?: string;
   /** The environment. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** Working directory. @default the current directory */
+  readonly cwd?: string;
 }
 
 /** A command that failed, timed out or could not start; the message names the command line and why. */
@@ -48,7 +51,13 @@ function stdoutOf(cmd: string, args: readonly string[], out: ProcessOutput, time
 
 /** zx options common to both forms: output captured, not echoed; a failure is inspected, not thrown. */
 function zxOptions(opts: CommandOptions) {
-  return { quiet: true, nothrow: true, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}) };
+  return {
+    quiet: true,
+    nothrow: true,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.env !== undefined ? { env: opts.env } : {}),
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+  };
 }
 
 /** Runs `cmd args…`; resolves with its stdout, rejects with a {@link CommandError}. */

@@ -3,10 +3,10 @@
  * table. Every figure sits next to the baseline measured in the same run on the same machine, and
  * the report records the command, the git commit and the machine (cores, memory, load).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { runSync } from '../shell.js';
 import { ratio } from './stats.js';
 
 /** One headline figure: ours against the baseline measured in the same run. */
@@ -76,7 +76,7 @@ export interface BenchReport {
 /** Number of `beam.smp` processes on the machine (other engineers' RabbitMQ nodes before we start ours). */
 export function countBeamProcesses(): number {
   try {
-    const out = execFileSync('ps', ['-eo', 'comm='], { encoding: 'utf8' });
+    const out = runSync('ps', ['-eo', 'comm='], { timeoutMs: 10_000 });
     return out.split('\n').filter((l) => l.trim() === 'beam.smp').length;
   } catch {
     return 0;

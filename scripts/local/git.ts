@@ -1,9 +1,9 @@
 /** The commit a benchmark or chaos report was measured at, so every figure names its code. */
-import { execFileSync } from 'node:child_process';
+import { runSync } from '../shell.js';
 
 function git(args: readonly string[], cwd: string): string {
   try {
-    return execFileSync('git', [...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return runSync('git', args, { cwd, timeoutMs: 10_000 }).trim();
   } catch {
     return '';
   }

@@ -5,15 +5,13 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { FeedkitSpec, Listener } from '../../shared/index.js';
 import { AppFrontNames, HaproxyNames, renderAppFrontCfg, renderHaproxyCfg, type HaproxyServer } from '../../haproxy/index.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
+import { run } from '../shell.js';
 import { waitFor } from '../../shared/index.js';
 
-const execFileAsync = promisify(execFile);
 
 /** Debian's HAProxy binary. */
 export const HAPROXY_BIN = '/usr/sbin/haproxy';
@@ -104,8 +102,8 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyIn
   const configFile = join(workDir, `${name}.cfg`);
   const logFile = join(workDir, `${name}.log`);
   writeFileSync(configFile, render(opts.spec, opts.servers, { host: '127.0.0.1', port }, { host: '127.0.0.1', port: statsPort }));
-  await execFileAsync(HAPROXY_BIN, ['-c', '-q', '-f', configFile]).catch((e: Error & { stderr?: string }) => {
-    throw new Error(`${name}: haproxy -c rejected ${configFile}: ${e.stderr?.trim() || e.message}`);
+  await run(HAPROXY_BIN, ['-c', '-q', '-f', configFile], { timeoutMs: 30_000 }).catch((e: Error) => {
+    throw new Error(`${name}: haproxy -c rejected ${configFile}: ${e.message}`);
   });
   // -db: stay in the foreground, so the pid is HAProxy itself and stop() reaches it.
   const proc = spawnManaged(`${name}:${port}`, HAPROXY_BIN, ['-db', '-f', configFile], { cwd: workDir, logFile });

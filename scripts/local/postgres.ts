@@ -6,14 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
 import { progress, spawnManaged, type ManagedProcess } from './process.js';
+import { run } from '../shell.js';
 import { waitFor } from '../../shared/index.js';
 
-const execFileAsync = promisify(execFile);
 
 /** Where Debian's PostgreSQL 15 binaries live. */
 export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
@@ -64,8 +62,8 @@ interface OsUser {
 
 async function osUser(name: string): Promise<OsUser> {
   try {
-    const uid = Number((await execFileAsync('id', ['-u', name])).stdout.trim());
-    const gid = Number((await execFileAsync('id', ['-g', name])).stdout.trim());
+    const uid = Number((await run('id', ['-u', name], { timeoutMs: 10_000 })).trim());
+    const gid = Number((await run('id', ['-g', name], { timeoutMs: 10_000 })).trim());
     return { uid, gid };
   } catch {
     throw new Error(`OS user "${name}" does not exist. Fix: install PostgreSQL 15 (apt-get install -y postgresql-15), which creates it`);
@@ -145,14 +143,14 @@ async function initdbIfFresh(dirs: PostgresDirs): Promise<void> {
   if (existsSync(join(dirs.dataDir, 'PG_VERSION'))) return;
   progress(`postgres: initdb in ${dirs.dataDir}`);
   // Local (socket) logins are trusted: the socket dir is 0700 and owned by postgres. TCP needs a password.
-  await execFileAsync(
+  await run(
     'runuser',
     ['-u', POSTGRES_OS_USER, '--', join(POSTGRES_BIN_DIR, 'initdb'), '-D', dirs.dataDir, '-U', POSTGRES_OS_USER,
       '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
-    { cwd: dirs.home.dir, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
-  ).catch((e: Error & { stderr?: string }) => {
+    { timeoutMs: 120_000, cwd: dirs.home.dir, env: { ...process.env, LC_ALL: 'C.UTF-8' } },
+  ).catch((e: Error) => {
     removeTemporaryHome(dirs);
-    throw new Error(`postgres: initdb failed: ${e.stderr ?? e.message}`);
+    throw new Error(`postgres: initdb failed: ${e.message}`);
   });
 }
 

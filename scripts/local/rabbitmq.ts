@@ -4,7 +4,6 @@
  * Each cluster has its own epmd, node names with a random suffix, dynamic ports and its own
  * cookie, so several clusters (other engineers', other tests') share this machine safely.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import {
 } from '../../rabbitmq-cluster/index.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { isPidAlive, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
+import { run } from '../shell.js';
 
 /** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
 export const RABBITMQ_BIN_DIR = '/usr/lib/rabbitmq/bin';
@@ -407,12 +407,7 @@ class LocalRabbitCluster implements RabbitCluster {
     // next to the node's, which concurrent calls (and other clusters) would exhaust.
     const cliPort = await freePort();
     const env = { ...process.env, ...this.commonEnv, RABBITMQ_CTL_DIST_PORT_MIN: String(cliPort), RABBITMQ_CTL_DIST_PORT_MAX: String(cliPort) };
-    return new Promise((resolveOut, reject) => {
-      execFile(join(RABBITMQ_BIN_DIR, 'rabbitmqctl'), ['-n', s.base.nodename, ...args], { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`rabbitmqctl -n ${s.base.nodename} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
-        else resolveOut(stdout);
-      });
-    });
+    return run(join(RABBITMQ_BIN_DIR, 'rabbitmqctl'), ['-n', s.base.nodename, ...args], { env, timeoutMs });
   }
 
   async managementApi<T = unknown>(i: number, path: string): Promise<T> {
