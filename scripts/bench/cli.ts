@@ -78,7 +78,7 @@ const RUNNERS: Record<BenchScenario, Runner> = {
   'failover-gap': (stack, quick, log) =>
     runFailoverGap(stack, { modes: benchModes(quick), kills: quick ? 1 : 10, downS: quick ? 1 : 2, settleS: quick ? 1 : 2, users: 12, postsPerSecond: 10, seed: 42, log }),
   'failover-at-scale': (stack, quick, log) =>
-    runFailoverAtScale(stack, { mode: QueueMode.MIRRORED, userCounts: quick ? [0, 1000] : [0, 1000, 5000, 15_000], cuts: quick ? 1 : 3, postIntervalMs: 100, afterS: 2, cutTimeoutS: 120, openTimeoutS: quick ? 60 : 300, log }),
+    runFailoverAtScale(stack, { mode: QueueMode.MIRRORED, userCounts: quick ? [0, 1000] : [0, 1000, 5000, 15_000], cuts: quick ? 1 : 8, postIntervalMs: 100, afterS: 2, cutTimeoutS: 120, openTimeoutS: quick ? 60 : 300, log }),
 };
 
 /** Runs the scenarios on one stack; writes the report after every scenario so a cut-short run keeps what it measured. */
