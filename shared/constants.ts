@@ -119,15 +119,16 @@ export const CloseCodes = Object.freeze({
   REPLAY_TRUNCATED: 4009,
 } as const);
 
-/** Environment variables the app reads; the charts and the local twin set exactly these. */
+/**
+ * Environment variables the app reads; the charts and the local twin set exactly these. What each
+ * means, its default and range: `APP_SETTINGS` and `APP_WIRING_DOCS` (app-settings.ts), one place.
+ */
 export const AppEnv = Object.freeze({
   PORT: 'PORT',
   REPLICA_ID: 'REPLICA_ID',
-  /** Comma-separated AMQP URLs, tried in order (the twin passes both HAProxy fronts). */
   AMQP_URLS: 'AMQP_URLS',
   AMQP_USERNAME: 'AMQP_USERNAME',
   AMQP_PASSWORD: 'AMQP_PASSWORD',
-  /** Postgres URL without password; the password comes from PGPASSWORD. */
   DATABASE_URL: 'DATABASE_URL',
   PGPASSWORD: 'PGPASSWORD',
   JWT_SECRET: 'JWT_SECRET',
@@ -136,19 +137,12 @@ export const AppEnv = Object.freeze({
   QUEUE_EXPIRES_MS: 'QUEUE_EXPIRES_MS',
   PREFETCH: 'PREFETCH',
   LOG_LEVEL: 'LOG_LEVEL',
-  /** AMQP heartbeat in seconds when an AMQP URL does not set `?heartbeat=` (optional). */
   AMQP_HEARTBEAT_SECONDS: 'AMQP_HEARTBEAT_SECONDS',
-  /** Most posts one `?since=` replay sends before closing with REPLAY_TRUNCATED (optional). */
   REPLAY_LIMIT: 'REPLAY_LIMIT',
-  /** WebSocket ping interval; a socket that misses one pong is terminated (optional). */
   WS_PING_INTERVAL_MS: 'WS_PING_INTERVAL_MS',
-  /** Send-buffer bound per socket; above it the socket is closed with SLOW_CONSUMER (optional). */
   WS_MAX_BUFFERED_BYTES: 'WS_MAX_BUFFERED_BYTES',
-  /** Longest graceful shutdown (drain sockets, flush the outbox relay) before forcing (optional). */
   SHUTDOWN_TIMEOUT_MS: 'SHUTDOWN_TIMEOUT_MS',
-  /** How often a replica writes its heartbeat to the replica registry and reaps dead replicas' queues (optional). */
   REPLICA_HEARTBEAT_MS: 'REPLICA_HEARTBEAT_MS',
-  /** Heartbeat age after which a replica counts as dead and its queue is deleted if unused (optional). */
   REPLICA_STALE_MS: 'REPLICA_STALE_MS',
 } as const);
 

@@ -14,7 +14,7 @@ import { mintToken } from '../chaos/workload.js';
 import { HOLDER_HANDSHAKE_TIMEOUT_MS, startHolders, totalStatus, waitOpen, type Holder } from './holders.js';
 import { api, follow, pool } from './load.js';
 import { figure, type Figure } from './report.js';
-import { scrapeMetric, type BenchStack } from './stack.js';
+import type { BenchStack } from './stack.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface StormOptions {
@@ -54,7 +54,6 @@ export interface StormResult {
   readonly bindsPerSecondAvg: number;
   readonly bindsPerSecondPeak: number;
   /** Bindings reported by the surviving replicas' /metrics over time. */
-  readonly bindingSeries: ReadonlyArray<{ readonly tS: number; readonly bindings: number }>;
 }
 
 export interface BroadcastComparison {
@@ -113,15 +112,12 @@ async function runStorm(stack: BenchStack, opts: StormOptions): Promise<StormRes
     opts.log(`reconnect-storm: killed ${a.replicaId} (pid ${a.process.pid}) holding ${users.length} sockets`);
     const p2 = await api<{ id: string }>(b.url, 'POST', Routes.POST_CREATE, authorToken, { text: 'storm catch-up marker' });
     for (const h of holders) await h.setMarker(p2.id);
-    const series: Array<{ tS: number; bindings: number }> = [];
     let lastLog = Date.now();
     await waitFor('every socket reconnected and caught up', async () => {
       const s = await totalStatus(holders);
-      const bindings = ((await scrapeMetric(b.url, 'feed_bindings').catch(() => 0)) ?? 0) + ((await scrapeMetric(c.url, 'feed_bindings').catch(() => 0)) ?? 0);
-      series.push({ tS: Math.round((Date.now() - killedAt) / 100) / 10, bindings });
       if (Date.now() - lastLog >= 5000) {
         lastLog = Date.now();
-        opts.log(`reconnect-storm: ${s.reopenTimes.length}/${users.length} re-opened, ${s.marker} caught up, ${bindings} bindings on the survivors`);
+        opts.log(`reconnect-storm: ${s.reopenTimes.length}/${users.length} re-opened, ${s.marker} caught up`);
       }
       return s.open >= users.length && s.marker >= users.length ? s : undefined;
     }, { timeoutMs: opts.timeoutS * 1000, intervalMs: 250, onProgress: () => undefined });
@@ -137,7 +133,6 @@ async function runStorm(stack: BenchStack, opts: StormOptions): Promise<StormRes
       allCaughtUpS: Math.round((s.lastMarkerAt - killedAt) / 100) / 10,
       bindsPerSecondAvg: span > 0 ? Math.round(reopens.length / span) : reopens.length,
       bindsPerSecondPeak: peakPerSecond(reopens),
-      bindingSeries: series,
     };
   } finally {
     await Promise.allSettled(holders.map((h) => h.stop()));

@@ -33,15 +33,12 @@ export interface ReplicaReaperProps {
   /** Longest wait for the broker to answer one queue delete before the round gives up (rows stay). @default 5000 */
   readonly deleteTimeoutMs?: number;
   /**
-   * When this replica last bound or unbound a user (epoch ms). Deleting a dead replica's queue
-   * removes all its bindings in Mnesia transactions that contend with the survivors re-binding the
-   * same users: measured with 5000 sockets, re-binding took 88 s with the delete in the middle of
-   * the reconnect storm and 30 s without. Each heartbeat records it, and no replica reaps while any
-   * live replica has bound within `bindingQuietMs` (see ReapBusyPolicy).
-   * @default never
+   * Binding-free time a reap waits for. Replicas of this release never bind per user and record no
+   * binding activity; replicas of the previous release (during a rolling update) still do, and
+   * deleting a queue with thousands of bindings contends with their re-binding in Mnesia (measured
+   * with 5000 sockets: 88 s against 30 s), so the policy stays while they may run (ReapBusyPolicy).
+   * @default 10000
    */
-  readonly lastBindingChangeAt?: () => number;
-  /** Binding-free time a reap waits for. @default 10000 */
   readonly bindingQuietMs?: number;
   /** Longest reaping waits past the stale threshold for binding work to calm down. @default 60000 */
   readonly maxDeferMs?: number;
@@ -67,7 +64,7 @@ export class ReplicaReaper {
    * busy deleting) never delays the heartbeat: that would make this live replica look dead.
    */
   async start(): Promise<void> {
-    await this.props.registry.heartbeat(this.props.replicaId, this.props.queue, this.props.queueMode, this.msSinceBindingChange());
+    await this.props.registry.heartbeat(this.props.replicaId, this.props.queue, this.props.queueMode);
     this.timer = setInterval(() => {
       void this.heartbeat();
       this.reaping ??= this.reap().finally(() => (this.reaping = undefined));
@@ -95,7 +92,7 @@ export class ReplicaReaper {
   private heartbeat(): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
     return (this.beating ??= this.props.registry
-      .heartbeat(this.props.replicaId, this.props.queue, this.props.queueMode, this.msSinceBindingChange())
+      .heartbeat(this.props.replicaId, this.props.queue, this.props.queueMode)
       .then(
         () => true,
         (e: Error) => {
@@ -104,11 +101,6 @@ export class ReplicaReaper {
         },
       )
       .finally(() => (this.beating = undefined)));
-  }
-
-  private msSinceBindingChange(): number | undefined {
-    const last = this.props.lastBindingChangeAt?.() ?? 0;
-    return last > 0 ? Date.now() - last : undefined;
   }
 
   private async reap(): Promise<StaleReplica[]> {
