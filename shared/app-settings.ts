@@ -17,6 +17,12 @@ export const REPLICA_STALE_HEARTBEATS = 5;
 /** Default replica registry heartbeat period. */
 export const DEFAULT_REPLICA_HEARTBEAT_MS = 2000;
 
+/** Default period of the delivery canary. */
+export const DEFAULT_CANARY_INTERVAL_MS = 2000;
+
+/** Default bound on a canary's confirm and delivery. */
+export const DEFAULT_CANARY_TIMEOUT_MS = 5000;
+
 /** One app setting: its schema, and where a spec sets it (when it is a spec field). */
 export interface AppSetting {
   /** Validates the value (numbers already converted from the variable's text) and supplies the default. */
@@ -56,6 +62,24 @@ export const APP_SETTINGS = Object.freeze({
       default: REPLICA_STALE_HEARTBEATS * DEFAULT_REPLICA_HEARTBEAT_MS,
       min: 1,
       max: 24 * 3600_000,
+    }),
+  },
+  [AppEnv.CANARY_INTERVAL_MS]: {
+    schema: intField({
+      doc: 'How often a replica sends a delivery canary through its own queue (one small message per interval); 0 turns the canary off.',
+      default: DEFAULT_CANARY_INTERVAL_MS,
+      min: 0,
+      max: 600_000,
+      fix: 'use a whole number of milliseconds from 0 (off) to 600000; a few seconds keeps detection fast at one message per interval',
+    }),
+  },
+  [AppEnv.CANARY_TIMEOUT_MS]: {
+    schema: intField({
+      doc: 'How long a canary\'s publish confirm and its delivery back may take before the replica declares its AMQP path silent, reports not-ready and moves its connection to another node.',
+      default: DEFAULT_CANARY_TIMEOUT_MS,
+      min: 100,
+      max: 600_000,
+      fix: 'use a whole number of milliseconds from 100 to 600000, well above the normal round trip (milliseconds) and below net_ticktime (60 s)',
     }),
   },
 } satisfies Record<string, AppSetting>);

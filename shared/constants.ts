@@ -40,6 +40,26 @@ export function userIdFromRoutingKey(routingKey: string): string | undefined {
  */
 export const ALL_USERS_BINDING_KEY = `${USER_ROUTING_KEY_PREFIX}#`;
 
+/** Prefix of the delivery canary's routing keys; no user binding (`user.#`) matches it. */
+export const CANARY_ROUTING_KEY_PREFIX = 'canary.';
+
+/**
+ * Routing key of replica `replicaId`'s delivery canary: its queue alone is bound to it, so a canary
+ * published to the exchange comes back to that replica only (see app/README.md, Delivery canary).
+ */
+export function canaryRoutingKey(replicaId: string): string {
+  return `${CANARY_ROUTING_KEY_PREFIX}${replicaId}`;
+}
+
+/** RabbitMQ's direct reply-to pseudo-queue; the broker rewrites it into an address that encodes the channel's node. */
+export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+
+/**
+ * Routing key of the node probe: published mandatory to the default exchange, it matches no queue,
+ * so the broker returns it at once from the node the connection is on (no queue, no metadata write).
+ */
+export const NODE_PROBE_ROUTING_KEY = 'feedkit.node-probe';
+
 /** How a replica's queue is bound, as recorded in the replica registry (`replicas.routing`). */
 export enum ReplicaRouting {
   /** One binding, {@link ALL_USERS_BINDING_KEY}: chunks need only one routing key. */
@@ -144,6 +164,8 @@ export const AppEnv = Object.freeze({
   SHUTDOWN_TIMEOUT_MS: 'SHUTDOWN_TIMEOUT_MS',
   REPLICA_HEARTBEAT_MS: 'REPLICA_HEARTBEAT_MS',
   REPLICA_STALE_MS: 'REPLICA_STALE_MS',
+  CANARY_INTERVAL_MS: 'CANARY_INTERVAL_MS',
+  CANARY_TIMEOUT_MS: 'CANARY_TIMEOUT_MS',
 } as const);
 
 /** Kubernetes object names derived from the stack name; charts and the chaos suite share them. */

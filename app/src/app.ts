@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { backoffMs, CloseCodes, Jitter, replicaQueueName, sleep } from '../../shared/index.js';
+import { CanaryStatus, DeliveryCanary } from './amqp/canary.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';
 import { CcBatchPublisher, type FeedPublisher } from './amqp/publisher.js';
@@ -90,7 +91,31 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     throw e;
   }
 
-  const amqp = new AmqpConnection({ urls: config.amqpUrls, log, onReconnect: () => metrics.amqpReconnects.inc() });
+  const amqp = new AmqpConnection({
+    urls: config.amqpUrls,
+    log,
+    onReconnect: () => metrics.amqpReconnects.inc(),
+    onMove: () => metrics.amqpMoves.inc(),
+    connectionName: config.replicaId,
+    // A hung node accepts TCP and never answers: the canary's bound is the app's bound for every AMQP wait.
+    connectTimeoutMs: config.canaryTimeoutMs,
+    setupTimeoutMs: 2 * config.canaryTimeoutMs,
+  });
+  const canary = new DeliveryCanary({
+    amqp,
+    replicaId: config.replicaId,
+    intervalMs: config.canaryIntervalMs,
+    timeoutMs: config.canaryTimeoutMs,
+    log,
+    onRoundTrip: (ms) => {
+      metrics.canaryRoundTrip.set(ms / 1000);
+      metrics.canarySilent.set(0);
+    },
+    onFailure: (f) => {
+      metrics.canaryFailures.inc({ phase: f.phase });
+      metrics.canarySilent.set(1);
+    },
+  });
   const queue = replicaQueueName(config.replicaId);
   const hub = new FeedSocketHub({
     store,
@@ -107,6 +132,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     deliver: (userId, frame) => hub.deliver(userId, frame),
     log,
     onCancel: () => metrics.consumerCancels.inc(),
+    onCanary: (messageId) => canary.delivered(messageId),
     onQueueLost: () => {
       metrics.queueLosses.inc();
       log.warn({ sockets: hub.size }, 'amqp: closing local sockets with 1012 so they replay what the lost queue held');
@@ -144,6 +170,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   amqp.start();
   if (!(await amqp.waitUp(opts.brokerWaitMs ?? 10_000))) log.warn('amqp: not up yet; serving anyway, fan-out waits in the outbox');
   relay.start();
+  canary.start();
 
   let draining = false;
   const verify = createTokenVerifier(config);
@@ -158,7 +185,10 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     async readiness() {
       const postgres = await Promise.race([store.ping().then(() => true), sleep(2000).then(() => false)]).catch(() => false);
       const broker = amqp.channels !== undefined;
-      return { ready: !draining && postgres && broker, postgres, amqp: broker, draining };
+      // Up but silent (a hung or cut-off node): not ready until a canary comes back.
+      const flowing = canary.status !== CanaryStatus.SILENT;
+      const reason = canary.silentReason;
+      return { ready: !draining && postgres && broker && flowing, postgres, amqp: broker, canary: canary.status, ...(reason !== undefined ? { reason } : {}), draining };
     },
   });
   const server = http.server;
@@ -180,6 +210,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     await hub.closeAll(CloseCodes.SERVICE_RESTART, 'server restart: reconnect with since', Math.min(5000, left()));
     while (http.inFlight() > 0 && left() > 0) await sleep(50);
     await consumer.stop();
+    canary.stop();
     const flushed = await relay.flush(left());
     log.info({ flushed }, 'shutdown: outbox relay flushed');
     // Every local socket is gone and clients replay from Postgres, so the queue has no reader left.

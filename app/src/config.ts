@@ -56,6 +56,10 @@ export interface FeedAppConfig {
   readonly replicaHeartbeatMs: number;
   /** Heartbeat age after which a replica is dead and its unused queue is deleted. */
   readonly replicaStaleMs: number;
+  /** Delivery canary period; 0 turns it off. */
+  readonly canaryIntervalMs: number;
+  /** Bound on a canary's confirm and delivery, and on the AMQP connect and setup waits. */
+  readonly canaryTimeoutMs: number;
 }
 
 /** A configuration variable is missing or wrong; the message names it and the fix. */
@@ -179,5 +183,7 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     shutdownTimeoutMs: int(env, AppEnv.SHUTDOWN_TIMEOUT_MS),
     replicaHeartbeatMs,
     replicaStaleMs,
+    canaryIntervalMs: int(env, AppEnv.CANARY_INTERVAL_MS),
+    canaryTimeoutMs: int(env, AppEnv.CANARY_TIMEOUT_MS),
   };
 }

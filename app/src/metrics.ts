@@ -17,6 +17,10 @@ export interface FeedMetrics {
   readonly replicaQueuesReaped: Counter;
   readonly replicaReapsDeferred: Counter;
   readonly queueLosses: Counter;
+  readonly canaryFailures: Counter<'phase'>;
+  readonly canaryRoundTrip: Gauge;
+  readonly canarySilent: Gauge;
+  readonly amqpMoves: Counter;
 }
 
 /** Creates the metrics; `outboxBacklog` asks `backlog()` at scrape time. */
@@ -55,5 +59,14 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
     replicaQueuesReaped: new Counter({ name: 'feed_replica_queues_reaped_total', help: 'Queues of dead replicas (stale heartbeat, no consumer) this replica deleted', registers }),
     replicaReapsDeferred: new Counter({ name: 'feed_replica_reaps_deferred_total', help: 'Stale replicas whose queue was kept because it still had a consumer', registers }),
     queueLosses: new Counter({ name: 'feed_replica_queue_losses_total', help: "This replica's queue found deleted (reaped or expired); local sockets closed to replay", registers }),
+    canaryFailures: new Counter({
+      name: 'feed_canary_failures_total',
+      help: 'Delivery canaries whose publish confirm (phase=confirm) or delivery back (phase=delivery) did not come within CANARY_TIMEOUT_MS',
+      labelNames: ['phase'] as const,
+      registers,
+    }),
+    canaryRoundTrip: new Gauge({ name: 'feed_canary_round_trip_seconds', help: 'Publish to confirm-and-delivery of the last delivery canary that came back', registers }),
+    canarySilent: new Gauge({ name: 'feed_canary_silent', help: '1 while the last delivery canary failed and none has come back since (the replica is not ready), else 0', registers }),
+    amqpMoves: new Counter({ name: 'feed_amqp_node_moves_total', help: 'AMQP connections dropped because the delivery path through their node went silent; the next one avoids that node', registers }),
   };
 }

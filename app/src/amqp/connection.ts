@@ -4,11 +4,17 @@
  * round of failures, and on every (re)connect opens a confirm channel for publishing and a channel for
  * consuming, then runs the `onUp` hooks (declare, re-bind, consume). A channel that closes under us
  * takes the connection down with it, so every recovery goes through the same path.
+ *
+ * A hung or cut-off node keeps the TCP connection up and answers nothing, so every wait here is
+ * bounded by the app's own timeouts (connect, setup, close), not by heartbeats or `net_ticktime`.
+ * The connection knows which node it landed on ({@link probeNode}); {@link AmqpConnection.moveOffNode}
+ * destroys it and keeps the next connections off that node, even through a round-robin front.
  */
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { backoffMs, sleep } from '../../../shared/index.js';
+import { probeNode } from './node-probe.js';
 
 /** The channels of the current connection. */
 export interface AmqpChannels {
@@ -26,6 +32,57 @@ export interface AmqpConnectionProps {
   readonly backoffBaseMs?: number;
   /** Largest backoff delay ceiling. @default 10000 */
   readonly backoffMaxMs?: number;
+  /** Bound on the TCP connect and AMQP handshake of one attempt (a hung node accepts TCP and never answers). @default 5000 */
+  readonly connectTimeoutMs?: number;
+  /** Bound on the node probe plus the `onUp` hooks of one attempt; beyond it the attempt is destroyed and the next URL tried. @default 15000 */
+  readonly setupTimeoutMs?: number;
+  /** Bound on a graceful close before the socket is destroyed (a hung node never sends close-ok). @default 2000 */
+  readonly closeTimeoutMs?: number;
+  /** How long a node the connection was moved off stays avoided. @default 30000 */
+  readonly avoidNodeMs?: number;
+  /** Shown as the connection's name in the management UI and `rabbitmqctl list_connections`. @default none */
+  readonly connectionName?: string;
+  /** Called each time {@link AmqpConnection.moveOffNode} drops a connection. */
+  readonly onMove?: () => void;
+}
+
+/** Connections in a row that may land on the avoided node before one is accepted anyway (it may be the only node left). */
+export const MAX_AVOIDED_LANDINGS = 6;
+
+/** Destroys the socket under an amqplib connection: its pending calls fail and it emits 'close' at once. */
+function destroySocket(model: ChannelModel, reason: string): void {
+  const stream = (model.connection as unknown as { stream?: { destroy(err?: Error): void } }).stream;
+  stream?.destroy(new Error(reason));
+}
+
+/** Closes gracefully, but destroys the socket when the broker has not confirmed within `boundMs`. */
+async function closeBounded(model: ChannelModel, boundMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      destroySocket(model, `close not confirmed within ${boundMs} ms`);
+      resolve();
+    }, boundMs);
+  });
+  await Promise.race([model.close().catch(() => undefined), late]);
+  clearTimeout(timer);
+}
+
+/** Rejects when `work` takes longer than `ms`, after calling `onLate` (which should make `work` fail). */
+async function bounded<T>(work: Promise<T>, ms: number, what: string, onLate: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onLate();
+      reject(new Error(`${what} took longer than ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined); // the loser's rejection is expected once onLate ran
+  }
 }
 
 /** AMQP reply codes the app reacts to. */
@@ -64,9 +121,20 @@ export class AmqpConnection extends EventEmitter {
   /** Channels closed on purpose (a renewed confirm channel): their close must not drop the connection. */
   private readonly retired = new WeakSet<Channel>();
   private renewing = false;
+  /** The node the live connection is on, when the probe could tell. */
+  private currentNode: string | undefined;
+  /** The node the last move left, kept off until `avoidUntil`. */
+  private avoidNode: string | undefined;
+  private avoidUntil = 0;
+  private avoidedLandings = 0;
 
   constructor(private readonly props: AmqpConnectionProps) {
     super();
+  }
+
+  /** The node the live connection is on (RabbitMQ's per-node hash, see node-probe.ts); undefined while down or unknown. */
+  get node(): string | undefined {
+    return this.current ? this.currentNode : undefined;
   }
 
   /** Channels of the live connection, once its `onUp` hooks have run; undefined while down. */
@@ -104,7 +172,42 @@ export class AmqpConnection extends EventEmitter {
   fail(reason: string): void {
     if (!this.model) return;
     this.props.log.warn({ reason }, 'amqp: dropping connection to recover');
-    void this.model.close().catch(() => undefined);
+    void closeBounded(this.model, this.closeTimeoutMs);
+  }
+
+  /**
+   * The delivery path through this connection went silent: destroys the socket at once (a graceful
+   * close would wait for a hung node's close-ok) and keeps the next connections off its node for
+   * `avoidNodeMs`, so a reconnect through a round-robin front lands elsewhere.
+   */
+  moveOffNode(reason: string): void {
+    const model = this.model;
+    if (!model) return;
+    const node = this.currentNode;
+    if (node !== undefined) {
+      this.avoidNode = node;
+      this.avoidUntil = Date.now() + (this.props.avoidNodeMs ?? 30_000);
+    }
+    this.avoidedLandings = 0;
+    this.props.log.warn({ node, reason }, 'amqp: moving the connection off its node');
+    this.props.onMove?.();
+    destroySocket(model, reason);
+  }
+
+  /**
+   * Opens a confirm channel on the live connection for a caller that manages it (the canary): its
+   * errors are logged, and its closing leaves the connection up. Throws when there is no connection.
+   */
+  async openConfirmChannel(): Promise<ConfirmChannel> {
+    const model = this.model;
+    if (!model) throw new Error('amqp is down');
+    const ch = await model.createConfirmChannel();
+    ch.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: channel error'));
+    return ch;
+  }
+
+  private get closeTimeoutMs(): number {
+    return this.props.closeTimeoutMs ?? 2000;
   }
 
   /**
@@ -163,7 +266,7 @@ export class AmqpConnection extends EventEmitter {
   private watchChannel(model: ChannelModel, ch: Channel): void {
     ch.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: channel error'));
     ch.once('close', () => {
-      if (this.model === model && !this.retired.has(ch)) void model.close().catch(() => undefined);
+      if (this.model === model && !this.retired.has(ch)) void closeBounded(model, this.closeTimeoutMs);
     });
   }
 
@@ -172,7 +275,7 @@ export class AmqpConnection extends EventEmitter {
     this.wake?.();
     const m = this.model;
     this.current = undefined;
-    if (m) await m.close().catch(() => undefined);
+    if (m) await closeBounded(m, this.closeTimeoutMs);
     await this.loop;
   }
 
@@ -203,41 +306,69 @@ export class AmqpConnection extends EventEmitter {
       if (this.closing) return undefined;
       let model: ChannelModel | undefined;
       try {
-        model = await amqp.connect(url, { timeout: 5000, noDelay: true }); // without noDelay, Nagle meets the broker's delayed ACK: a lone publish waits ~40 ms for its confirm
-        const lost = new Promise<void>((resolve) => {
-          model!.once('close', () => resolve());
+        model = await amqp.connect(url, {
+          timeout: this.props.connectTimeoutMs ?? 5000,
+          noDelay: true, // without it, Nagle meets the broker's delayed ACK: a lone publish waits ~40 ms for its confirm
+          ...(this.props.connectionName !== undefined ? { clientProperties: { connection_name: this.props.connectionName } } : {}),
         });
-        model.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: connection error'));
-        model.on('blocked', (reason: string) => this.props.log.warn({ reason }, 'amqp: connection blocked by the broker'));
-        this.model = model;
-        const publish = await model.createConfirmChannel();
-        const consume = await model.createChannel();
-        for (const ch of [publish, consume]) this.watchChannel(model, ch);
-        const channels = { publish, consume };
-        for (const hook of this.hooks) await hook(channels);
+        const m = model;
+        const lost = new Promise<void>((resolve) => m.once('close', () => resolve()));
+        m.on('error', (err: Error) => this.props.log.warn({ err: err.message }, 'amqp: connection error'));
+        m.on('blocked', (reason: string) => this.props.log.warn({ reason }, 'amqp: connection blocked by the broker'));
+        this.model = m;
+        const setupMs = this.props.setupTimeoutMs ?? 15_000;
+        const channels = await bounded(this.setUp(m), setupMs, 'connection setup (node probe, declare, consume)', () => destroySocket(m, `setup took longer than ${setupMs} ms`));
         if (this.closing) return undefined;
         this.current = channels;
-        void lost.then(() => {
-          this.startAt = (index + 1) % urls.length;
-          if (this.model === model) this.current = undefined; // `current` may hold a renewed publish channel
-          if (this.model === model) this.model = undefined;
-          if (!this.closing) {
-            this.props.log.warn('amqp: connection lost; reconnecting');
-            this.emit('down');
-          }
-        });
-        this.props.log.info({ url: redactUrl(url), reconnect: this.everConnected }, 'amqp: connected');
+        void lost.then(() => this.onLost(m, index));
+        this.props.log.info({ url: redactUrl(url), node: this.currentNode, reconnect: this.everConnected }, 'amqp: connected');
         if (this.everConnected) this.props.onReconnect?.();
         this.everConnected = true;
         this.emit('up');
         return lost;
       } catch (e) {
         this.props.log.warn({ url: redactUrl(url), err: (e as Error).message }, 'amqp: connect failed');
-        if (model) await model.close().catch(() => undefined);
+        if (model) await closeBounded(model, this.closeTimeoutMs);
         if (this.model === model) this.model = undefined;
       }
     }
     return undefined;
+  }
+
+  /** Probes the node (refusing the avoided one), opens the channels and runs the hooks. */
+  private async setUp(model: ChannelModel): Promise<AmqpChannels> {
+    this.currentNode = await probeNode(model, this.props.setupTimeoutMs ?? 15_000);
+    this.refuseAvoidedNode(this.currentNode);
+    const publish = await model.createConfirmChannel();
+    const consume = await model.createChannel();
+    for (const ch of [publish, consume]) this.watchChannel(model, ch);
+    const channels = { publish, consume };
+    for (const hook of this.hooks) await hook(channels);
+    return channels;
+  }
+
+  /** Throws when `node` is the one the last move left, unless that happened too often in a row (it may be the only node up). */
+  private refuseAvoidedNode(node: string | undefined): void {
+    if (node === undefined || node !== this.avoidNode || Date.now() >= this.avoidUntil) {
+      this.avoidedLandings = 0;
+      return;
+    }
+    if (++this.avoidedLandings > MAX_AVOIDED_LANDINGS) {
+      this.props.log.warn({ node, landings: this.avoidedLandings }, 'amqp: every attempt lands on the avoided node; accepting it');
+      this.avoidedLandings = 0;
+      return;
+    }
+    throw new Error(`landed on node ${node}, which the connection was just moved off; trying another`);
+  }
+
+  private onLost(model: ChannelModel, index: number): void {
+    this.startAt = (index + 1) % this.props.urls.length;
+    if (this.model === model) this.current = undefined; // `current` may hold a renewed publish channel
+    if (this.model === model) this.model = undefined;
+    if (!this.closing) {
+      this.props.log.warn({ node: this.currentNode }, 'amqp: connection lost; reconnecting');
+      this.emit('down');
+    }
   }
 
   /** Sleeps `ms`, or less when close() wakes it: closing must not wait out a backoff. */

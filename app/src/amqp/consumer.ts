@@ -2,15 +2,16 @@
  * Consumes this replica's queue: each message goes to the local sockets of its recipients (the users
  * listed in a batched message, or the user in a per-follower message's routing key), then is acked.
  * The queue is bound to every user's key, so most recipients of a chunk usually live on other
- * replicas and are skipped here. Declares the topology and starts consuming on every (re)connect; a
- * broker-side cancel (mirror failover, queue deleted) re-declares and re-consumes. Before re-declaring it checks
+ * replicas and are skipped here. Declares the topology and starts consuming on the first connect; on
+ * a reconnect it consumes again, re-declaring only a queue found deleted; a broker-side cancel
+ * (mirror failover, queue deleted) re-declares and re-consumes. Before re-declaring it checks
  * passively whether the queue still exists: when it was deleted (a reaper, x-expires, an operator)
  * the messages routed meanwhile are gone, so `onQueueLost` tells the app to send its local sockets
  * back to replay from Postgres.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { replicaQueueName } from '../../../shared/index.js';
+import { canaryRoutingKey, replicaQueueName } from '../../../shared/index.js';
 import { decodeFeedMessage, type FeedFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';
 import { consumerArguments, declareTopology, queueExists, type ReplicaTopology } from './topology.js';
@@ -31,6 +32,8 @@ export interface ReplicaConsumerProps {
    * was gone are lost for the local sockets, which must reconnect with `since`.
    */
   readonly onQueueLost?: () => void;
+  /** Called with the message id of each of this replica's canaries (acked here, never handed to sockets). */
+  readonly onCanary?: (messageId: string | undefined) => void;
 }
 
 export class ReplicaConsumer {
@@ -70,8 +73,11 @@ export class ReplicaConsumer {
 
   private async setup(ch: Channel): Promise<void> {
     this.channel = ch;
-    await this.checkLoss();
-    const queue = await declareTopology(ch, this.props.topology);
+    const existed = await this.checkLoss();
+    // A queue this process declared that still exists keeps its bindings: re-binding is a metadata
+    // transaction every node must take part in, and it hangs while one node is hung, which is when
+    // a replica moves its connection.
+    const queue = existed ? replicaQueueName(this.props.topology.replicaId) : await declareTopology(ch, this.props.topology);
     this.declaredOnce = true;
     await ch.prefetch(this.props.prefetch);
     await this.consume(ch, queue);
@@ -87,13 +93,14 @@ export class ReplicaConsumer {
     this.consumedBefore = true;
   }
 
-  /** Before a re-declare: was the queue deleted since we last consumed it? */
-  private async checkLoss(): Promise<void> {
-    if (!this.consumedBefore || this.lossPending) return;
+  /** Before a re-declare: was the queue deleted since we last consumed it? Returns true when it was consumed before and still exists. */
+  private async checkLoss(): Promise<boolean> {
+    if (!this.consumedBefore || this.lossPending) return false;
     const queue = replicaQueueName(this.props.topology.replicaId);
-    if (await queueExists(this.props.amqp, queue)) return;
+    if (await queueExists(this.props.amqp, queue)) return true;
     this.lossPending = true;
     this.props.log.warn({ queue }, 'amqp: replica queue was deleted; messages routed meanwhile are lost here, local sockets will replay');
+    return false;
   }
 
   private reportLoss(): void {
@@ -113,6 +120,11 @@ export class ReplicaConsumer {
         await this.consume(ch, queue);
         if (this.lossPending) this.reportLoss();
       })().catch((e: Error) => this.props.amqp.fail(`re-subscribe after cancel failed: ${e.message}`));
+      return;
+    }
+    if (msg.fields.routingKey === canaryRoutingKey(this.props.topology.replicaId)) {
+      ch.ack(msg);
+      this.props.onCanary?.(msg.properties.messageId as string | undefined);
       return;
     }
     const decoded = decodeFeedMessage(msg.content, msg.fields.routingKey);

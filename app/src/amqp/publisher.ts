@@ -9,17 +9,29 @@ import type { OutboxEntry } from '../db/store.js';
 import { encodeBatchedBody, toFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';
 
-/** Resolves when the channel can take more, rejects if it closes first (a relay must never hang holding its rows). */
-function drained(ch: ConfirmChannel): Promise<void> {
+/**
+ * Resolves when the channel can take more; rejects if it closes first or after `timeoutMs` (a relay
+ * must never hang holding its rows: a hung node stops reading and keeps the socket open).
+ */
+function drained(ch: ConfirmChannel, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onDrain = () => {
+    const done = () => {
+      clearTimeout(timer);
+      ch.off('drain', onDrain);
       ch.off('close', onClose);
+    };
+    const onDrain = () => {
+      done();
       resolve();
     };
     const onClose = () => {
-      ch.off('drain', onDrain);
+      done();
       reject(new Error('channel closed while waiting for drain'));
     };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`channel not drained within ${timeoutMs} ms`));
+    }, timeoutMs);
     ch.once('drain', onDrain);
     ch.once('close', onClose);
   });
@@ -109,7 +121,7 @@ async function publishTracked(
         amqp.fail('publisher confirms out of step after a failed publish');
         break publishing;
       }
-      if (!ok) await drained(ch);
+      if (!ok) await drained(ch, confirmTimeoutMs);
     }
   }
   if (open > 0) {

@@ -1,6 +1,6 @@
 /** The exchange and this replica's queue, declared with the same arguments as the broker definitions. */
 import type { Channel } from 'amqplib';
-import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/index.js';
+import { ALL_USERS_BINDING_KEY, canaryRoutingKey, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/index.js';
 import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 
 export interface ReplicaTopology {
@@ -9,7 +9,10 @@ export interface ReplicaTopology {
   readonly queueExpiresMs: number;
 }
 
-/** Declares (idempotently) the exchange, the replica queue and its one binding (every user); returns the queue name. */
+/**
+ * Declares (idempotently) the exchange, the replica queue, its binding for every user and the one
+ * for its own delivery canary (a key no user binding matches); returns the queue name.
+ */
 export async function declareTopology(ch: Channel, t: ReplicaTopology): Promise<string> {
   await ch.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
   const queue = replicaQueueName(t.replicaId);
@@ -18,6 +21,7 @@ export async function declareTopology(ch: Channel, t: ReplicaTopology): Promise<
   await ch.assertQueue(queue, { durable: true, exclusive: false, autoDelete: false, arguments: replicaQueueArguments(t.queueMode, t.queueExpiresMs) });
   // Constant in the users here: a connect, a failover or a reconnect storm costs no binding work.
   await ch.bindQueue(queue, EXCHANGE, ALL_USERS_BINDING_KEY);
+  await ch.bindQueue(queue, EXCHANGE, canaryRoutingKey(t.replicaId));
   return queue;
 }
 

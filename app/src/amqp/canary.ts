@@ -1,0 +1,239 @@
+/**
+ * The delivery canary: every `intervalMs` the replica publishes one small message, with a confirm,
+ * routed to its own queue alone (`canary.<replica id>`, bound next to `user.#`), and its consumer
+ * acks it without touching sockets. A hung or cut-off node keeps the TCP connection (and even
+ * heartbeats through HAProxy) up while confirms and deliveries stop until `net_ticktime` (60 s)
+ * declares it down; the canary sees that within `timeoutMs`: the replica reports not-ready and moves
+ * its connection to another node. Readiness comes back when a canary round-trips again.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConfirmChannel } from 'amqplib';
+import type { Logger } from 'pino';
+import { canaryRoutingKey, EXCHANGE } from '../../../shared/index.js';
+import type { AmqpConnection } from './connection.js';
+
+/** What the canary last concluded. */
+export enum CanaryStatus {
+  /** No round has completed or failed yet on this replica. */
+  PENDING = 'pending',
+  /** The last round came back in time. */
+  OK = 'ok',
+  /** A round did not come back in time, and none has since. */
+  SILENT = 'silent',
+  /** The canary is turned off (interval 0). */
+  OFF = 'off',
+}
+
+/** The part of a round that did not come back in time. */
+export enum CanaryPhase {
+  /** The broker did not confirm the publish. */
+  CONFIRM = 'confirm',
+  /** The broker confirmed, but the message did not come back through the queue. */
+  DELIVERY = 'delivery',
+}
+
+/** A round that did not come back in time. */
+export interface CanaryFailure {
+  readonly phase: CanaryPhase;
+  readonly waitedMs: number;
+}
+
+interface Round {
+  readonly seq: number;
+  readonly sentAt: number;
+  confirmed: boolean;
+  delivered: boolean;
+}
+
+/**
+ * The canary's rounds as a pure state machine (times are passed in): one round in flight at most;
+ * a round completes when both its confirm and its delivery arrived, and fails when `timeoutMs`
+ * passes first. Late or foreign deliveries (an earlier round, another process) are ignored.
+ */
+export class CanaryRounds {
+  private round: Round | undefined;
+  private seq = 0;
+  private state = CanaryStatus.PENDING;
+  private rtt: number | undefined;
+
+  constructor(private readonly timeoutMs: number) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`CanaryRounds: timeoutMs must be a positive number, got ${timeoutMs}`);
+  }
+
+  get status(): CanaryStatus {
+    return this.state;
+  }
+
+  /** Round trip of the last completed round, in ms. */
+  get lastRoundTripMs(): number | undefined {
+    return this.rtt;
+  }
+
+  get inFlight(): boolean {
+    return this.round !== undefined;
+  }
+
+  /** Starts a round at `now`; returns its sequence number. Throws while one is in flight. */
+  begin(now: number): number {
+    if (this.round) throw new Error(`canary round ${this.round.seq} is still in flight`);
+    this.round = { seq: ++this.seq, sentAt: now, confirmed: false, delivered: false };
+    return this.seq;
+  }
+
+  /** The broker confirmed round `seq`; returns the round trip when that completed it. */
+  confirmed(seq: number, now: number): number | undefined {
+    return this.mark(seq, now, (r) => (r.confirmed = true));
+  }
+
+  /** Round `seq` came back through the queue; returns the round trip when that completed it. */
+  delivered(seq: number, now: number): number | undefined {
+    return this.mark(seq, now, (r) => (r.delivered = true));
+  }
+
+  /** When the round in flight is older than the timeout: fails it (status SILENT) and says which part was missing. */
+  expire(now: number): CanaryFailure | undefined {
+    const r = this.round;
+    if (!r || now - r.sentAt < this.timeoutMs) return undefined;
+    this.round = undefined;
+    this.state = CanaryStatus.SILENT;
+    return { phase: r.confirmed ? CanaryPhase.DELIVERY : CanaryPhase.CONFIRM, waitedMs: now - r.sentAt };
+  }
+
+  /** Drops the round in flight without a verdict (its connection was lost: that is reported elsewhere). */
+  abandon(): void {
+    this.round = undefined;
+  }
+
+  private mark(seq: number, now: number, set: (r: Round) => void): number | undefined {
+    const r = this.round;
+    if (!r || r.seq !== seq) return undefined;
+    set(r);
+    if (!r.confirmed || !r.delivered) return undefined;
+    this.round = undefined;
+    this.state = CanaryStatus.OK;
+    this.rtt = now - r.sentAt;
+    return this.rtt;
+  }
+}
+
+export interface DeliveryCanaryProps {
+  readonly amqp: AmqpConnection;
+  readonly replicaId: string;
+  /** Time between the end of a round and the next one. */
+  readonly intervalMs: number;
+  /** Bound on a round's confirm and delivery. */
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  /** Called with each completed round's round trip in ms. */
+  readonly onRoundTrip?: (ms: number) => void;
+  /** Called with each failed round, before the connection is moved. */
+  readonly onFailure?: (failure: CanaryFailure) => void;
+}
+
+/** Runs the canary rounds on the live connection (see the file comment). */
+export class DeliveryCanary {
+  private readonly rounds: CanaryRounds;
+  /** Tells this process's canaries from those of an earlier process with the same replica id. */
+  private readonly nonce = randomBytes(6).toString('hex');
+  private channel: ConfirmChannel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private reason: string | undefined;
+
+  constructor(private readonly props: DeliveryCanaryProps) {
+    this.rounds = new CanaryRounds(props.timeoutMs);
+    props.amqp.on('up', () => this.schedule(0));
+    props.amqp.on('down', () => {
+      this.rounds.abandon();
+      this.channel = undefined;
+      this.schedule(undefined);
+    });
+  }
+
+  /** OFF when turned off, else what the last round concluded. */
+  get status(): CanaryStatus {
+    return this.props.intervalMs === 0 ? CanaryStatus.OFF : this.rounds.status;
+  }
+
+  /** Why the path counts as silent, while it does. */
+  get silentReason(): string | undefined {
+    return this.status === CanaryStatus.SILENT ? this.reason : undefined;
+  }
+
+  /** Starts the rounds (the first once the connection is up). */
+  start(): void {
+    if (this.props.amqp.channels) this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.schedule(undefined);
+  }
+
+  /** The consumer got a canary of this replica: `messageId` tells the round. */
+  delivered(messageId: string | undefined): void {
+    const seq = this.seqOf(messageId);
+    if (seq !== undefined) this.completed(this.rounds.delivered(seq, Date.now()));
+  }
+
+  private seqOf(messageId: string | undefined): number | undefined {
+    const [nonce, seq] = (messageId ?? '').split(':');
+    return nonce === this.nonce && seq !== undefined && /^\d+$/.test(seq) ? Number(seq) : undefined;
+  }
+
+  /** Runs `send` after `ms` (replacing what was scheduled), or cancels when `ms` is undefined. */
+  private schedule(ms: number | undefined): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (ms === undefined || this.stopped || this.props.intervalMs === 0) return;
+    this.timer = setTimeout(() => void this.send(), ms);
+    this.timer.unref();
+  }
+
+  private async send(): Promise<void> {
+    if (this.rounds.inFlight || !this.props.amqp.channels) return;
+    const seq = this.rounds.begin(Date.now());
+    this.timer = setTimeout(() => this.checkExpired(), this.props.timeoutMs);
+    this.timer.unref();
+    try {
+      const ch = this.channel ?? (await this.openChannel());
+      // Not persistent and expiring: a canary never piles up in the queue while the consumer is away.
+      ch.publish(EXCHANGE, canaryRoutingKey(this.props.replicaId), Buffer.from(String(seq)), { messageId: `${this.nonce}:${seq}`, expiration: String(this.props.timeoutMs) }, (err: unknown) => {
+        if (!err) this.completed(this.rounds.confirmed(seq, Date.now()));
+      });
+    } catch (e) {
+      // No channel or a closed one: the round times out like any silent path would.
+      this.props.log.debug({ err: (e as Error).message }, 'canary: publish failed');
+    }
+  }
+
+  private async openChannel(): Promise<ConfirmChannel> {
+    const ch = await this.props.amqp.openConfirmChannel();
+    ch.once('close', () => {
+      if (this.channel === ch) this.channel = undefined;
+    });
+    this.channel = ch;
+    return ch;
+  }
+
+  private completed(rttMs: number | undefined): void {
+    if (rttMs === undefined) return;
+    if (this.reason !== undefined) this.props.log.info({ rttMs }, 'canary: delivery path flows again; ready');
+    this.reason = undefined;
+    this.props.onRoundTrip?.(rttMs);
+    this.schedule(this.props.intervalMs);
+  }
+
+  private checkExpired(): void {
+    const failure = this.rounds.expire(Date.now());
+    if (!failure) return;
+    const node = this.props.amqp.node;
+    this.reason = failure.phase === CanaryPhase.CONFIRM ? `no publish confirm within ${failure.waitedMs} ms` : `confirmed but not delivered back within ${failure.waitedMs} ms`;
+    this.props.log.warn({ node, phase: failure.phase, waitedMs: failure.waitedMs }, 'canary: delivery path silent; not ready, moving the connection');
+    this.props.onFailure?.(failure);
+    this.channel = undefined;
+    this.props.amqp.moveOffNode(`canary: ${this.reason}`);
+    // The next round starts as soon as the new connection is up ('up' above); this is the fallback.
+    this.schedule(this.props.intervalMs);
+  }
+}
