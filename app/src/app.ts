@@ -28,6 +28,8 @@ export interface FeedApp {
   readonly log: Logger;
   /** True once the broker connection is up (readiness also needs Postgres). */
   brokerUp(): boolean;
+  /** The RabbitMQ node the AMQP connection is on (the per-node hash of its direct reply-to addresses), when up and known. */
+  amqpNode(): string | undefined;
   /** Graceful shutdown: readyz fails, sockets close with 1012, in-flight work ends, the relay flushes, AMQP and Postgres close. */
   close(): Promise<void>;
 }
@@ -91,11 +93,15 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     throw e;
   }
 
+  let moved = false;
   const amqp = new AmqpConnection({
     urls: config.amqpUrls,
     log,
     onReconnect: () => metrics.amqpReconnects.inc(),
-    onMove: () => metrics.amqpMoves.inc(),
+    onMove: () => {
+      metrics.amqpMoves.inc();
+      moved = true;
+    },
     connectionName: config.replicaId,
     // A hung node accepts TCP and never answers: the canary's bound is the app's bound for every AMQP wait.
     connectTimeoutMs: config.canaryTimeoutMs,
@@ -160,6 +166,14 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     metrics,
   });
   amqp.on('up', () => relay.wake());
+  amqp.on('up', () => {
+    if (!moved) return;
+    moved = false;
+    // What the queue handed the old consumer between the stall and the move stays with it, unread,
+    // until net_ticktime declares its node down: local sockets replay it from Postgres instead.
+    log.warn({ sockets: hub.size }, 'amqp: moved off a silent node; closing local sockets with 1012 so they replay what the old consumer held');
+    void hub.closeAll(CloseCodes.SERVICE_RESTART, 'replica moved its broker connection: reconnect with since', 5000, 'amqp_moved');
+  });
   // Registered before the queue is first declared, so a crash at any point leaves a row to reap.
   try {
     await reaper.start();
@@ -231,6 +245,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     replicaId: config.replicaId,
     log,
     brokerUp: () => amqp.channels !== undefined,
+    amqpNode: () => amqp.node,
     close: () => (closing ??= shutdown()),
   };
 }

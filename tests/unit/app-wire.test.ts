@@ -63,9 +63,9 @@ describe('frames and arguments', () => {
     assert.equal(parseFrame(Buffer.from('{"postId": 1}')), undefined);
   });
 
-  it('GIVEN each queue mode WHEN consumer arguments are made THEN only mirrored mode asks for failover cancel', () => {
-    assert.deepEqual(consumerArguments(QueueMode.MIRRORED), { 'x-cancel-on-ha-failover': true });
-    assert.deepEqual(consumerArguments(QueueMode.QUORUM), {});
+  it('GIVEN each queue mode WHEN consumer arguments are made THEN only mirrored mode asks for failover cancel and each carries its priority', () => {
+    assert.deepEqual(consumerArguments(QueueMode.MIRRORED, 3), { 'x-cancel-on-ha-failover': true, 'x-priority': 3 });
+    assert.deepEqual(consumerArguments(QueueMode.QUORUM, 4), { 'x-priority': 4 });
   });
 
   it('GIVEN the close codes WHEN read THEN restart is 1012 and the app codes are private-range', () => {

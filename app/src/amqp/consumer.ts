@@ -45,6 +45,8 @@ export class ReplicaConsumer {
   /** A loss found during a (re)connect, reported once the connection is up (sticky across failed attempts). */
   private lossPending = false;
   private declaredOnce = false;
+  /** Consumes so far: the priority of the next one (the newest consumer is served first). */
+  private generation = 0;
 
   constructor(private readonly props: ReplicaConsumerProps) {
     props.amqp.onUp((ch) => this.setup(ch.consume));
@@ -87,7 +89,7 @@ export class ReplicaConsumer {
     if (this.stopped) return;
     const { consumerTag } = await ch.consume(queue, (msg) => this.onMessage(ch, queue, msg), {
       noAck: false,
-      arguments: consumerArguments(this.props.topology.queueMode),
+      arguments: consumerArguments(this.props.topology.queueMode, ++this.generation),
     });
     this.consumerTag = consumerTag;
     this.consumedBefore = true;
