@@ -1,6 +1,7 @@
 /**
- * The delivery canary on a real 3-node RabbitMQ cluster (quorum queues): SIGSTOP the node a
- * replica's connection is on. The TCP connection stays up and nothing errors; the canary's confirm
+ * The delivery canary on a real 3-node RabbitMQ cluster: SIGSTOP the node a replica's connection is
+ * on (quorum with the leader elsewhere, quorum with the leader there, mirrored: the last one, since
+ * a pause past net_ticktime leaves the cluster partitioned). The TCP connection stays up and nothing errors; the canary's confirm
  * stops coming, so within its own bound the replica reports not-ready, moves its connection to
  * another node (never the paused one), turns ready again, sends its sockets to replay what the old
  * consumer held, and a post created after the pause reaches its follower there.
@@ -18,6 +19,10 @@ import { callApi, FeedClient } from '../support/feed-client.js';
 const QUEUE_EXPIRES_MS = 600_000;
 /** Canary interval + timeout + a reconnect, with room for a loaded 2-core machine. */
 const MOVE_BOUND_MS = 15_000;
+/** A quorum leader on the paused node: its followers elect a new one within ~2x the failure detector's 5 s poll. */
+const LEADER_BOUND_MS = 30_000;
+/** A hung mirror blocks every mirrored queue's confirms until net_ticktime (60 s +- 25 %) declares its node down. */
+const MIRRORED_BOUND_MS = 120_000;
 const PAUSED = 1;
 
 let backends: AppBackends;
@@ -73,67 +78,103 @@ after(async () => {
   await backends?.stop();
 });
 
+interface Scenario {
+  readonly label: string;
+  readonly mode: QueueMode;
+  /** Node the replica queue is declared through (its leader or master), or undefined: the replica declares it through its own node. */
+  readonly leaderNode?: number;
+  /** From the pause to ready again with the post delivered. */
+  readonly boundMs: number;
+}
+
+/** Figures of one pause, in ms after the SIGSTOP. */
+interface PauseFigures {
+  readonly notReadyMs: number;
+  readonly readyMs: number;
+  readonly deliveredMs: number;
+  readonly nodeAfter: number | undefined;
+}
+
+/** Starts a replica on node 1 and a writer on node 2, SIGSTOPs node 1 and measures (SIGCONT always). */
+async function pauseConnectionNode(s: Scenario): Promise<PauseFigures> {
+  if (s.leaderNode !== undefined) {
+    const conn = await amqp.connect(backends.rabbit.nodes[s.leaderNode]!.amqpUrl);
+    await (await conn.createChannel()).assertQueue(replicaQueueName(s.label), { durable: true, arguments: replicaQueueArguments(s.mode, QUEUE_EXPIRES_MS) });
+    await conn.close();
+  }
+  const common = { [AppEnv.QUEUE_MODE]: s.mode, [AppEnv.QUEUE_EXPIRES_MS]: String(QUEUE_EXPIRES_MS) };
+  const consumerSide = await backends.startReplica(s.label, { ...common, [AppEnv.AMQP_URLS]: backends.amqpUrls(PAUSED, 2, 0) });
+  const writerSide = await backends.startReplica(`${s.label}-writer`, { ...common, [AppEnv.AMQP_URLS]: backends.amqpUrls(2, 0) });
+  const author = uniqueUser('author');
+  const follower = uniqueUser('follower');
+  assert.equal((await callApi(writerSide.url, 'PUT', `${Routes.FRIEND_SET}${author}`, { token: await backends.token(follower) })).status, 200);
+  const socket = await FeedClient.connect(consumerSide.url, await backends.token(follower));
+  clients.push(socket);
+  const token = await backends.token(author);
+
+  await waitFor('a canary round trip before the pause', async () => ((await metric(consumerSide, 'feed_canary_round_trip_seconds')) > 0 ? true : undefined), { timeoutMs: 15_000 });
+  const before = consumerSide.amqpNode();
+  assert.equal(nodeIndex.get(before ?? ''), PAUSED, 'the replica is connected to node 1 (first URL)');
+  const first = await callApi<{ id: string }>(writerSide.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'before the pause' } });
+  await socket.waitForPosts([first.body.id], 15_000);
+
+  const readiness = watchReadiness(consumerSide);
+  const pausedAt = Date.now();
+  backends.rabbit.pauseNode(PAUSED);
+  progress(`${s.label}: SIGSTOP node ${PAUSED} (the replica's connection)`);
+  try {
+    const post = await callApi<{ id: string }>(writerSide.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'after the pause' } });
+    assert.equal(post.status, 200);
+    await waitFor('the replica on another node, ready again', async () => {
+      const node = consumerSide.amqpNode();
+      const last = readiness.transitions.at(-1);
+      return node !== undefined && node !== before && last?.status === 200 && readiness.transitions.some((t) => t.status === 503) ? true : undefined;
+    }, { timeoutMs: s.boundMs, intervalMs: 50 });
+    const readyAt = Date.now();
+    // What the queue handed the old consumer is stuck on the paused node: the socket is sent to replay it.
+    assert.equal(await socket.closed, CloseCodes.SERVICE_RESTART);
+    const again = await FeedClient.connect(consumerSide.url, await backends.token(follower), { since: socket.lastCursor() });
+    clients.push(again);
+    await again.waitForPosts([post.body.id], Math.max(1000, s.boundMs - (Date.now() - pausedAt)));
+    const deliveredAt = Date.now();
+    const live = await callApi<{ id: string }>(writerSide.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'after the move' } });
+    await again.waitForPosts([live.body.id], 5000);
+    const liveMs = Date.now() - deliveredAt;
+    await readiness.stop();
+
+    const nodeAfter = nodeIndex.get(consumerSide.amqpNode() ?? '');
+    assert.notEqual(nodeAfter, undefined, 'the new node is one of the cluster');
+    assert.notEqual(nodeAfter, PAUSED, 'never back on the paused node');
+    const notReady = readiness.transitions.find((t) => t.status === 503)!;
+    assert.match(JSON.stringify(notReady.body), /silent|"amqp":false/, 'readyz says why');
+    assert.ok((await metric(consumerSide, 'feed_canary_failures_total')) >= 1, 'the failure is counted');
+    assert.ok((await metric(consumerSide, 'feed_amqp_node_moves_total')) >= 1, 'the move is counted');
+    const figures = { notReadyMs: notReady.at - pausedAt, readyMs: readyAt - pausedAt, deliveredMs: deliveredAt - pausedAt, nodeAfter };
+    progress(
+      `${s.label}: not ready after ${figures.notReadyMs} ms (${JSON.stringify(notReady.body)}), ready on node ${nodeAfter} after ${figures.readyMs} ms, ` +
+        `post delivered after ${figures.deliveredMs} ms (replay), next post live in ${liveMs} ms, moves ${await metric(consumerSide, 'feed_amqp_node_moves_total')}; ` +
+        `readyz transitions ${readiness.transitions.map((t) => `${t.status}@+${t.at - pausedAt}ms`).join(' ')}`,
+    );
+    return figures;
+  } finally {
+    await readiness.stop();
+    backends.rabbit.resumeNode(PAUSED);
+    progress(`${s.label}: SIGCONT node ${PAUSED} after ${Date.now() - pausedAt} ms`);
+  }
+}
+
 describe('delivery canary', () => {
   it('GIVEN a replica on node 1 with its quorum queue led from node 0 WHEN node 1 is SIGSTOPped THEN within the bound it is not ready, moves to another node, is ready again and delivers a post created after the pause', async () => {
-    const label = 'canary-a';
-    // Leader on node 0 (client-local placement), so the pause hits the connection's node only.
-    const conn = await amqp.connect(backends.rabbit.nodes[0]!.amqpUrl);
-    await (await conn.createChannel()).assertQueue(replicaQueueName(label), { durable: true, arguments: replicaQueueArguments(QueueMode.QUORUM, QUEUE_EXPIRES_MS) });
-    await conn.close();
-    const consumerSide = await backends.startReplica(label, { [AppEnv.QUEUE_MODE]: QueueMode.QUORUM, [AppEnv.QUEUE_EXPIRES_MS]: String(QUEUE_EXPIRES_MS), [AppEnv.AMQP_URLS]: backends.amqpUrls(1, 2, 0) });
-    const writerSide = await backends.startReplica(`${label}-writer`, { [AppEnv.QUEUE_MODE]: QueueMode.QUORUM, [AppEnv.AMQP_URLS]: backends.amqpUrls(2, 0) });
-    const author = uniqueUser('author');
-    const follower = uniqueUser('follower');
-    assert.equal((await callApi(writerSide.url, 'PUT', `${Routes.FRIEND_SET}${author}`, { token: await backends.token(follower) })).status, 200);
-    const socket = await FeedClient.connect(consumerSide.url, await backends.token(follower));
-    clients.push(socket);
-    const token = await backends.token(author);
-
-    await waitFor('a canary round trip before the pause', async () => ((await metric(consumerSide, 'feed_canary_round_trip_seconds')) > 0 ? true : undefined), { timeoutMs: 15_000 });
-    const before = consumerSide.amqpNode();
-    assert.equal(nodeIndex.get(before ?? ''), PAUSED, 'the replica is connected to node 1 (first URL)');
-    const first = await callApi<{ id: string }>(writerSide.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'before the pause' } });
-    await socket.waitForPosts([first.body.id], 15_000);
-
-    const readiness = watchReadiness(consumerSide);
-    const pausedAt = Date.now();
-    backends.rabbit.pauseNode(PAUSED);
-    progress(`app-canary: SIGSTOP node ${PAUSED} (the replica's connection)`);
-    try {
-      const post = await callApi<{ id: string }>(writerSide.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'after the pause' } });
-      assert.equal(post.status, 200);
-      await waitFor('the replica on another node, ready again', async () => {
-        const node = consumerSide.amqpNode();
-        const last = readiness.transitions.at(-1);
-        return node !== undefined && node !== before && last?.status === 200 && readiness.transitions.some((t) => t.status === 503) ? true : undefined;
-      }, { timeoutMs: MOVE_BOUND_MS, intervalMs: 50 });
-      const movedAt = Date.now();
-      // What the queue handed the old consumer is stuck on the paused node: the socket is sent to replay it.
-      assert.equal(await socket.closed, CloseCodes.SERVICE_RESTART);
-      const again = await FeedClient.connect(consumerSide.url, await backends.token(follower), { since: socket.lastCursor() });
-      clients.push(again);
-      await again.waitForPosts([post.body.id], MOVE_BOUND_MS - (Date.now() - pausedAt));
-      const deliveredAt = Date.now();
-      const live = await callApi<{ id: string }>(writerSide.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'after the move' } });
-      await again.waitForPosts([live.body.id], 5000);
-      const liveAt = Date.now();
-      await readiness.stop();
-
-      const after = nodeIndex.get(consumerSide.amqpNode() ?? '');
-      assert.notEqual(after, undefined, 'the new node is one of the cluster');
-      assert.notEqual(after, PAUSED, 'never back on the paused node');
-      const notReady = readiness.transitions.find((t) => t.status === 503)!;
-      assert.match(JSON.stringify(notReady.body), /silent|"amqp":false/, 'readyz says why');
-      assert.ok((await metric(consumerSide, 'feed_canary_failures_total')) >= 1, 'the failure is counted');
-      assert.ok((await metric(consumerSide, 'feed_amqp_node_moves_total')) >= 1, 'the move is counted');
-      progress(
-        `app-canary: not ready after ${notReady.at - pausedAt} ms (${JSON.stringify(notReady.body)}), ready on node ${after} after ${movedAt - pausedAt} ms, ` +
-          `post delivered after ${deliveredAt - pausedAt} ms (replay), next post live in ${liveAt - deliveredAt} ms; readyz transitions ${readiness.transitions.map((t) => `${t.status}@+${t.at - pausedAt}ms`).join(' ')}`,
-      );
-    } finally {
-      await readiness.stop();
-      backends.rabbit.resumeNode(PAUSED);
-    }
+    await pauseConnectionNode({ label: 'canary-quorum', mode: QueueMode.QUORUM, leaderNode: 0, boundMs: MOVE_BOUND_MS });
     await backends.rabbit.waitForNode(PAUSED, 120_000);
+  });
+
+  it('GIVEN a replica on node 1 whose quorum queue it declared there (leader on node 1) WHEN node 1 is SIGSTOPped THEN it moves and recovers once a new leader is elected', async () => {
+    await pauseConnectionNode({ label: 'canary-quorum-leader', mode: QueueMode.QUORUM, boundMs: LEADER_BOUND_MS });
+    await backends.rabbit.waitForNode(PAUSED, 120_000);
+  });
+
+  it('GIVEN a replica on node 1 with its mirrored queue mastered on node 0 WHEN node 1 (a mirror of every queue) is SIGSTOPped THEN it moves off it and is ready again once net_ticktime ends the hung mirror', async () => {
+    await pauseConnectionNode({ label: 'canary-mirrored', mode: QueueMode.MIRRORED, leaderNode: 0, boundMs: MIRRORED_BOUND_MS });
   });
 });

@@ -1,7 +1,7 @@
 /** The feed app's configuration: read from the environment, every mistake named by its variable. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppEnv, DEFAULT_REPLICA_HEARTBEAT_MS, DEFAULT_SPEC, Ports, QueueMode, REPLICA_STALE_HEARTBEATS } from '../../shared/index.js';
+import { AppEnv, DEFAULT_CANARY_INTERVAL_MS, DEFAULT_CANARY_TIMEOUT_MS, DEFAULT_REPLICA_HEARTBEAT_MS, DEFAULT_SPEC, Ports, QueueMode, REPLICA_STALE_HEARTBEATS } from '../../shared/index.js';
 import { ConfigError, configFromEnv } from '../../app/src/config.js';
 
 const SECRET = 's'.repeat(32);
@@ -53,6 +53,12 @@ describe('configFromEnv', () => {
     assert.deepEqual([c.replicaHeartbeatMs, c.replicaStaleMs], [500, REPLICA_STALE_HEARTBEATS * 500]);
   });
 
+  it('GIVEN no canary variables WHEN read THEN a canary goes every 2 s with a 5 s bound; 0 turns it off', () => {
+    const c = configFromEnv(minimal());
+    assert.deepEqual([c.canaryIntervalMs, c.canaryTimeoutMs], [DEFAULT_CANARY_INTERVAL_MS, DEFAULT_CANARY_TIMEOUT_MS]);
+    assert.equal(configFromEnv(minimal({ [AppEnv.CANARY_INTERVAL_MS]: '0' })).canaryIntervalMs, 0);
+  });
+
   it('GIVEN a JWKS URL instead of a secret WHEN read THEN it is accepted', () => {
     const c = configFromEnv(minimal({ [AppEnv.JWT_SECRET]: undefined, [AppEnv.JWKS_URL]: 'https://issuer.example/.well-known/jwks.json' }));
     assert.equal(c.jwtSecret, undefined);
@@ -74,6 +80,8 @@ describe('configFromEnv', () => {
     ['an unknown log level', { [AppEnv.LOG_LEVEL]: 'loud' }, AppEnv.LOG_LEVEL],
     ['a tiny queue expiry', { [AppEnv.QUEUE_EXPIRES_MS]: '5' }, AppEnv.QUEUE_EXPIRES_MS],
     ['a heartbeat that is not a number', { [AppEnv.REPLICA_HEARTBEAT_MS]: 'often' }, AppEnv.REPLICA_HEARTBEAT_MS],
+    ['a canary timeout under 100 ms', { [AppEnv.CANARY_TIMEOUT_MS]: '50' }, AppEnv.CANARY_TIMEOUT_MS],
+    ['a canary interval that is not a number', { [AppEnv.CANARY_INTERVAL_MS]: '2s' }, AppEnv.CANARY_INTERVAL_MS],
     ['a stale threshold under two heartbeats', { [AppEnv.REPLICA_HEARTBEAT_MS]: '2000', [AppEnv.REPLICA_STALE_MS]: '3000' }, AppEnv.REPLICA_STALE_MS],
   ];
   for (const [what, over, variable] of bad) {
