@@ -12,6 +12,10 @@ import type { Logger } from 'pino';
 import { canaryRoutingKey, EXCHANGE } from '../../../shared/index.js';
 import type { AmqpConnection } from './connection.js';
 
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
 /** What the canary last concluded. */
 export enum CanaryStatus {
   /** No round has completed or failed yet on this replica. */
@@ -139,6 +143,8 @@ export class DeliveryCanary {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private reason: string | undefined;
+  /** Rounds failed since the last one that came back. */
+  private failuresInRow = 0;
 
   constructor(private readonly props: DeliveryCanaryProps) {
     this.rounds = new CanaryRounds(props.timeoutMs);
@@ -218,8 +224,9 @@ export class DeliveryCanary {
 
   private completed(rttMs: number | undefined): void {
     if (rttMs === undefined) return;
-    if (this.reason !== undefined) this.props.log.info({ rttMs }, 'canary: delivery path flows again; ready');
+    if (this.reason !== undefined) this.props.log.info({ rttMs, failedRounds: this.failuresInRow }, 'canary: delivery path flows again; ready');
     this.reason = undefined;
+    this.failuresInRow = 0;
     this.props.onRoundTrip?.(rttMs);
     this.schedule(this.props.intervalMs);
   }
@@ -229,8 +236,13 @@ export class DeliveryCanary {
     if (!failure) return;
     const node = this.props.amqp.node;
     this.reason = failure.phase === CanaryPhase.CONFIRM ? `no publish confirm within ${failure.waitedMs} ms` : `confirmed but not delivered back within ${failure.waitedMs} ms`;
-    this.props.log.warn({ node, phase: failure.phase, waitedMs: failure.waitedMs }, 'canary: delivery path silent; not ready, moving the connection');
     this.props.onFailure?.(failure);
+    // Failing on node after node means the trouble is not the node (a hung mirror, a leader being
+    // re-elected): move on the 1st, 2nd, 4th, 8th... failure in a row only, since each move also
+    // sends the replica's sockets to replay.
+    const move = isPowerOfTwo(++this.failuresInRow);
+    this.props.log.warn({ node, phase: failure.phase, waitedMs: failure.waitedMs, failedRounds: this.failuresInRow, move }, 'canary: delivery path silent; not ready');
+    if (!move) return this.schedule(this.props.intervalMs);
     this.channel = undefined;
     this.props.amqp.moveOffNode(`canary: ${this.reason}`);
     // The next round starts as soon as the new connection is up ('up' above); this is the fallback.
