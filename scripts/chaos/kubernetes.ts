@@ -9,7 +9,7 @@ import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster
 import { objectNames, Ports, SecretKeys, waitFor, type FeedkitSpec, type QueueMode } from '../../shared/index.js';
 import { run } from '../shell.js';
 import { CLUSTER_STATUS_ARGS, parseRunningNodes } from './split.js';
-import { UnsupportedFault, type ChaosTarget } from './target.js';
+import { netSplitPauseMs, UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** Name of the container that runs RabbitMQ in the StatefulSet's pods (charts/rabbitmq). */
 export const RABBITMQ_CONTAINER = 'rabbitmq';
@@ -64,7 +64,7 @@ export class KubernetesTarget implements ChaosTarget {
   readonly rabbitNodeCount: number;
   readonly haproxyCount: number;
   readonly appCount: number;
-  /** Peers declare a node down after net_ticktime (60 s) × 1.25 at worst; 90 s leaves a margin. */
+  /** Peers declare a node down after net_ticktime × 1.25 at worst; the default pause adds a margin. */
   readonly pauseMs: number;
   private secret: string | undefined;
   private readonly names: ReturnType<typeof objectNames>;
@@ -84,7 +84,7 @@ export class KubernetesTarget implements ChaosTarget {
     this.haproxyCount = opts.spec.haproxy.replicas;
     this.appCount = opts.spec.app.replicas;
     this.pollMs = opts.pollMs ?? 2000;
-    this.pauseMs = opts.partitionMs ?? 90_000;
+    this.pauseMs = opts.partitionMs ?? netSplitPauseMs(opts.spec.rabbitmq.netTicktimeSeconds);
   }
 
   get jwtSecret(): string {

@@ -8,17 +8,13 @@ import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
 import { LoopbackPartition } from './partition.js';
 import { CLUSTER_STATUS_ARGS } from './split.js';
-import type { ChaosTarget } from './target.js';
+import { netSplitPauseMs, type ChaosTarget } from './target.js';
 
 /** What the chaos suite needs from a running local twin (a structural slice of {@link Twin}). */
 export type LocalStack = Pick<
   Twin,
-  'baseUrl' | 'jwtSecret' | 'queueMode' | 'rabbit' | 'haproxyCount' | 'appCount' | 'killHaproxy' | 'startHaproxy' | 'killApp' | 'startApp' | 'waitReady'
+  'spec' | 'baseUrl' | 'jwtSecret' | 'queueMode' | 'rabbit' | 'haproxyCount' | 'appCount' | 'killHaproxy' | 'startHaproxy' | 'killApp' | 'startApp' | 'waitReady'
 >;
-
-/** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
-export const NET_TICKTIME_S = 60;
-
 
 export class LocalTarget implements ChaosTarget {
   readonly kind = 'local';
@@ -28,8 +24,7 @@ export class LocalTarget implements ChaosTarget {
   readonly rabbitNodeCount: number;
   readonly haproxyCount: number;
   readonly appCount: number;
-  /** Peers notice a silent node after 0.75–1.25 × net_ticktime; pause past the worst case with a margin. */
-  readonly pauseMs = Math.round(NET_TICKTIME_S * 1.25 * 1000) + 10_000;
+  readonly pauseMs: number;
 
   private readonly partitions = new Map<number, LoopbackPartition>();
 
@@ -47,6 +42,7 @@ export class LocalTarget implements ChaosTarget {
     this.rabbitNodeCount = stack.rabbit.nodes.length;
     this.haproxyCount = stack.haproxyCount;
     this.appCount = stack.appCount;
+    this.pauseMs = netSplitPauseMs(stack.spec.rabbitmq.netTicktimeSeconds);
   }
 
   private get rabbit(): RabbitCluster {

@@ -63,3 +63,8 @@ export interface ChaosTarget {
   /** Milliseconds a paused node needs to be declared down by its peers (net_ticktime × 1.25 + margin). */
   readonly pauseMs: number;
 }
+
+/** Peers notice a silent node after 0.75–1.25 × net_ticktime; a pause or cut lasts past the worst case with a margin. */
+export function netSplitPauseMs(netTicktimeSeconds: number): number {
+  return Math.round(netTicktimeSeconds * 1.25 * 1000) + 10_000;
+}
