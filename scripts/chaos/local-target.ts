@@ -3,9 +3,10 @@
  * twin's cluster handle (kill -9 / SIGSTOP by pid, restart on the old data dir), HAProxy and app
  * faults through the twin's handles, and the workload goes through the twin's app front (HAProxy).
  */
-import { sleep, type QueueMode } from '../../shared/index.js';
+import type { QueueMode } from '../../shared/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
+import { DEFAULT_SYNC_WAIT_SECONDS } from '../../rabbitmq-cluster/index.js';
 import { LoopbackPartition } from './partition.js';
 import { CLUSTER_STATUS_ARGS } from './split.js';
 import { netSplitPauseMs, type ChaosTarget } from './target.js';
@@ -106,12 +107,13 @@ export class LocalTarget implements ChaosTarget {
   async rollingRestart(onStep: (i: number, phase: 'down' | 'up') => void): Promise<void> {
     for (let i = 0; i < this.rabbitNodeCount; i++) {
       onStep(i, 'down');
+      // What the chart's preStop does: wait for in-sync replicas elsewhere, then move clients and
+      // queue leaders/masters off the node, so the stop itself interrupts nobody.
+      await this.rabbit.drainNode(i, DEFAULT_SYNC_WAIT_SECONDS);
       await this.rabbit.stopNode(i);
       await this.rabbit.startNode(i);
       await this.rabbit.waitForRunningNodes(this.rabbitNodeCount, 300_000);
       onStep(i, 'up');
-      // Let mirrors/followers catch up before the next node goes (what a StatefulSet's readiness gate does).
-      await sleep(5000);
     }
   }
 
