@@ -15,7 +15,7 @@ import { BaseChoice, buildAppImage, type BuiltImage } from '../../scripts/image/
 import { podmanSecurityFlags, podRunSettings, type DeploymentLike, type PodRunSettings } from '../../scripts/image/pod-run.js';
 import { freePort } from '../../scripts/local/ports.js';
 import { spawnManaged, type ManagedProcess } from '../../scripts/local/process.js';
-import { run } from '../../scripts/shell.js';
+import { run, runSync } from '../../scripts/shell.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
 
@@ -53,7 +53,11 @@ function podman(args: string[], timeoutMs = 60_000): Promise<string> {
 
 before(async () => {
   pod = podRunSettings(synthesizedAppDeployment(), 'app');
-  [image, backends] = await Promise.all([buildAppImage(BaseChoice.STANDIN), startAppBackends('app-image')]);
+  const [built, started] = await Promise.allSettled([buildAppImage(BaseChoice.STANDIN), startAppBackends('app-image')]);
+  if (started.status === 'fulfilled') backends = started.value; // stopped in after() even when the build failed
+  if (built.status === 'rejected') throw built.reason;
+  if (started.status === 'rejected') throw started.reason;
+  image = built.value;
   const hostPort = await freePort();
   const env = containerEnv();
   // Values stay in podman's environment (`--env NAME`): no password on a command line.
@@ -65,6 +69,14 @@ before(async () => {
     image.tag,
   ], { env, logFile: join(backends.dir, 'container.log') });
   url = `http://127.0.0.1:${hostPort}`;
+  // Killing the podman client (an interrupted run) would leave the container running: remove it by name.
+  process.once('exit', () => {
+    try {
+      runSync('podman', ['rm', '--force', '--time', '0', CONTAINER], { timeoutMs: 30_000 });
+    } catch {
+      // already gone (--rm after a clean stop)
+    }
+  });
 });
 
 after(async () => {

@@ -126,7 +126,7 @@ describe('pod security context as podman flags', () => {
   });
 
   it('GIVEN a Deployment running as root with runAsNonRoot, or no such container WHEN translated THEN it is refused', () => {
-    const d = structuredClone(deployment()) as { spec: { template: { spec: { containers: { securityContext: { runAsUser: number } }[] } } } };
+    const d = structuredClone(deployment()) as unknown as { spec: { template: { spec: { containers: { securityContext: { runAsUser: number } }[] } } } };
     d.spec.template.spec.containers[0]!.securityContext.runAsUser = 0;
     assert.throws(() => podRunSettings(d as unknown as DeploymentLike, 'app'), /runAsNonRoot with runAsUser 0/);
     assert.throws(() => podRunSettings(deployment(), 'sidecar'), /no container "sidecar"/);
