@@ -178,28 +178,10 @@ export function check(history: History): CheckResult {
     else if (d.author !== post.author) noteUnexpected(d, `author ${d.author} differs from acknowledged ${post.author}`);
   }
 
-  let expectedDeliveries = 0;
-  let delivered = 0;
-  const lostSample: DeliveryRef[] = [];
-  const latencies: number[] = [];
-  const received: Array<{ at: number; ackAt: number; latency: number }> = [];
-  const pairs: ExpectedPair[] = [];
-  for (const post of history.acked) {
-    for (const follower of followersOf.get(post.author) ?? []) {
-      expectedDeliveries++;
-      const d = firstReceipt.get(pairKey(follower, post.postId));
-      pairs.push({ follower, sentAt: post.sentAt, ackAt: post.ackAt, ...(d ? { receivedAt: d.receivedAt } : {}) });
-      if (!d) {
-        if (lostSample.length < SAMPLE) lostSample.push({ postId: post.postId, user: follower });
-        continue;
-      }
-      delivered++;
-      const latency = Math.max(0, d.receivedAt - post.ackAt);
-      latencies.push(latency);
-      received.push({ at: d.receivedAt, ackAt: post.ackAt, latency });
-    }
-  }
-  latencies.sort((a, b) => a - b);
+  const { pairs, received, lostSample } = pairExpected(history, followersOf, firstReceipt);
+  const expectedDeliveries = pairs.length;
+  const delivered = received.length;
+  const latencies = received.map((r) => r.latency).sort((a, b) => a - b);
   const lost = expectedDeliveries - delivered;
   const firstFault = history.faults.reduce((m, f) => Math.min(m, f.at), Number.POSITIVE_INFINITY);
   const baseline = received.filter((r) => r.ackAt < firstFault && r.at < firstFault).map((r) => r.latency).sort((a, b) => a - b);
@@ -227,6 +209,26 @@ export function check(history: History): CheckResult {
     unexpectedSample,
     ok: lost === 0 && unexpected === 0,
   };
+}
+
+/** Every expected (post, follower) pair with its first receipt; the delivered ones with their latency; a sample of the lost. */
+function pairExpected(
+  history: History,
+  followersOf: ReadonlyMap<string, ReadonlySet<string>>,
+  firstReceipt: ReadonlyMap<string, Delivery>,
+): { pairs: ExpectedPair[]; received: Array<{ at: number; ackAt: number; latency: number }>; lostSample: DeliveryRef[] } {
+  const pairs: ExpectedPair[] = [];
+  const received: Array<{ at: number; ackAt: number; latency: number }> = [];
+  const lostSample: DeliveryRef[] = [];
+  for (const post of history.acked) {
+    for (const follower of followersOf.get(post.author) ?? []) {
+      const d = firstReceipt.get(pairKey(follower, post.postId));
+      pairs.push({ follower, sentAt: post.sentAt, ackAt: post.ackAt, ...(d ? { receivedAt: d.receivedAt } : {}) });
+      if (d) received.push({ at: d.receivedAt, ackAt: post.ackAt, latency: Math.max(0, d.receivedAt - post.ackAt) });
+      else if (lostSample.length < SAMPLE) lostSample.push({ postId: post.postId, user: follower });
+    }
+  }
+  return { pairs, received, lostSample };
 }
 
 function latencySummary(sorted: readonly number[]): Omit<LatencySummary, 'basis'> {

@@ -209,7 +209,7 @@ export async function main(argv: readonly string[], openLocal: LocalOpener): Pro
       process.stderr.write(`--render: cannot read "${opts.render}": ${(e as Error).message}\n`);
       return 2;
     }
-    process.stdout.write(`${renderSummaryTable(saved)}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${commitLabel(saved.gitCommit, saved.gitDirty)}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
+    process.stdout.write(`${renderSummaryTable(saved)}\n\n${LEGEND.join('\n')}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${commitLabel(saved.gitCommit, saved.gitDirty)}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
     return reportOk(saved) ? 0 : 1;
   }
   const { report, files } = await runChaos(opts, openLocal);

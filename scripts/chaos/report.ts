@@ -56,10 +56,12 @@ export interface ChaosReport {
  */
 export function failureReasons(run: ScenarioRun): string[] {
   if (run.skipped !== undefined) return [];
-  if (run.error !== undefined) return [`error: ${run.error}`];
+  const error = run.error !== undefined ? [`error: ${run.error}`] : [];
   const r = run.result;
-  if (!r) return ['not checked'];
+  // A run that broke after its load still has figures: its stall is a reason of its own.
+  if (!r) return error.length ? error : ['not checked'];
   return [
+    ...error,
     ...(r.ok ? [] : [`lost ${r.lost}, unexpected ${r.unexpected}`]),
     ...(run.operatorActions ?? []).map((a) => `needed an ${a}`),
     ...overBudget(r, run.budget).map((o) => `over budget (${describeBudget(run.budget)}): ${o}`),

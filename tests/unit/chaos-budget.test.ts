@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { budgetFor, DEFAULT_BUDGETS, describeBudget, overBudget, parseBudgetFlags, parseDuration } from '../../scripts/chaos/budget.js';
+import { readFileSync } from 'node:fs';
+import { budgetFor, budgetTable, DEFAULT_BUDGETS, describeBudget, overBudget, parseBudgetFlags, parseDuration } from '../../scripts/chaos/budget.js';
 import type { CheckResult } from '../../scripts/chaos/checker.js';
 import { SCENARIO_NAMES } from '../../scripts/chaos/scenarios.js';
 import { UsageError } from '../../scripts/cli-args.js';
@@ -80,5 +81,12 @@ describe('chaos stall budgets', () => {
   it('GIVEN a budget WHEN describing it THEN the limits read in seconds; none reads none', () => {
     assert.equal(describeBudget(budgetFor('node-kill', 'mirrored')), 'p99 ≤ 1.5 s, wait ≤ 2.0 s, drained ≤ 2.0 s');
     assert.equal(describeBudget(undefined), 'none');
+  });
+
+  it('GIVEN the default budgets WHEN the README is read THEN its chaos section carries exactly the generated table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const match = /<!-- chaos-budget-table:start -->\n([\s\S]*?)<!-- chaos-budget-table:end -->/.exec(readme);
+    assert.ok(match, 'README.md has no chaos-budget-table markers');
+    assert.equal(match[1]!.trim(), budgetTable(), 'README budget table is stale: paste the output of budgetTable() (scripts/chaos/budget.ts)');
   });
 });

@@ -45,6 +45,11 @@ describe('chaos report', () => {
     assert.match(renderSummaryTable(r), /\| node-kill +\| quorum +\| FAIL/);
   });
 
+  it('GIVEN a run that broke after its load WHEN judging THEN the error and the stall over budget are both reasons', () => {
+    const broke = { ...run('leader-pause', 'quorum', false, 20_000), budget: { waitMs: 15_000 }, error: 'fault/heal failed: cluster not whole' };
+    assert.deepEqual(failureReasons(broke), ['error: fault/heal failed: cluster not whole', 'over budget (wait ≤ 15.0 s): worst follower wait 20.0 s (alice, 2–22 s) > 15.0 s']);
+  });
+
   it('GIVEN a run that broke before its check WHEN judging the report THEN it fails', () => {
     const r = report([{ scenario: 'all-nodes', mode: 'mirrored', startedAt: T0, durationS: 3, faults: [], counters: {}, error: 'cluster did not re-form' }]);
     assert.equal(reportOk(r), false);
