@@ -9,13 +9,15 @@ import type { Twin } from '../local/twin.js';
 import { DEFAULT_SYNC_WAIT_SECONDS } from '../../rabbitmq-cluster/index.js';
 import { LoopbackPartition } from './partition.js';
 import { CLUSTER_STATUS_ARGS } from './split.js';
-import { netSplitPauseMs, type ChaosTarget } from './target.js';
+import { netSplitPauseMs, UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** What the chaos suite needs from a running local twin (a structural slice of {@link Twin}). */
 export type LocalStack = Pick<
   Twin,
   'spec' | 'baseUrl' | 'jwtSecret' | 'queueMode' | 'rabbit' | 'haproxyCount' | 'appCount' | 'killHaproxy' | 'startHaproxy' | 'killApp' | 'startApp' | 'waitReady'
->;
+> &
+  /** The AMQP fronts' handles, for `haproxy-pause`; a stack without them (the failover bench) cannot pause one. */
+  Partial<Pick<Twin, 'haproxies'>>;
 
 export class LocalTarget implements ChaosTarget {
   readonly kind = 'local';
@@ -143,6 +145,23 @@ export class LocalTarget implements ChaosTarget {
 
   startHaproxy(i: number): Promise<void> {
     return this.stack.startHaproxy(i);
+  }
+
+  async pauseHaproxy(i: number): Promise<void> {
+    const h = this.haproxy(i);
+    if (!h.process.running) throw new Error(`${h.name} is not running`);
+    h.process.pause();
+  }
+
+  async resumeHaproxy(i: number): Promise<void> {
+    this.haproxy(i).process.resume();
+  }
+
+  private haproxy(i: number) {
+    if (!this.stack.haproxies) throw new UnsupportedFault('this stack gives no HAProxy handles to pause');
+    const h = this.stack.haproxies[i];
+    if (!h) throw new Error(`no HAProxy front ${i}: the twin has ${this.haproxyCount}`);
+    return h;
   }
 
   killApp(i: number): Promise<void> {
