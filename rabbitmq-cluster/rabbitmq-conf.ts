@@ -4,7 +4,7 @@
  * the same rules with their own addresses. It holds no secret: the default user comes from files
  * written from a Secret at start (`renderDefaultUserDefinitions`, `renderDefaultUserConf`).
  */
-import { ALL_INTERFACES, QueueMode, RenderInputError, checkListener, objectNames, type FeedkitSpec, type Listener } from '../shared/index.js';
+import { ALL_INTERFACES, PartitionHandling, QueueMode, RenderInputError, checkListener, objectNames, type FeedkitSpec, type Listener } from '../shared/index.js';
 import { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
 import { rabbitmqHostnameSuffix } from './pod-hostnames.js';
 
@@ -74,9 +74,7 @@ export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptio
     'loopback_users.guest = true',
     '',
     '## Clustering',
-    '# On a network split the minority side pauses instead of diverging, so no acknowledged',
-    '# message lives only on a side that later loses; needs an odd node count.',
-    'cluster_partition_handling = pause_minority',
+    ...partitionHandlingLines(spec),
     ...peerDiscoveryLines(spec, options.peerDiscovery),
     '',
     '## Definitions',
@@ -99,6 +97,26 @@ export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptio
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+function partitionHandlingLines(spec: FeedkitSpec): string[] {
+  const why =
+    spec.rabbitmq.partitionHandling === PartitionHandling.AUTOHEAL
+      ? [
+          '# When a split ends (a cut-off or suspended node is back), the side with fewer clients',
+          '# restarts and takes the winner\'s state, so no human has to restart it.',
+        ]
+      : [
+          '# On a network split the minority side pauses instead of diverging, so no acknowledged',
+          '# message lives only on a side that later loses; needs an odd node count.',
+        ];
+  return [
+    ...why,
+    `cluster_partition_handling = ${spec.rabbitmq.partitionHandling}`,
+    '# A peer silent for this long (up to 25 % more) is declared down: this bounds how long a hung',
+    '# node can block mirrored-queue confirms.',
+    `net_ticktime = ${spec.rabbitmq.netTicktimeSeconds}`,
+  ];
 }
 
 function peerDiscoveryLines(spec: FeedkitSpec, discovery: PeerDiscovery): string[] {

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
-import { canaryRoutingKey, EXCHANGE } from '../../../shared/index.js';
+import { canaryRoutingKey, EXCHANGE } from '../../../shared/constants.js';
 import type { AmqpConnection } from './connection.js';
 
 function isPowerOfTwo(n: number): boolean {

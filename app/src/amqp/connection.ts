@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
-import { backoffMs, sleep } from '../../../shared/index.js';
+import { backoffMs, sleep } from '../../../shared/retry.js';
 import { probeNode } from './node-probe.js';
 
 /** The channels of the current connection. */

@@ -11,7 +11,7 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { canaryRoutingKey, replicaQueueName } from '../../../shared/index.js';
+import { canaryRoutingKey, replicaQueueName } from '../../../shared/constants.js';
 import { decodeFeedMessage, type FeedFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';
 import { consumerArguments, declareTopology, queueExists, type ReplicaTopology } from './topology.js';

@@ -10,7 +10,7 @@
  * it answers even while another node of the cluster hangs.
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
-import { DIRECT_REPLY_TO, NODE_PROBE_ROUTING_KEY } from '../../../shared/index.js';
+import { DIRECT_REPLY_TO, NODE_PROBE_ROUTING_KEY } from '../../../shared/constants.js';
 
 /** Erlang external term format tags met in an encoded pid. */
 const Etf = Object.freeze({
