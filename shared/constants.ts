@@ -109,6 +109,8 @@ export const Routes = Object.freeze({
 
 /** WebSocket close codes the app uses; clients reconnect on all of them. */
 export const CloseCodes = Object.freeze({
+  /** The client sent data on a server-to-client stream (anything but pong and close): fix the client. */
+  POLICY_VIOLATION: 1008,
   /** Server going away for a restart: reconnect (to another replica) with `since`. */
   SERVICE_RESTART: 1012,
   /** The token's `exp` passed while connected: reconnect with a fresh token. */
@@ -144,6 +146,8 @@ export const AppEnv = Object.freeze({
   SHUTDOWN_TIMEOUT_MS: 'SHUTDOWN_TIMEOUT_MS',
   REPLICA_HEARTBEAT_MS: 'REPLICA_HEARTBEAT_MS',
   REPLICA_STALE_MS: 'REPLICA_STALE_MS',
+  POSTS_PER_USER_PER_MINUTE: 'POSTS_PER_USER_PER_MINUTE',
+  SUBSCRIPTIONS_PER_USER: 'SUBSCRIPTIONS_PER_USER',
 } as const);
 
 /** Kubernetes object names derived from the stack name; charts and the chaos suite share them. */

@@ -99,6 +99,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     replayLimit: config.replayLimit,
     pingIntervalMs: config.wsPingIntervalMs,
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    maxPerUser: config.subscriptionsPerUser,
   });
   const consumer = new ReplicaConsumer({
     amqp,
@@ -148,7 +149,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   let draining = false;
   const verify = createTokenVerifier(config);
   const http = createFeedHttpServer({
-    routes: apiRoutes({ store, relay, metrics }),
+    routes: apiRoutes({ store, relay, metrics, postsPerUserPerMinute: config.postsPerUserPerMinute }),
     verify,
     hub,
     metrics,

@@ -56,6 +56,10 @@ export interface FeedAppConfig {
   readonly replicaHeartbeatMs: number;
   /** Heartbeat age after which a replica is dead and its unused queue is deleted. */
   readonly replicaStaleMs: number;
+  /** Posts one user may create in any 60 s, across replicas. */
+  readonly postsPerUserPerMinute: number;
+  /** Sockets + event streams + subscriptions one user may hold on this replica. */
+  readonly subscriptionsPerUser: number;
 }
 
 /** A configuration variable is missing or wrong; the message names it and the fix. */
@@ -179,5 +183,7 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     shutdownTimeoutMs: int(env, AppEnv.SHUTDOWN_TIMEOUT_MS),
     replicaHeartbeatMs,
     replicaStaleMs,
+    postsPerUserPerMinute: int(env, AppEnv.POSTS_PER_USER_PER_MINUTE),
+    subscriptionsPerUser: int(env, AppEnv.SUBSCRIPTIONS_PER_USER),
   };
 }

@@ -12,6 +12,18 @@ import { HttpError, sendJson } from './respond.js';
 /** `?since=` is a cursor: a decimal bigint. */
 const CURSOR = /^\d{1,19}$/;
 
+/** Retry-After (seconds) of a subscription refused by the per-user cap: a slot frees when one of the user's own streams closes. */
+export const SUBSCRIPTION_CAP_RETRY_AFTER_S = 5;
+
+/** The request target as a URL; undefined when it cannot be one (e.g. `//[`, which `new URL` rejects). */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ReadinessReport {
   readonly ready: boolean;
   readonly [check: string]: unknown;
@@ -39,6 +51,22 @@ async function authenticate(verify: TokenVerifier, req: IncomingMessage, url: UR
   const token = tokenFromRequest(req.headers.authorization, url);
   if (token === undefined) throw new AuthError('missing bearer token (Authorization: Bearer <jwt> or ?token=)');
   return verify(token);
+}
+
+/** Status for a request Node's HTTP parser refused (the default answer is a bare 400 without a body). */
+function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
+}
+
+/** Answers a request the parser refused with a JSON error too, unless a response already started or the peer is gone. */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  rejectUpgrade(socket, clientErrorStatus(err.code), `malformed HTTP request (${err.code ?? 'parse error'}); check the request line, headers and body framing`);
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
@@ -87,15 +115,15 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
 
   const server = createServer((req, res) => {
     inFlight++;
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
     let route = 'unknown';
-    handle(req, res, url)
+    (url === undefined ? Promise.reject(new HttpError(400, 'the request target is not a valid URL path')) : handle(req, res, url))
       .then((r) => (route = r))
       .catch((e: unknown) => {
         if (e instanceof HttpError) {
           sendJson(res, e.status, { error: e.message }, e.headers);
         } else {
-          log.error({ err: (e as Error).message, path: url.pathname }, 'http: request failed');
+          log.error({ err: (e as Error).message, path: url?.pathname }, 'http: request failed');
           if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
           else res.destroy();
         }
@@ -106,10 +134,13 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
       });
   });
 
+  server.on('clientError', answerClientError);
+
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
     void (async () => {
+      if (url === undefined) return rejectUpgrade(socket, 400, 'the request target is not a valid URL path');
       if (url.pathname !== Routes.FEED_SOCKET) return rejectUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
       if (props.draining()) return rejectUpgrade(socket, 503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
       if (!props.subscribed()) return rejectUpgrade(socket, 503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
@@ -122,6 +153,9 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
       }
       const since = url.searchParams.get('since') ?? undefined;
       if (since !== undefined && !CURSOR.test(since)) return rejectUpgrade(socket, 400, `since must be a cursor from a frame, got "${since.slice(0, 32)}"`);
+      // Checked in the same tick as the upgrade completes (ws completes it synchronously), so no
+      // second upgrade of the same user can slip in between.
+      if (!props.hub.admits(principal.userId)) return rejectUpgrade(socket, 429, props.hub.capMessage(), { 'retry-after': String(SUBSCRIPTION_CAP_RETRY_AFTER_S) });
       props.hub.upgrade(req, socket, head, principal, since);
     })().catch((e: Error) => {
       log.error({ err: e.message }, 'ws: upgrade failed');

@@ -27,6 +27,8 @@ export interface FeedSocketHubProps {
   readonly replayLimit: number;
   readonly pingIntervalMs: number;
   readonly maxBufferedBytes: number;
+  /** Subscriptions one user may hold on this replica. */
+  readonly maxPerUser: number;
 }
 
 class FeedSocket {
@@ -56,6 +58,16 @@ export class FeedSocketHub {
     let n = 0;
     for (const set of this.byUser.values()) n += set.size;
     return n;
+  }
+
+  /** Whether `userId` may open one more subscription here (below the per-user cap). */
+  admits(userId: string): boolean {
+    return (this.byUser.get(userId)?.size ?? 0) < this.props.maxPerUser;
+  }
+
+  /** The refusal a client over the cap gets. */
+  capMessage(): string {
+    return `at most ${this.props.maxPerUser} feed subscriptions per user on one replica; close one first`;
   }
 
   /**
@@ -124,7 +136,8 @@ export class FeedSocketHub {
 
     fs.expiry = setTimeout(() => this.closeWith(fs, CloseCodes.TOKEN_EXPIRED, 'token expired', 'token_expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.expiresAt - Date.now())));
     ws.on('pong', () => (fs.alive = true));
-    ws.on('message', () => undefined); // inbound frames carry nothing; maxPayload bounds them
+    // The feed is server-to-client: a data frame is a client bug or a flood (maxPayload bounds its size).
+    ws.on('message', () => this.closeWith(fs, CloseCodes.POLICY_VIOLATION, 'the feed socket is server-to-client only: send nothing but pong and close', 'inbound_data'));
     ws.on('error', (err) => log.debug({ userId, err: err.message }, 'ws: error'));
     ws.once('close', () => {
       clearTimeout(fs.expiry);
