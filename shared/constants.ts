@@ -97,6 +97,8 @@ export const AMQP_PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0
 /** HTTP routes of the feed app (wire contract). */
 export const Routes = Object.freeze({
   FEED_SOCKET: '/post/feed/posted',
+  /** The same feed as Server-Sent Events (`text/event-stream`). */
+  FEED_EVENTS: '/post/feed/events',
   POST_CREATE: '/post/create',
   POST_GET: '/post/get/',
   FEED: '/post/feed',

@@ -6,6 +6,8 @@ import { Routes } from '../../../shared/index.js';
 import { AuthError, tokenFromRequest, type Principal, type TokenVerifier } from '../auth/jwt.js';
 import type { FeedMetrics } from '../metrics.js';
 import type { FeedSocketHub } from '../ws/hub.js';
+import { FeedSocketServer } from '../ws/socket.js';
+import { startEventStream } from '../sse/stream.js';
 import { matchRoute, type ApiRoute } from './api.js';
 import { HttpError, sendJson } from './respond.js';
 
@@ -76,9 +78,55 @@ function rejectUpgrade(socket: Duplex, status: number, message: string, headers:
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }
 
+/** A subscription request that passed every check: who, and from which cursor. */
+interface Admitted {
+  readonly principal: Principal;
+  readonly since: string | undefined;
+}
+
+/**
+ * The checks every feed transport makes before it subscribes, in order: draining (503), queue not
+ * declared yet (503), token (401), `since` (400); then the caller runs {@link checkCap} and
+ * subscribes with no await in between. Throws {@link HttpError}.
+ * `resumeFrom` is a cursor from the transport's own resume mechanism (SSE's Last-Event-ID), which
+ * wins over `?since=`.
+ */
+async function admitSubscriber(props: FeedHttpServerProps, req: IncomingMessage, url: URL, resumeFrom?: string): Promise<Admitted> {
+  if (props.draining()) throw new HttpError(503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
+  if (!props.subscribed()) throw new HttpError(503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
+  const principal = await authenticateOr401(props.verify, req, url);
+  const since = resumeFrom ?? url.searchParams.get('since') ?? undefined;
+  if (since !== undefined && !CURSOR.test(since)) throw new HttpError(400, `since must be a cursor from a frame, got "${since.slice(0, 32)}"`);
+  return { principal, since };
+}
+
+/** 429 when `userId` holds the most subscriptions allowed; synchronous, so the subscribe that follows in the same tick cannot be overtaken. */
+function checkCap(hub: FeedSocketHub, userId: string): void {
+  if (!hub.admits(userId)) throw new HttpError(429, hub.capMessage(), { 'retry-after': String(SUBSCRIPTION_CAP_RETRY_AFTER_S) });
+}
+
+async function authenticateOr401(verify: TokenVerifier, req: IncomingMessage, url: URL): Promise<Principal> {
+  try {
+    return await authenticate(verify, req, url);
+  } catch (e) {
+    if (e instanceof AuthError) throw new HttpError(401, e.reason, { 'www-authenticate': 'Bearer' });
+    throw e;
+  }
+}
+
 export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer {
   let inFlight = 0;
   const { metrics, log } = props;
+  const sockets = new FeedSocketServer(props.hub, metrics, log);
+
+  /** `GET /post/feed/events`: the checks, then the stream (the hub holds it from here; the request counts as handled). */
+  async function eventStream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'GET') throw new HttpError(405, `${req.method} is not allowed on ${Routes.FEED_EVENTS}`, { allow: 'GET' });
+    const lastEventId = req.headers['last-event-id'];
+    const { principal, since } = await admitSubscriber(props, req, url, typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId.trim() : undefined);
+    checkCap(props.hub, principal.userId);
+    startEventStream(props.hub, res, principal, since);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<string> {
     const method = req.method ?? 'GET';
@@ -99,16 +147,14 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
       return 'metrics';
     }
     if (path === Routes.FEED_SOCKET) throw new HttpError(426, `${Routes.FEED_SOCKET} is a WebSocket endpoint; send an Upgrade request`, { upgrade: 'websocket' });
+    if (path === Routes.FEED_EVENTS) {
+      await eventStream(req, res, url);
+      return 'events';
+    }
     const hit = matchRoute(props.routes, method, path);
     if (!hit) throw new HttpError(404, `no route ${method} ${path}`);
     if (props.draining()) throw new HttpError(503, 'replica is shutting down; retry on another replica', { connection: 'close', 'retry-after': '1' });
-    let principal: Principal;
-    try {
-      principal = await authenticate(props.verify, req, url);
-    } catch (e) {
-      if (e instanceof AuthError) throw new HttpError(401, e.reason, { 'www-authenticate': 'Bearer' });
-      throw e;
-    }
+    const principal = await authenticateOr401(props.verify, req, url);
     await hit.route.handle(req, res, principal.userId, hit.param, url);
     return hit.route.path;
   }
@@ -142,21 +188,16 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
     void (async () => {
       if (url === undefined) return rejectUpgrade(socket, 400, 'the request target is not a valid URL path');
       if (url.pathname !== Routes.FEED_SOCKET) return rejectUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
-      if (props.draining()) return rejectUpgrade(socket, 503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
-      if (!props.subscribed()) return rejectUpgrade(socket, 503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
-      let principal: Principal;
+      let admitted: Admitted;
       try {
-        principal = await authenticate(props.verify, req, url);
+        admitted = await admitSubscriber(props, req, url);
+        checkCap(props.hub, admitted.principal.userId);
       } catch (e) {
-        if (e instanceof AuthError) return rejectUpgrade(socket, 401, e.reason, { 'www-authenticate': 'Bearer' });
+        if (e instanceof HttpError) return rejectUpgrade(socket, e.status, e.message, e.headers);
         throw e;
       }
-      const since = url.searchParams.get('since') ?? undefined;
-      if (since !== undefined && !CURSOR.test(since)) return rejectUpgrade(socket, 400, `since must be a cursor from a frame, got "${since.slice(0, 32)}"`);
-      // Checked in the same tick as the upgrade completes (ws completes it synchronously), so no
-      // second upgrade of the same user can slip in between.
-      if (!props.hub.admits(principal.userId)) return rejectUpgrade(socket, 429, props.hub.capMessage(), { 'retry-after': String(SUBSCRIPTION_CAP_RETRY_AFTER_S) });
-      props.hub.upgrade(req, socket, head, principal, since);
+      // Same tick as checkCap, and ws completes the upgrade (and subscribes) synchronously.
+      sockets.upgrade(req, socket, head, admitted.principal, admitted.since);
     })().catch((e: Error) => {
       log.error({ err: e.message }, 'ws: upgrade failed');
       if (!socket.destroyed) rejectUpgrade(socket, 500, 'internal error');
