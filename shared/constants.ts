@@ -99,6 +99,8 @@ export const Routes = Object.freeze({
   FEED_SOCKET: '/post/feed/posted',
   /** The same feed as Server-Sent Events (`text/event-stream`). */
   FEED_EVENTS: '/post/feed/events',
+  /** GraphQL over HTTP (queries, mutations) and over WebSocket (graphql-ws, subscriptions). */
+  GRAPHQL: '/graphql',
   POST_CREATE: '/post/create',
   POST_GET: '/post/get/',
   FEED: '/post/feed',

@@ -53,7 +53,8 @@ function postJson(p: Post) {
   return { id: p.id, text: p.text, author_user_id: p.authorId, cursor: p.cursor, createdAt: p.createdAt };
 }
 
-function userParam(param: string): string {
+/** A user id from a path segment or an argument: percent-decoded, then checked against the id pattern (400 otherwise). */
+export function userParam(param: string): string {
   let id: string;
   try {
     id = decodeURIComponent(param);
@@ -78,10 +79,7 @@ export function apiRoutes({ store, relay, metrics, postsPerUserPerMinute }: ApiD
       prefix: false,
       method: 'POST',
       async handle(req, res, userId) {
-        const text = checkPostText((await readJsonObject(req))['text']);
-        const post = await createPost(store, userId, text, postsPerUserPerMinute);
-        metrics.postsCreated.inc();
-        relay.wake();
+        const post = await createPost({ store, relay, metrics, postsPerUserPerMinute }, userId, (await readJsonObject(req))['text']);
         sendJson(res, 200, { id: post.id, cursor: post.cursor, createdAt: post.createdAt });
       },
     },
@@ -90,10 +88,7 @@ export function apiRoutes({ store, relay, metrics, postsPerUserPerMinute }: ApiD
       prefix: true,
       method: 'GET',
       async handle(_req, res, _userId, param) {
-        if (!UUID.test(param)) throw new HttpError(400, `post id "${param.slice(0, 64)}" is not a UUID`);
-        const post = await store.getPost(param);
-        if (!post) throw new HttpError(404, `post ${param} not found`);
-        sendJson(res, 200, postJson(post));
+        sendJson(res, 200, postJson(await getPost(store, param)));
       },
     },
     {
@@ -127,14 +122,26 @@ export function apiRoutes({ store, relay, metrics, postsPerUserPerMinute }: ApiD
   ];
 }
 
-/** Creates a post; 429 with Retry-After (seconds) when the author is over the limit. */
-async function createPost(store: FeedStore, userId: string, text: string, postsPerMinute: number): Promise<Post> {
+/** Checks the text and creates the post (every transport's write path); 429 with Retry-After (seconds) when the author is over the limit. */
+export async function createPost(deps: ApiDeps, userId: string, text: unknown): Promise<Post> {
+  let post: Post;
   try {
-    return await store.createPost(userId, text, postsPerMinute);
+    post = await deps.store.createPost(userId, checkPostText(text), deps.postsPerUserPerMinute);
   } catch (e) {
     if (e instanceof PostRateLimited) throw new HttpError(429, e.message, { 'retry-after': String(Math.ceil(e.retryAfterMs / 1000)) });
     throw e;
   }
+  deps.metrics.postsCreated.inc();
+  deps.relay.wake();
+  return post;
+}
+
+/** Post `id` (a UUID; 400 otherwise), or 404. */
+export async function getPost(store: FeedStore, id: string): Promise<Post> {
+  if (!UUID.test(id)) throw new HttpError(400, `post id "${id.slice(0, 64)}" is not a UUID`);
+  const post = await store.getPost(id);
+  if (!post) throw new HttpError(404, `post ${id} not found`);
+  return post;
 }
 
 /** Finds the route of `path`: the route and its parameter, 405 with Allow when only the method differs, else undefined. */

@@ -5,17 +5,14 @@ import type { Logger } from 'pino';
 import { Routes } from '../../../shared/index.js';
 import { AuthError, tokenFromRequest, type Principal, type TokenVerifier } from '../auth/jwt.js';
 import type { FeedMetrics } from '../metrics.js';
-import type { FeedSocketHub } from '../ws/hub.js';
+import type { FeedGraphql } from '../graphql/server.js';
+import { CURSOR, SUBSCRIPTION_CAP_RETRY_AFTER_S, type FeedSocketHub } from '../ws/hub.js';
 import { FeedSocketServer } from '../ws/socket.js';
 import { startEventStream } from '../sse/stream.js';
 import { matchRoute, type ApiRoute } from './api.js';
 import { HttpError, sendJson } from './respond.js';
 
-/** `?since=` is a cursor: a decimal bigint. */
-const CURSOR = /^\d{1,19}$/;
 
-/** Retry-After (seconds) of a subscription refused by the per-user cap: a slot frees when one of the user's own streams closes. */
-export const SUBSCRIPTION_CAP_RETRY_AFTER_S = 5;
 
 /** The request target as a URL; undefined when it cannot be one (e.g. `//[`, which `new URL` rejects). */
 function requestUrl(req: IncomingMessage): URL | undefined {
@@ -39,6 +36,8 @@ export interface FeedHttpServerProps {
   readonly log: Logger;
   readonly readiness: () => Promise<ReadinessReport>;
   readonly draining: () => boolean;
+  /** GraphQL at /graphql (HTTP and graphql-ws). @default none: /graphql is 404 */
+  readonly graphql?: FeedGraphql;
   /** Whether the replica queue exists and receives the feed: until then an upgrade could not be "subscribed" and is refused. */
   readonly subscribed: () => boolean;
 }
@@ -114,6 +113,13 @@ async function authenticateOr401(verify: TokenVerifier, req: IncomingMessage, ur
   }
 }
 
+/** graphql-ws: the replica must be serving the feed; the token is checked at connection_init, the cap per subscription. */
+function upgradeGraphql(props: FeedHttpServerProps, graphql: FeedGraphql, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  if (props.draining()) return rejectUpgrade(socket, 503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
+  if (!props.subscribed()) return rejectUpgrade(socket, 503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
+  graphql.upgrade(req, socket, head);
+}
+
 export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer {
   let inFlight = 0;
   const { metrics, log } = props;
@@ -151,12 +157,17 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
       await eventStream(req, res, url);
       return 'events';
     }
-    const hit = matchRoute(props.routes, method, path);
-    if (!hit) throw new HttpError(404, `no route ${method} ${path}`);
+    const graphql = path === Routes.GRAPHQL ? props.graphql : undefined;
+    const hit = graphql === undefined ? matchRoute(props.routes, method, path) : undefined;
+    if (!hit && !graphql) throw new HttpError(404, `no route ${method} ${path}`);
     if (props.draining()) throw new HttpError(503, 'replica is shutting down; retry on another replica', { connection: 'close', 'retry-after': '1' });
     const principal = await authenticateOr401(props.verify, req, url);
-    await hit.route.handle(req, res, principal.userId, hit.param, url);
-    return hit.route.path;
+    if (graphql) {
+      await graphql.http(req, res, principal.userId);
+      return Routes.GRAPHQL;
+    }
+    await hit!.route.handle(req, res, principal.userId, hit!.param, url);
+    return hit!.route.path;
   }
 
   const server = createServer((req, res) => {
@@ -187,6 +198,7 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
     const url = requestUrl(req);
     void (async () => {
       if (url === undefined) return rejectUpgrade(socket, 400, 'the request target is not a valid URL path');
+      if (url.pathname === Routes.GRAPHQL && props.graphql) return upgradeGraphql(props, props.graphql, req, socket, head);
       if (url.pathname !== Routes.FEED_SOCKET) return rejectUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
       let admitted: Admitted;
       try {

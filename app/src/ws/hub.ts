@@ -17,6 +17,12 @@ import type { FeedStore } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';
 import { toFrame, type FeedFrame } from './frame.js';
 
+/** A cursor as clients pass it back (`since`, Last-Event-ID): a decimal bigint. */
+export const CURSOR = /^\d{1,19}$/;
+
+/** Retry-After (seconds) of a subscription refused by the per-user cap: a slot frees when one of the user's own subscriptions ends. */
+export const SUBSCRIPTION_CAP_RETRY_AFTER_S = 5;
+
 /** Longest a timer may be set for (setTimeout overflows above 2^31-1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
