@@ -148,6 +148,12 @@ function rawRequest(base: string, req: HostileRequest): Promise<{ status: number
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const r = request({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers: req.headers, timeout: 15_000, agent: false }, (res) => {
+      if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+        // A valid token opened the feed's event stream, which never ends: the answer is its head.
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), body: '' });
+        r.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
@@ -242,7 +248,7 @@ describe('random and hostile requests', () => {
       { numRuns: FUZZ_RUNS, seed: Number(process.env['FEED_FUZZ_SEED'] ?? Date.now() % 2 ** 31) },
     );
     assert.ok(!out.failed, `${fc.defaultReportMessage(out)}\n${String((out.errorInstance as Error | undefined)?.message)}`);
-    console.log(`# hostile requests: ${sent} sent (${FUZZ_RUNS} runs plus shrinking), no 5xx`);
+    console.log(`# hostile requests: ${sent} sent to a replica process, no 5xx`);
     assert.ok(child.process.running, `the replica exited; see ${child.logFile}`);
     assert.equal((await callApi(child.url, 'GET', Routes.HEALTH)).status, 200);
   });
