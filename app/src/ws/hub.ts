@@ -8,10 +8,11 @@
  * The replica queue receives every user's posts (one binding, declared before the server accepts
  * subscribers), so a subscriber is subscribed the moment it is registered: "open" means
  * "subscribed". With `since` the replay is queried after that, live frames are held back until the
- * replay is sent, and the overlap is dropped by postId.
+ * replay is sent, and the overlap is dropped by postId (also live copies that land within
+ * {@link REPLAY_OVERLAP_MS} after the replay).
  */
 import type { Logger } from 'pino';
-import { CloseCodes } from '../../../shared/index.js';
+import { CloseCodes } from '../../../shared/constants.js';
 import type { Principal } from '../auth/jwt.js';
 import type { FeedStore } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';
@@ -25,6 +26,13 @@ export const SUBSCRIPTION_CAP_RETRY_AFTER_S = 5;
 
 /** Longest a timer may be set for (setTimeout overflows above 2^31-1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * How long after a replay its post ids still drop live copies: a post acknowledged just before the
+ * subscriber came back is in the replay, and its fan-out can land after the replay ended (the relay
+ * publishes asynchronously). Clients dedupe by postId anyway; this keeps that the exception.
+ */
+export const REPLAY_OVERLAP_MS = 30_000;
 
 /** How long a closed subscriber may take to acknowledge before its transport is torn down. */
 const CLOSE_GRACE_MS = 5000;
@@ -69,6 +77,9 @@ export interface FeedSocketHubProps {
 export class Subscriber {
   /** Live frames held back while the replay is being sent; undefined once live. */
   held: FeedFrame[] | undefined;
+  /** Post ids the replay sent, for {@link REPLAY_OVERLAP_MS} after it. */
+  replayed: Set<string> | undefined;
+  overlap: NodeJS.Timeout | undefined;
   expiry: NodeJS.Timeout | undefined;
   private resolveGone!: () => void;
   /** Resolves once the transport reported the end. */
@@ -161,6 +172,7 @@ export class FeedSocketHub {
         sub.held.push(frame);
         continue;
       }
+      if (sub.replayed?.has(frame.postId)) continue;
       if (this.send(sub, frame)) {
         this.props.metrics.deliveryLatency.observe(Math.max(0, Date.now() - Date.parse(frame.createdAt)) / 1000);
       }
@@ -196,6 +208,7 @@ export class FeedSocketHub {
     const set = this.byUser.get(sub.userId);
     if (!set?.delete(sub)) return;
     clearTimeout(sub.expiry);
+    clearTimeout(sub.overlap);
     if (set.size === 0) this.byUser.delete(sub.userId);
     this.props.metrics.subscriptions.dec({ transport: sub.transport });
     this.props.log.debug({ userId: sub.userId, transport: sub.transport }, 'feed: unsubscribed');
@@ -217,6 +230,9 @@ export class FeedSocketHub {
     }
     const held = sub.held ?? [];
     sub.held = undefined;
+    sub.replayed = replayed;
+    sub.overlap = setTimeout(() => (sub.replayed = undefined), REPLAY_OVERLAP_MS);
+    sub.overlap.unref();
     for (const frame of held) if (!replayed.has(frame.postId) && !this.send(sub, frame)) return;
   }
 
