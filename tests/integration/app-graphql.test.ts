@@ -107,6 +107,8 @@ describe('GraphQL over HTTP', () => {
     assert.equal((await gql(token, '{ feed { id ')).status, 400, 'parse error');
     assert.equal((await gql(token, '{ nope }')).status, 400, 'validation error');
     assert.equal((await gql(token, POST_ADDED)).status, 400, 'a subscription over HTTP');
+    const wide = `{ ${Array.from({ length: 200 }, (_, i) => `f${i}: feed(limit: 100) { id }`).join(' ')} }`;
+    assert.equal((await gql(token, wide)).status, 400, 'two hundred aliases');
     const cases: Array<[string, string, Record<string, unknown>, number]> = [
       ['NUL in text', 'mutation ($t: String!) { createPost(text: $t) { id } }', { t: 'a\u0000b' }, 400],
       ['bad post id', 'query { post(id: "x") { id } }', {}, 400],

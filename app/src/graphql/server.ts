@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, execute, parse, validate, type DocumentNode, type ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, execute, parse, validate, visit, type DocumentNode, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -19,6 +19,12 @@ import { feedSchema } from './schema.js';
 
 /** Name of this transport in metrics and logs. */
 export const GRAPHQL_TRANSPORT = 'graphql';
+
+/**
+ * Most fields one document may select: the schema has no recursion, so breadth (aliases: a thousand
+ * `feed(limit: 100)` in one 64 KiB body) is the way one request could cost a thousand.
+ */
+export const MAX_GRAPHQL_FIELDS = 100;
 
 /** Largest graphql-ws message a client may send (subscribe messages are small). */
 const MAX_GRAPHQL_WS_MESSAGE_BYTES = 64 * 1024;
@@ -165,6 +171,9 @@ export class FeedGraphql {
     } catch (e) {
       return sendJson(res, 400, { errors: [{ message: (e as GraphQLError).message }], error: (e as GraphQLError).message });
     }
+    let fields = 0;
+    visit(document, { [Kind.FIELD]: () => void fields++ });
+    if (fields > MAX_GRAPHQL_FIELDS) throw new HttpError(400, `the document selects ${fields} fields; at most ${MAX_GRAPHQL_FIELDS} per request`);
     const invalid = validate(this.schema, document);
     if (invalid.length > 0) return sendJson(res, 400, { errors: invalid.map((e) => ({ message: e.message })), error: invalid[0]!.message });
     if (document.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'subscription')) {
