@@ -47,6 +47,8 @@ export const APP_SETTINGS = Object.freeze({
   [AppEnv.LOG_LEVEL]: fromSpec('app.logLevel'),
   [AppEnv.AMQP_HEARTBEAT_SECONDS]: fromSpec('haproxy.amqpHeartbeatSeconds'),
   [AppEnv.JWKS_URL]: fromSpec('app.jwksUrl'),
+  [AppEnv.POSTS_PER_USER_PER_MINUTE]: fromSpec('app.limits.postsPerMinute'),
+  [AppEnv.SUBSCRIPTIONS_PER_USER]: fromSpec('app.limits.subscriptionsPerUser'),
   [AppEnv.REPLAY_LIMIT]: { schema: intField({ doc: 'Most posts one `?since=` replay sends before closing with 4009 (replay truncated).', default: 1000, min: 1, max: 100_000 }) },
   [AppEnv.WS_PING_INTERVAL_MS]: { schema: intField({ doc: 'WebSocket ping interval; a socket that misses one pong is terminated.', default: 30_000, min: 100, max: 3600_000 }) },
   [AppEnv.WS_MAX_BUFFERED_BYTES]: {

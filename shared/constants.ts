@@ -125,6 +125,10 @@ export const AMQP_PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0
 /** HTTP routes of the feed app (wire contract). */
 export const Routes = Object.freeze({
   FEED_SOCKET: '/post/feed/posted',
+  /** The same feed as Server-Sent Events (`text/event-stream`). */
+  FEED_EVENTS: '/post/feed/events',
+  /** GraphQL over HTTP (queries, mutations) and over WebSocket (graphql-ws, subscriptions). */
+  GRAPHQL: '/graphql',
   POST_CREATE: '/post/create',
   POST_GET: '/post/get/',
   FEED: '/post/feed',
@@ -137,6 +141,8 @@ export const Routes = Object.freeze({
 
 /** WebSocket close codes the app uses; clients reconnect on all of them. */
 export const CloseCodes = Object.freeze({
+  /** The client sent data on a server-to-client stream (anything but pong and close): fix the client. */
+  POLICY_VIOLATION: 1008,
   /** Server going away for a restart: reconnect (to another replica) with `since`. */
   SERVICE_RESTART: 1012,
   /** The token's `exp` passed while connected: reconnect with a fresh token. */
@@ -174,6 +180,8 @@ export const AppEnv = Object.freeze({
   REPLICA_STALE_MS: 'REPLICA_STALE_MS',
   CANARY_INTERVAL_MS: 'CANARY_INTERVAL_MS',
   CANARY_TIMEOUT_MS: 'CANARY_TIMEOUT_MS',
+  POSTS_PER_USER_PER_MINUTE: 'POSTS_PER_USER_PER_MINUTE',
+  SUBSCRIPTIONS_PER_USER: 'SUBSCRIPTIONS_PER_USER',
 } as const);
 
 /** Kubernetes object names derived from the stack name; charts and the chaos suite share them. */

@@ -11,6 +11,10 @@ import { z } from 'zod';
 import { FIRST_VERSION_WITHOUT_MIRRORING, LOG_LEVELS, PartitionHandling, POLICY_NAME, POLICY_PATTERN, Ports, QueueMode, REPLICA_QUEUE_PREFIX } from './constants.js';
 import { asGroup, boolField, enumField, fieldAt, fieldMeta, fields, group, intField, portField, stringField } from './schema-fields.js';
 
+/** Highest per-user limits (what benches set to take the limits out of their measurements). */
+export const MAX_POSTS_PER_MINUTE = 1_000_000;
+export const MAX_SUBSCRIPTIONS_PER_USER = 10_000;
+
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const QUANTITY_FIX = 'use e.g. "500m", "1", "512Mi" or "8Gi"';
@@ -190,6 +194,20 @@ const AppSchema = group('The feed app.', {
   prefetch: intField({ doc: 'Consumer prefetch per replica.', default: 200, min: 1, max: 65_535 }),
   jwksUrl: stringField({ doc: 'JWKS URL to verify tokens with instead of the shared HS256 secret; empty for the secret.', default: '', pattern: /^$|^https?:\/\/\S+$/, problem: 'is not an http(s) URL', fix: 'give the JWKS endpoint URL, or leave it empty to use the HS256 secret' }),
   logLevel: enumField({ doc: 'Log level of the feed app (pino).', values: LOG_LEVELS, default: 'info' }),
+  limits: group('What one user may do, so one user cannot hurt the rest.', {
+    postsPerMinute: intField({
+      doc: 'Posts one user may create in any 60 s, across all replicas (counted in PostgreSQL, in the post\'s transaction); beyond it `POST /post/create` answers 429 with `Retry-After`.',
+      default: 100,
+      min: 1,
+      max: MAX_POSTS_PER_MINUTE,
+    }),
+    subscriptionsPerUser: intField({
+      doc: 'Feed sockets, event streams and GraphQL subscriptions one user may hold on one replica; beyond it the upgrade or stream is refused with 429 and `Retry-After`.',
+      default: 10,
+      min: 1,
+      max: MAX_SUBSCRIPTIONS_PER_USER,
+    }),
+  }),
 });
 
 function checkExternalUrl(value: string): { problem: string; fix: string } | undefined {

@@ -13,7 +13,8 @@ import type { FeedAppConfig } from './config.js';
 import { migrate } from './db/migrations.js';
 import { ReplicaRegistry } from './db/replicas.js';
 import { createPool, FeedStore } from './db/store.js';
-import { apiRoutes } from './http/api.js';
+import { FeedGraphql } from './graphql/server.js';
+import { apiRoutes, type ApiDeps } from './http/api.js';
 import { createFeedHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
 import { OutboxRelay } from './outbox/relay.js';
@@ -131,6 +132,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     replayLimit: config.replayLimit,
     pingIntervalMs: config.wsPingIntervalMs,
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    maxPerUser: config.subscriptionsPerUser,
   });
   const consumer = new ReplicaConsumer({
     amqp,
@@ -189,8 +191,10 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
 
   let draining = false;
   const verify = createTokenVerifier(config);
+  const api: ApiDeps = { store, relay, metrics, postsPerUserPerMinute: config.postsPerUserPerMinute };
   const http = createFeedHttpServer({
-    routes: apiRoutes({ store, relay, metrics }),
+    routes: apiRoutes(api),
+    graphql: new FeedGraphql({ ...api, hub, verify, log }),
     verify,
     hub,
     metrics,

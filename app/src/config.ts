@@ -53,6 +53,10 @@ export interface FeedAppConfig {
   readonly canaryIntervalMs: number;
   /** Bound on a canary's confirm and delivery, and on the AMQP connect and setup waits. */
   readonly canaryTimeoutMs: number;
+  /** Posts one user may create in any 60 s, across replicas. */
+  readonly postsPerUserPerMinute: number;
+  /** Sockets + event streams + subscriptions one user may hold on this replica. */
+  readonly subscriptionsPerUser: number;
 }
 
 /** A configuration variable is missing or wrong; the message names it and the fix. */
@@ -178,5 +182,7 @@ export function configFromEnv(env: Env = process.env): FeedAppConfig {
     replicaStaleMs,
     canaryIntervalMs: int(env, AppEnv.CANARY_INTERVAL_MS),
     canaryTimeoutMs: int(env, AppEnv.CANARY_TIMEOUT_MS),
+    postsPerUserPerMinute: int(env, AppEnv.POSTS_PER_USER_PER_MINUTE),
+    subscriptionsPerUser: int(env, AppEnv.SUBSCRIPTIONS_PER_USER),
   };
 }

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface FeedMetrics {
   readonly registry: Registry;
   readonly connections: Gauge;
+  readonly subscriptions: Gauge<'transport'>;
   readonly deliveries: Counter;
   readonly deliveryLatency: Histogram;
   readonly outboxBacklog: Gauge;
@@ -31,7 +32,8 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
   return {
     registry,
     connections: new Gauge({ name: 'feed_ws_connections', help: 'Open feed WebSockets', registers }),
-    deliveries: new Counter({ name: 'feed_deliveries_total', help: 'Frames handed to local WebSockets (live and replay)', registers }),
+    subscriptions: new Gauge({ name: 'feed_subscriptions', help: 'Open feed subscriptions by transport (ws, sse, graphql)', labelNames: ['transport'] as const, registers }),
+    deliveries: new Counter({ name: 'feed_deliveries_total', help: 'Frames handed to local subscribers of every transport (live and replay)', registers }),
     deliveryLatency: new Histogram({
       name: 'feed_delivery_latency_seconds',
       help: 'Post createdAt to hand-off to the local socket, live deliveries only',
@@ -55,7 +57,7 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
     consumerCancels: new Counter({ name: 'feed_amqp_consumer_cancels_total', help: 'Broker-side consumer cancels (mirror failover, queue deleted) recovered by re-subscribing', registers }),
     postsCreated: new Counter({ name: 'feed_posts_created_total', help: 'Posts stored', registers }),
     httpRequests: new Counter({ name: 'feed_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers }),
-    socketCloses: new Counter({ name: 'feed_ws_closes_total', help: 'Server-initiated socket closes by reason', labelNames: ['reason'] as const, registers }),
+    socketCloses: new Counter({ name: 'feed_ws_closes_total', help: 'Server-initiated ends of subscriptions (every transport) by reason', labelNames: ['reason'] as const, registers }),
     replicaQueuesReaped: new Counter({ name: 'feed_replica_queues_reaped_total', help: 'Queues of dead replicas (stale heartbeat, no consumer) this replica deleted', registers }),
     replicaReapsDeferred: new Counter({ name: 'feed_replica_reaps_deferred_total', help: 'Stale replicas whose queue was kept because it still had a consumer', registers }),
     queueLosses: new Counter({ name: 'feed_replica_queue_losses_total', help: "This replica's queue found deleted (reaped or expired); local sockets closed to replay", registers }),

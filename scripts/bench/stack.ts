@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppEnv, DEFAULT_SPEC, QueueMode, Routes, waitFor, type FeedkitSpec } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, MAX_POSTS_PER_MINUTE, MAX_SUBSCRIPTIONS_PER_USER, QueueMode, Routes, waitFor, type FeedkitSpec } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from '../local/haproxy.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { freePort } from '../local/ports.js';
@@ -157,6 +157,9 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
           [AppEnv.QUEUE_MODE]: opts.mode,
           [AppEnv.LOG_LEVEL]: 'warn',
           [AppEnv.SHUTDOWN_TIMEOUT_MS]: '10000',
+          // Benches drive few authors at full speed and many sockets per user: the per-user limits would measure themselves.
+          [AppEnv.POSTS_PER_USER_PER_MINUTE]: String(MAX_POSTS_PER_MINUTE),
+          [AppEnv.SUBSCRIPTIONS_PER_USER]: String(MAX_SUBSCRIPTIONS_PER_USER),
           ...opts.env,
         },
       });

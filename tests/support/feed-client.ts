@@ -31,7 +31,7 @@ export class FeedClient {
     const ws = new WebSocket(url, { headers });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new FeedClient(ws)));
-      ws.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
+      ws.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0, res.headers)));
       ws.once('error', reject);
     });
   }
@@ -61,7 +61,10 @@ export class FeedClient {
 }
 
 export class UpgradeRefused extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly headers: Readonly<Record<string, string | string[] | undefined>> = {},
+  ) {
     super(`upgrade refused with HTTP ${status}`);
   }
 }

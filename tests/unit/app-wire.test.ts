@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloseCodes, QueueMode, Routes } from '../../shared/index.js';
-import { apiRoutes, matchRoute } from '../../app/src/http/api.js';
+import { apiRoutes, checkPostText, matchRoute } from '../../app/src/http/api.js';
 import { HttpError } from '../../app/src/http/respond.js';
 import { AuthError, createTokenVerifier, signToken, tokenFromRequest } from '../../app/src/auth/jwt.js';
 import { parseFrame, toFrame } from '../../app/src/ws/frame.js';
 import { consumerArguments } from '../../app/src/amqp/topology.js';
 
 // Handlers are never called here: matching needs only paths and methods.
-const routes = apiRoutes({ store: undefined as never, relay: undefined as never, metrics: undefined as never });
+const routes = apiRoutes({ store: undefined as never, relay: undefined as never, metrics: undefined as never, postsPerUserPerMinute: 1 });
 const SECRET = 'k'.repeat(40);
 
 describe('routes', () => {
@@ -29,6 +29,31 @@ describe('routes', () => {
 
   it('GIVEN a known path with the wrong method WHEN matched THEN 405 names the allowed method', () => {
     assert.throws(() => matchRoute(routes, 'DELETE', `${Routes.FRIEND_SET}bob`), (e: unknown) => e instanceof HttpError && e.status === 405 && e.headers['allow'] === 'PUT');
+  });
+});
+
+describe('post text', () => {
+  const status = (text: unknown) => {
+    try {
+      checkPostText(text);
+      return 200;
+    } catch (e) {
+      return (e as HttpError).status;
+    }
+  };
+
+  it('GIVEN text PostgreSQL or UTF-8 cannot hold WHEN checked THEN it is a 400 naming the problem', () => {
+    for (const bad of ['a\u0000b', 'x\uD800', '\uDC00y', 'a\uDBFFb\uDFFF'.slice(0, 3)]) assert.equal(status(bad), 400, JSON.stringify(bad));
+    assert.throws(() => checkPostText('a\u0000'), /NUL character .* index 1/);
+    assert.throws(() => checkPostText('ok \uD83D'), /lone UTF-16 surrogate .* at index 3/);
+  });
+
+  it('GIVEN valid text with astral characters WHEN checked THEN it passes, and length counts code points', () => {
+    assert.equal(checkPostText('hi \uD83D\uDE00'), 'hi \uD83D\uDE00');
+    assert.equal(status('\uD83D\uDE00'.repeat(4000)), 200);
+    assert.equal(status('x'.repeat(4001)), 413);
+    assert.equal(status(42), 400);
+    assert.equal(status('  '), 400);
   });
 });
 

@@ -29,6 +29,8 @@ describe('feed app chart', () => {
       [AppEnv.PREFETCH]: '200',
       [AppEnv.LOG_LEVEL]: 'info',
       [AppEnv.AMQP_HEARTBEAT_SECONDS]: '30',
+      [AppEnv.POSTS_PER_USER_PER_MINUTE]: '100',
+      [AppEnv.SUBSCRIPTIONS_PER_USER]: '10',
     });
   });
 

@@ -96,6 +96,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE replicas ADD COLUMN routing text;
     `,
   },
+  {
+    version: 7,
+    name: 'posts per user per minute',
+    sql: `
+      -- The creation times of each author's posts in the last minute (a sliding log, at most the
+      -- limit long). Upserted in the post's statement: the row lock serialises one author's posts
+      -- across replicas, so the limit is exact, and a post that fails leaves no stamp behind.
+      CREATE TABLE post_rate (
+        author_id  text PRIMARY KEY,
+        stamps     timestamptz[] NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the migration advisory lock ("feedmig" in ASCII). */

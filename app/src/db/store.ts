@@ -52,6 +52,18 @@ export function createPool(databaseUrl: string, password: string | undefined, ma
   });
 }
 
+/** The author already created `limit` posts in the last 60 s; nothing was stored. */
+export class PostRateLimited extends Error {
+  constructor(
+    readonly limit: number,
+    /** When the oldest of those posts leaves the window. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`at most ${limit} posts per minute; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+    this.name = 'PostRateLimited';
+  }
+}
+
 export class FeedStore {
   constructor(readonly pool: pg.Pool) {}
 
@@ -60,15 +72,27 @@ export class FeedStore {
    * one transaction and one round trip: the order lock is held only while the statement runs,
    * not across client round trips (with four round trips under it, inserts topped out near
    * 300 posts/s on the 2-core twin).
+   *
+   * The same statement enforces `postsPerMinute`: it upserts the author's sliding log of post times
+   * (`post_rate`), which fails its WHERE when the last 60 s already hold the limit; then nothing is
+   * inserted and {@link PostRateLimited} is thrown. The upsert's row lock serialises one author's
+   * posts across replicas until commit, so the limit is exact (the clock is the database's).
    */
-  async createPost(authorId: string, text: string): Promise<Post> {
-    // Followers are read before the lock; the lock is taken before the identity value is drawn;
-    // both inserts run to completion and commit with the statement.
+  async createPost(authorId: string, text: string, postsPerMinute = Number.MAX_SAFE_INTEGER): Promise<Post> {
+    // The rate row is locked first, then (only when admitted) the order lock; followers are read
+    // before the lock; the lock is taken before the identity value is drawn; every insert runs to
+    // completion and commits with the statement.
     const { rows } = await this.pool.query<PostRow>(
-      `WITH followers AS (
+      `WITH rate AS (
+         INSERT INTO post_rate AS r (author_id, stamps) VALUES ($2, ARRAY[now()])
+         ON CONFLICT (author_id) DO UPDATE
+           SET stamps = ARRAY(SELECT s FROM unnest(r.stamps) s WHERE s > now() - interval '1 minute') || now()
+           WHERE (SELECT count(*) FROM unnest(r.stamps) s WHERE s > now() - interval '1 minute') < $5::bigint
+         RETURNING 1 AS admitted
+       ), followers AS (
          SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') AS ids FROM friends WHERE friend_id = $2
        ), ordered AS (
-         SELECT pg_advisory_xact_lock($4::bigint) AS locked, ids FROM followers
+         SELECT pg_advisory_xact_lock($4::bigint) AS locked, ids FROM followers, rate
        ), p AS (
          INSERT INTO posts (id, author_id, text) SELECT $1, $2, $3 FROM ordered
          RETURNING id, author_id, text, cursor, created_at
@@ -76,10 +100,20 @@ export class FeedStore {
          INSERT INTO outbox (post_cursor, follower_ids) SELECT p.cursor, ordered.ids FROM p, ordered
        )
        SELECT ${POST_COLUMNS} FROM p`,
-      [randomUUID(), authorId, text, POST_ORDER_LOCK_KEY],
+      [randomUUID(), authorId, text, POST_ORDER_LOCK_KEY, postsPerMinute],
     );
-    if (rows[0] === undefined) throw new Error('createPost: the insert returned no row');
+    if (rows[0] === undefined) throw new PostRateLimited(postsPerMinute, await this.rateRetryAfterMs(authorId));
     return toPost(rows[0]);
+  }
+
+  /** Milliseconds until the oldest post of the author's last minute leaves the window (at least 1 s). */
+  private async rateRetryAfterMs(authorId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ ms: string | null }>(
+      `SELECT ceil(extract(epoch FROM min(s) + interval '1 minute' - now()) * 1000)::text AS ms
+       FROM post_rate r, unnest(r.stamps) s WHERE r.author_id = $1 AND s > now() - interval '1 minute'`,
+      [authorId],
+    );
+    return Math.max(1000, Number(rows[0]?.ms ?? 0));
   }
 
   async getPost(id: string): Promise<Post | undefined> {

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Routes } from '../../../shared/constants.js';
 import { ID_PATTERN } from '../config.js';
-import type { FeedStore, Post } from '../db/store.js';
+import { PostRateLimited, type FeedStore, type Post } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';
 import type { OutboxRelay } from '../outbox/relay.js';
 import { HttpError, readJsonObject, sendJson } from './respond.js';
@@ -19,6 +19,24 @@ export interface ApiDeps {
   readonly store: FeedStore;
   readonly relay: OutboxRelay;
   readonly metrics: FeedMetrics;
+  /** Posts one user may create in any 60 s (across replicas). */
+  readonly postsPerUserPerMinute: number;
+}
+
+/** NUL (PostgreSQL text cannot hold it) or a UTF-16 surrogate without its pair (not encodable as UTF-8). */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Checks post text; the problems are told apart so a client can fix its input. */
+export function checkPostText(text: unknown): string {
+  if (typeof text !== 'string') throw new HttpError(400, 'text is required and must be a string');
+  if (text.trim() === '') throw new HttpError(400, 'text must not be empty');
+  const bad = UNSTORABLE.exec(text);
+  if (bad) {
+    const what = bad[0] === '\u0000' ? 'a NUL character (\\u0000)' : 'a lone UTF-16 surrogate (not valid Unicode)';
+    throw new HttpError(400, `text holds ${what} at index ${bad.index}; remove it`);
+  }
+  if ([...text].length > MAX_POST_TEXT) throw new HttpError(413, `text is longer than ${MAX_POST_TEXT} characters`);
+  return text;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, userId: string, param: string, url: URL) => Promise<void>;
@@ -35,8 +53,14 @@ function postJson(p: Post) {
   return { id: p.id, text: p.text, author_user_id: p.authorId, cursor: p.cursor, createdAt: p.createdAt };
 }
 
-function userParam(param: string): string {
-  const id = decodeURIComponent(param);
+/** A user id from a path segment or an argument: percent-decoded, then checked against the id pattern (400 otherwise). */
+export function userParam(param: string): string {
+  let id: string;
+  try {
+    id = decodeURIComponent(param);
+  } catch {
+    throw new HttpError(400, `user_id "${param.slice(0, 64)}" is not valid percent-encoding`);
+  }
   if (!ID_PATTERN.test(id)) throw new HttpError(400, `user_id "${id.slice(0, 64)}" is not a valid user id (letters, digits, _ . @ : -, at most 128)`);
   return id;
 }
@@ -48,21 +72,14 @@ function intParam(url: URL, name: string, dflt: number, min: number, max: number
   return Number(raw);
 }
 
-export function apiRoutes({ store, relay, metrics }: ApiDeps): ApiRoute[] {
+export function apiRoutes({ store, relay, metrics, postsPerUserPerMinute }: ApiDeps): ApiRoute[] {
   return [
     {
       path: Routes.POST_CREATE,
       prefix: false,
       method: 'POST',
       async handle(req, res, userId) {
-        const body = await readJsonObject(req);
-        const text = body['text'];
-        if (typeof text !== 'string') throw new HttpError(400, 'text is required and must be a string');
-        if (text.trim() === '') throw new HttpError(400, 'text must not be empty');
-        if ([...text].length > MAX_POST_TEXT) throw new HttpError(413, `text is longer than ${MAX_POST_TEXT} characters`);
-        const post = await store.createPost(userId, text);
-        metrics.postsCreated.inc();
-        relay.wake();
+        const post = await createPost({ store, relay, metrics, postsPerUserPerMinute }, userId, (await readJsonObject(req))['text']);
         sendJson(res, 200, { id: post.id, cursor: post.cursor, createdAt: post.createdAt });
       },
     },
@@ -71,10 +88,7 @@ export function apiRoutes({ store, relay, metrics }: ApiDeps): ApiRoute[] {
       prefix: true,
       method: 'GET',
       async handle(_req, res, _userId, param) {
-        if (!UUID.test(param)) throw new HttpError(400, `post id "${param.slice(0, 64)}" is not a UUID`);
-        const post = await store.getPost(param);
-        if (!post) throw new HttpError(404, `post ${param} not found`);
-        sendJson(res, 200, postJson(post));
+        sendJson(res, 200, postJson(await getPost(store, param)));
       },
     },
     {
@@ -106,6 +120,28 @@ export function apiRoutes({ store, relay, metrics }: ApiDeps): ApiRoute[] {
       },
     },
   ];
+}
+
+/** Checks the text and creates the post (every transport's write path); 429 with Retry-After (seconds) when the author is over the limit. */
+export async function createPost(deps: ApiDeps, userId: string, text: unknown): Promise<Post> {
+  let post: Post;
+  try {
+    post = await deps.store.createPost(userId, checkPostText(text), deps.postsPerUserPerMinute);
+  } catch (e) {
+    if (e instanceof PostRateLimited) throw new HttpError(429, e.message, { 'retry-after': String(Math.ceil(e.retryAfterMs / 1000)) });
+    throw e;
+  }
+  deps.metrics.postsCreated.inc();
+  deps.relay.wake();
+  return post;
+}
+
+/** Post `id` (a UUID; 400 otherwise), or 404. */
+export async function getPost(store: FeedStore, id: string): Promise<Post> {
+  if (!UUID.test(id)) throw new HttpError(400, `post id "${id.slice(0, 64)}" is not a UUID`);
+  const post = await store.getPost(id);
+  if (!post) throw new HttpError(404, `post ${id} not found`);
+  return post;
 }
 
 /** Finds the route of `path`: the route and its parameter, 405 with Allow when only the method differs, else undefined. */
