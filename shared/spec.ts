@@ -95,7 +95,7 @@ const RabbitmqSchema = asGroup(
     image: image('RabbitMQ', 'docker.io/library/rabbitmq', '3.13.7-management'),
     version: stringField({ doc: 'RabbitMQ server version the image runs (major.minor.patch); drives the `ha-mode` guard.', default: '3.13.7', pattern: VERSION, problem: 'is not a version', fix: 'use major.minor.patch such as "3.13.7"' }),
     replicas: intField({
-      doc: 'Number of cluster nodes; odd, at least 3, so `pause_minority` keeps a majority.',
+      doc: 'Number of cluster nodes; odd, at least 3, so a majority (quorum queues, `pause_minority`, autoheal\'s winner) survives one lost node.',
       default: 3,
       min: 3,
       max: 9,
@@ -106,11 +106,13 @@ const RabbitmqSchema = asGroup(
     partitionHandling: enumField({
       doc: 'What a node does when it finds the cluster was split (`cluster_partition_handling`): `pause_minority` (the side without a majority stops serving; a suspended-then-resumed node is not caught) or `autoheal` (when the split ends the losing side restarts; during a split both sides serve). README "Partitions and hung nodes" says what each risks.',
       values: [PartitionHandling.PAUSE_MINORITY, PartitionHandling.AUTOHEAL],
-      default: PartitionHandling.PAUSE_MINORITY,
+      // Chosen by chaos evidence (README "Partitions and hung nodes"): pause_minority left a resumed node split until a human restarted it.
+      default: PartitionHandling.AUTOHEAL,
     }),
     netTicktimeSeconds: intField({
       doc: 'Erlang `net_ticktime`: a peer that sends nothing for about this long (up to 25 % more) is declared down, which ends a hung mirror\'s block on confirms. Lower detects a hung node sooner but risks false partitions on a slow network.',
-      default: 60,
+      // Erlang's default is 60 s; 15 s (Red Hat OpenStack's default too) bounds a hung mirror's block on confirms to ~15-19 s.
+      default: 15,
       min: 10,
       max: 600,
     }),

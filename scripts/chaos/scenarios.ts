@@ -43,7 +43,7 @@ export interface ScenarioContext {
   operatorAction?(line: string): void;
   /**
    * Seconds the cluster gets after a heal to become whole by itself before a minority that
-   * pause_minority left running is restarted. @default {@link SELF_HEAL_WINDOW_S}
+   * the cluster did not heal by itself is restarted. @default {@link SELF_HEAL_WINDOW_S}
    */
   readonly selfHealS?: number;
 }
@@ -219,7 +219,7 @@ function pauseAndResumeNode(ctx: ScenarioContext, i: number): Promise<void> {
     held: `paused ${label}`,
     inject: () => target.pauseRabbitNode(i),
     release: () => target.resumeRabbitNode(i),
-    settle: (f) => settleAfterHeal(ctx, f, 'partition left after resume; pause_minority did not pause it'),
+    settle: (f) => settleAfterHeal(ctx, f, 'partition left after resume; the cluster did not heal itself'),
     done: `${label} resumed and the cluster is whole`,
   });
 }
@@ -321,7 +321,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
         held: `partitioned ${target.rabbitLabel(i)}`,
         inject: () => target.partitionRabbitNode(i),
         release: () => target.healPartition(i),
-        settle: (f) => settleAfterHeal(ctx, f, 'partition left after the heal; pause_minority did not pause it'),
+        settle: (f) => settleAfterHeal(ctx, f, 'partition left after the heal; the cluster did not heal itself'),
         done: `partition of ${target.rabbitLabel(i)} healed and the cluster is whole`,
       });
     },
