@@ -23,6 +23,11 @@ export const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
   { what: 'runuser', path: '/usr/sbin/runuser', debianPackage: 'util-linux' },
 ]);
 
+/** Programs the tests run on rendered files besides the twin's: promtool checks the alerting rules. */
+export const CHECK_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
+  { what: 'promtool (Prometheus rule checks)', path: '/usr/bin/promtool', debianPackage: 'prometheus' },
+]);
+
 /** What the chaos suite's `partition` scenario adds: iptables rules and `ss` to find a node's connections. */
 export const PARTITION_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
   { what: 'iptables', path: '/usr/sbin/iptables', debianPackage: 'iptables' },
