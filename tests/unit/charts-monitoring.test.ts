@@ -100,7 +100,7 @@ describe('monitoring', () => {
   it('GIVEN monitoring on WHEN synthesized THEN the dashboard ConfigMap carries the sidecar label and the rendered dashboard JSON', () => {
     const cm = synth(MONITORED).get('ConfigMap', names.grafanaDashboard);
     for (const [k, v] of Object.entries(GRAFANA_DASHBOARD_LABEL)) assert.equal(cm.metadata.labels[k], v);
-    const dashboard = JSON.parse(cm.data[DASHBOARD_KEY]);
+    const dashboard = JSON.parse(cm.data[DASHBOARD_KEY]) as { panels: any[] };
     assert.deepEqual(dashboard, renderFeedDashboard(DEFAULT_SPEC));
     assert.ok(dashboard.panels.length >= 10);
     assert.deepEqual(dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)), dashboardExpressions(DEFAULT_SPEC));
