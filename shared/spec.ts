@@ -262,7 +262,7 @@ const ExposureSchema = asGroup(
 const MonitoringSchema = asGroup(
   'Prometheus Operator and Grafana objects (needs the operator\'s CRDs; off by default so a cluster without them still applies).',
   fields({
-    enabled: boolField({ doc: 'Synthesize ServiceMonitors (app, RabbitMQ, HAProxy), a PrometheusRule with the feed\'s alerts and a Grafana dashboard ConfigMap.', default: false }),
+    enabled: boolField({ doc: 'Synthesize ServiceMonitors (app, HAProxy), a PodMonitor (RabbitMQ nodes), a PrometheusRule with the feed\'s alerts and a Grafana dashboard ConfigMap.', default: false }),
     scrapeIntervalSeconds: intField({ doc: 'Seconds between scrapes.', default: 30, min: 5, max: 300 }),
     selectorLabel: stringField({
       doc: 'A `key=value` label put on the Service/PodMonitors and the PrometheusRule so your Prometheus selects them (kube-prometheus-stack selects `release=<its release name>`); empty for none.',
