@@ -231,7 +231,7 @@ const ExposureSchema = asGroup(
       default: ExposureKind.NONE,
     }),
     host: stringField({ doc: 'Public host name of the feed, e.g. `feed.example.com`; required for `ingress`, optional for `gateway` (the route then matches every host of the listener).', default: '', pattern: HOSTNAME, maxLength: 253, problem: 'is not a DNS host name', fix: 'use a lower-case DNS name such as "feed.example.com"' }),
-    ingressClassName: objectName('IngressClass of the Ingress (`ingress`); the annotations target ingress-nginx.', 'IngressClass'),
+    ingressClassName: objectName('IngressClass of the Ingress (`ingress`); empty for the cluster\'s default class. The annotations target ingress-nginx.', 'IngressClass'),
     tls: group('TLS of the Ingress (`ingress` only; a Gateway terminates TLS on its own listener).', {
       secretName: objectName('Secret of type kubernetes.io/tls holding the certificate; with `clusterIssuer`, the Secret cert-manager writes (default `<name>-app-tls`).', 'Secret'),
       clusterIssuer: objectName('cert-manager ClusterIssuer that issues the certificate (`cert-manager.io/cluster-issuer` annotation); empty for none.', 'ClusterIssuer'),
