@@ -62,15 +62,33 @@ export const HaproxyNames = Object.freeze({
   DEFAULT_RESOLVERS: 'dns',
 } as const);
 
-/** Health-check timing: a dead node is marked down after `fall` failed checks `inter` apart. */
+/**
+ * Health-check timing of the AMQP front. A hung node (SIGSTOP, a stuck VM) still completes the TCP
+ * handshake (the kernel answers), so only the AMQP check's reply deadline (`TIMEOUT`) sees it: the
+ * first failed check starts `FASTINTER` re-checks and `FALL` failures mark the node down, about
+ * INTER + FALL × (TIMEOUT + FASTINTER) ≈ 4 s after it stopped answering, and
+ * `on-marked-down shutdown-sessions` then cuts its clients so they reconnect elsewhere. A node that
+ * dies (connection refused or reset) is marked down by the first failed client connect through
+ * `observe layer4` before any check runs.
+ */
 export const HealthCheck = Object.freeze({
-  INTER: '2s',
-  FALL: 3,
+  INTER: '1s',
+  FASTINTER: '500ms',
+  /** A down node is re-checked less often; `RISE` passes bring it back. */
+  DOWNINTER: '2s',
+  /** A healthy node answers connection.start within milliseconds; a busy one within this. */
+  TIMEOUT: '1s',
+  FALL: 2,
   RISE: 2,
+  /** Failed client connects (layer 4) that mark a node down at once. */
+  ERROR_LIMIT: 1,
 } as const);
 
-/** Seconds HAProxy waits for a TCP connect to a node. */
-export const CONNECT_TIMEOUT_SECONDS = 5;
+/** Seconds HAProxy waits for a TCP connect to a node (pod network connects take milliseconds). */
+export const CONNECT_TIMEOUT_SECONDS = 2;
+
+/** Connect attempts after the first failed one; each goes to another node (`option redispatch 1`). */
+export const CONNECT_RETRIES = 2;
 
 /** Most concurrent connections per HAProxy process; ~2 file descriptors each stays under a 20,000 open-file limit. */
 export const MAX_CONNECTIONS = 8000;
@@ -102,8 +120,11 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
   const serverOptions = [
     'check',
     `inter ${HealthCheck.INTER}`,
+    `fastinter ${HealthCheck.FASTINTER}`,
+    `downinter ${HealthCheck.DOWNINTER}`,
     `fall ${HealthCheck.FALL}`,
     `rise ${HealthCheck.RISE}`,
+    `observe layer4 error-limit ${HealthCheck.ERROR_LIMIT} on-error mark-down`,
     // Cut the sessions of a dead node at once so clients reconnect through another node.
     'on-marked-down shutdown-sessions',
     ...(resolvers ? [`resolvers ${resolvers.name}`, 'init-addr last,libc,none', 'resolve-prefer ipv4'] : []),
@@ -142,6 +163,7 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
     '  option tcplog',
     '  option dontlognull',
     `  timeout connect ${CONNECT_TIMEOUT_SECONDS}s`,
+    `  timeout check ${HealthCheck.TIMEOUT}`,
     `  # Longer than the AMQP heartbeat (${hap.amqpHeartbeatSeconds}s), so idle but healthy connections are never cut;`,
     '  # TCP keepalives keep conntrack and cloud load balancers from dropping them.',
     `  timeout client ${idle}`,
@@ -155,6 +177,9 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
     '',
     `backend ${HaproxyNames.BACKEND}`,
     '  balance roundrobin',
+    '  # A client connect refused by a dying node is retried on another node instead of failing.',
+    `  retries ${CONNECT_RETRIES}`,
+    '  option redispatch 1',
     '  # AMQP-aware check: send the full 8-byte protocol header (a 6-byte "AMQP\\r\\n" probe hangs',
     '  # until the handshake timeout) and expect the connection.start method frame back.',
     '  option tcp-check',

@@ -5,3 +5,4 @@ export * from './enabled-plugins.js';
 export * from './definitions.js';
 export * from './default-user.js';
 export * from './memory.js';
+export * from './drain.js';

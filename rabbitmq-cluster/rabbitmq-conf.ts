@@ -4,7 +4,7 @@
  * the same rules with their own addresses. It holds no secret: the default user comes from files
  * written from a Secret at start (`renderDefaultUserDefinitions`, `renderDefaultUserConf`).
  */
-import { ALL_INTERFACES, FIRST_VERSION_WITH_SEED_NODE_DISCOVERY, QueueMode, RenderInputError, checkListener, objectNames, rabbitmqAtLeast, type FeedkitSpec, type Listener } from '../shared/index.js';
+import { ALL_INTERFACES, FIRST_VERSION_WITH_SEED_NODE_DISCOVERY, PartitionHandling, QueueMode, RenderInputError, checkListener, objectNames, rabbitmqAtLeast, type FeedkitSpec, type Listener } from '../shared/index.js';
 import { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
 import { rabbitmqHostnameSuffix } from './pod-hostnames.js';
 
@@ -89,9 +89,7 @@ export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptio
     'loopback_users.guest = true',
     '',
     '## Clustering',
-    '# On a network split the minority side pauses instead of diverging, so no acknowledged',
-    '# message lives only on a side that later loses; needs an odd node count.',
-    'cluster_partition_handling = pause_minority',
+    ...partitionHandlingLines(spec),
     ...peerDiscoveryLines(spec, options.peerDiscovery),
     '',
     '## Definitions',
@@ -154,6 +152,26 @@ function kubernetesDiscoveryLines(spec: FeedkitSpec): string[] {
     `cluster_formation.k8s.service_name = ${objectNames(spec.name).rabbitmqHeadless}`,
     `cluster_formation.k8s.hostname_suffix = ${rabbitmqHostnameSuffix(spec)}`,
     ...common,
+  ];
+}
+
+function partitionHandlingLines(spec: FeedkitSpec): string[] {
+  const why =
+    spec.rabbitmq.partitionHandling === PartitionHandling.AUTOHEAL
+      ? [
+          '# When a split ends (a cut-off or suspended node is back), the side with fewer clients',
+          '# restarts and takes the winner\'s state, so no human has to restart it.',
+        ]
+      : [
+          '# On a network split the minority side pauses instead of diverging, so no acknowledged',
+          '# message lives only on a side that later loses; needs an odd node count.',
+        ];
+  return [
+    ...why,
+    `cluster_partition_handling = ${spec.rabbitmq.partitionHandling}`,
+    '# A peer silent for this long (up to 25 % more) is declared down: this bounds how long a hung',
+    '# node can block mirrored-queue confirms.',
+    `net_ticktime = ${spec.rabbitmq.netTicktimeSeconds}`,
   ];
 }
 

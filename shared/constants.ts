@@ -68,6 +68,14 @@ export enum QueueMode {
   QUORUM = 'quorum',
 }
 
+/** What a RabbitMQ node does when it finds the cluster was split (`cluster_partition_handling`). */
+export enum PartitionHandling {
+  /** A node that sees no majority pauses (closes its listeners) until it does; does not see a suspend/resume. */
+  PAUSE_MINORITY = 'pause_minority',
+  /** When the split ends, the side with fewer clients (then fewer nodes) restarts and takes the winner's state. */
+  AUTOHEAL = 'autoheal',
+}
+
 /** Queue arguments the app must declare its replica queue with in each mode. */
 export function replicaQueueArguments(mode: QueueMode, expiresMs: number): Record<string, unknown> {
   const args: Record<string, unknown> = { 'x-expires': expiresMs };

@@ -8,7 +8,7 @@
  * (`feedkit-spec.schema.json`), the README table and the feed app's environment all derive from it.
  */
 import { z } from 'zod';
-import { ExposureKind, FIRST_VERSION_WITHOUT_MIRRORING, LOG_LEVELS, POD_SECURITY_LEVELS, POLICY_NAME, POLICY_PATTERN, PodSecurityLevel, Ports, QueueMode, REPLICA_QUEUE_PREFIX } from './constants.js';
+import { ExposureKind, FIRST_VERSION_WITHOUT_MIRRORING, LOG_LEVELS, PartitionHandling, POD_SECURITY_LEVELS, POLICY_NAME, POLICY_PATTERN, PodSecurityLevel, Ports, QueueMode, REPLICA_QUEUE_PREFIX } from './constants.js';
 import { asGroup, boolField, enumField, fieldAt, fieldMeta, fields, group, intField, portField, stringField } from './schema-fields.js';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -99,6 +99,17 @@ const RabbitmqSchema = asGroup(
     }),
     queueMode: enumField({ doc: 'How replica queues are made highly available: `mirrored` (classic queues and the `ha-mode=all` policy, RabbitMQ <= 3.13; the app\'s consumer asks for `x-cancel-on-ha-failover`) or `quorum` (`x-queue-type: quorum`).', values: [QueueMode.MIRRORED, QueueMode.QUORUM], default: QueueMode.MIRRORED }),
     policy: PolicySchema,
+    partitionHandling: enumField({
+      doc: 'What a node does when it finds the cluster was split (`cluster_partition_handling`): `pause_minority` (the side without a majority stops serving; a suspended-then-resumed node is not caught) or `autoheal` (when the split ends the losing side restarts; during a split both sides serve). README "Partitions and hung nodes" says what each risks.',
+      values: [PartitionHandling.PAUSE_MINORITY, PartitionHandling.AUTOHEAL],
+      default: PartitionHandling.PAUSE_MINORITY,
+    }),
+    netTicktimeSeconds: intField({
+      doc: 'Erlang `net_ticktime`: a peer that sends nothing for about this long (up to 25 % more) is declared down, which ends a hung mirror\'s block on confirms. Lower detects a hung node sooner but risks false partitions on a slow network.',
+      default: 60,
+      min: 10,
+      max: 600,
+    }),
     storageSize: quantity('Persistent volume size per node.', '8Gi'),
     storageClassName: stringField({ doc: 'StorageClass of the node volumes; empty for the cluster default.', default: '' }),
     resources: resources('each RabbitMQ node', { cpuRequest: '500m', cpuLimit: '', memoryRequest: '1Gi', memoryLimit: '2Gi' }),

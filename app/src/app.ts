@@ -1,7 +1,8 @@
 /** Wires one feed replica together: Postgres, AMQP, outbox relay, WebSocket hub, HTTP server. */
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { backoffMs, CloseCodes, Jitter, replicaQueueName, sleep } from '../../shared/index.js';
+import { CloseCodes, replicaQueueName } from '../../shared/constants.js';
+import { backoffMs, Jitter, sleep } from '../../shared/retry.js';
 import { AmqpConnection } from './amqp/connection.js';
 import { ReplicaConsumer } from './amqp/consumer.js';
 import { CcBatchPublisher, type FeedPublisher } from './amqp/publisher.js';

@@ -3,15 +3,8 @@
  * validated at start: a bad value stops the process with an error naming the variable and the fix.
  */
 import { hostname } from 'node:os';
-import {
-  APP_SETTINGS,
-  AppEnv,
-  QueueMode,
-  REPLICA_STALE_HEARTBEATS,
-  appSettingFix,
-  type AppSettingName,
-  type LogLevel,
-} from '../../shared/index.js';
+import { APP_SETTINGS, REPLICA_STALE_HEARTBEATS, appSettingFix, type AppSettingName } from '../../shared/app-settings.js';
+import { AppEnv, QueueMode, type LogLevel } from '../../shared/constants.js';
 
 /** Replica ids and user ids end up in queue names and routing keys: no AMQP wildcards, no spaces. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;

@@ -12,6 +12,8 @@ import {
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
+  DEFAULT_SYNC_WAIT_SECONDS,
+  drainScript,
   MIN_PASSWORD_LENGTH,
   NODE_NAME_PREFIX,
   PeerDiscoveryKind,
@@ -97,7 +99,7 @@ export class RabbitmqCluster extends Construct {
     super(scope, id);
     const { spec } = props;
     const rmq = spec.rabbitmq;
-    const syncWait = props.syncWaitSeconds ?? 300;
+    const syncWait = props.syncWaitSeconds ?? DEFAULT_SYNC_WAIT_SECONDS;
     if (!Number.isInteger(syncWait) || syncWait < 1 || syncWait > RABBITMQ_TERMINATION_GRACE_SECONDS / 2) {
       throw new Error(`RabbitmqCluster: syncWaitSeconds must be a whole number from 1 to ${RABBITMQ_TERMINATION_GRACE_SECONDS / 2}, got ${syncWait}`);
     }
@@ -229,7 +231,7 @@ export class RabbitmqCluster extends Construct {
           startup: kplus.Probe.fromTcpSocket({ port: ports.amqp, periodSeconds: Duration.seconds(10), failureThreshold: 90 }),
           // Deliberately no liveness probe: restarting a slow or paused (pause_minority) node makes
           // recovery worse; the process exits by itself on fatal errors.
-          lifecycle: { preStop: kplus.Handler.fromCommand(['sh', '-c', preStopScript(rmq.queueMode, syncWait)]) },
+          lifecycle: { preStop: kplus.Handler.fromCommand(['sh', '-c', drainScript(rmq.queueMode, syncWait)]) },
           // The image's entrypoint and Erlang write outside the mounted volumes (crash dumps in the
           // working directory), so the root filesystem stays writable.
           securityContext: { ensureNonRoot: true, user: RABBITMQ_UID, group: RABBITMQ_UID, readOnlyRootFilesystem: false, allowPrivilegeEscalation: false },
@@ -305,17 +307,4 @@ function setupScript(): string {
     `chmod 0400 ${userDefs} ${userConf}`,
     '',
   ].join('\n');
-}
-
-/**
- * preStop: wait (bounded) until stopping this node leaves every queue with an in-sync replica,
- * then drain it (maintenance mode: clients move away, leaders transfer). Both commands exist on
- * 3.8–3.13; mirror sync is only awaited in mirrored mode (4.x has no mirrors). A timeout does not
- * block the stop forever: Kubernetes kills the node after the grace period anyway.
- */
-function preStopScript(mode: QueueMode, syncWaitSeconds: number): string {
-  const wait = mode === QueueMode.MIRRORED
-    ? `rabbitmq-upgrade await_online_synchronized_mirror -t ${syncWaitSeconds}`
-    : `rabbitmq-upgrade await_online_quorum_plus_one -t ${syncWaitSeconds}`;
-  return `${wait} || echo "preStop: replicas not in sync after ${syncWaitSeconds}s, draining anyway" >&2; rabbitmq-upgrade drain`;
 }

@@ -164,6 +164,7 @@ export async function runFailoverGap(stack: BenchStack, opts: FailoverOptions): 
     throw new UnsupportedFault(`failover-gap runs node kills only (${what})`);
   };
   const target = new LocalTarget({
+    spec: stack.spec,
     baseUrl: first.url,
     jwtSecret: stack.jwtSecret,
     queueMode: first.mode,

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppEnv, DEFAULT_SPEC, QueueMode, Routes, waitFor } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, QueueMode, Routes, waitFor, type FeedkitSpec } from '../../shared/index.js';
 import { startHaproxy, type HaproxyInstance } from '../local/haproxy.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { freePort } from '../local/ports.js';
@@ -44,6 +44,8 @@ export interface StartAppOptions {
 }
 
 export interface BenchStack {
+  /** The spec the cluster and fronts were rendered from. */
+  readonly spec: FeedkitSpec;
   readonly dir: string;
   readonly rabbit: RabbitCluster;
   /** The running AMQP front (a new instance on the same ports after {@link BenchStack.restartHaproxy}). */
@@ -127,6 +129,7 @@ export async function startBenchStack(runId: string): Promise<BenchStack> {
   };
 
   return {
+    spec,
     dir,
     rabbit,
     get haproxy() {

@@ -5,6 +5,7 @@
  * {@link History}, so it is unit-tested with hand-built histories.
  */
 import type { AckedPost, Delivery, FaultEvent, History } from './history.js';
+import { faultWindowLatencies, faultWindows, followerWaits, type ExpectedPair } from './stall.js';
 
 /** What the latency figures measure. */
 export const LATENCY_BASIS = 'client receive time minus client ack time (first receipt per follower)';
@@ -39,6 +40,39 @@ export interface FaultGap {
   readonly drainedS: number | null;
 }
 
+/**
+ * Latency of the deliveries of posts created while a fault was in force (first create attempt sent
+ * between a fault and the end of its heal); see {@link faultWindows}. `count` 0 when no post
+ * created then was delivered (or the run had no fault).
+ */
+export interface FaultWindowLatency extends LatencySummary {
+  /** Seconds covered by the (merged) fault windows. */
+  readonly windowS: number;
+}
+
+/** The longest time one subscribed follower waited; see {@link followerWaits} for the definition. */
+export interface WorstWait {
+  readonly follower: string;
+  readonly waitMs: number;
+  /** Seconds since load start when the wait began and ended. */
+  readonly fromS: number;
+  readonly toS: number;
+  /** Expected posts outstanding at some point of the wait. */
+  readonly posts: number;
+  /** True when a post never arrived, so the wait lasted until the end of the run. */
+  readonly open: boolean;
+}
+
+/** Follower waits of a run. */
+export interface WaitSummary {
+  /** The follower that waited longest; undefined when no follower expected anything. */
+  readonly worst?: WorstWait;
+  /** Median over followers of each one's longest wait (ms): what a typical follower saw. */
+  readonly p50Ms: number;
+  /** Followers with at least one expected post. */
+  readonly followers: number;
+}
+
 /** One point of the latency-over-time plot: a one-second bucket of receive times. */
 export interface LatencyPoint {
   /** Seconds since load start (bucket start). */
@@ -71,6 +105,10 @@ export interface CheckResult {
   /** Frames of unknown posts, or to users who do not follow the author. Must be 0. */
   readonly unexpected: number;
   readonly latency: LatencySummary;
+  /** Latency of posts created between a fault and its heal. Absent in reports written before it existed. */
+  readonly faultWindow?: FaultWindowLatency;
+  /** Longest follower waits. Absent in reports written before it existed. */
+  readonly waits?: WaitSummary;
   readonly faults: readonly FaultGap[];
   /** Latency above which a delivery counts as stalled by a fault (ms). */
   readonly stallThresholdMs: number;
@@ -140,26 +178,10 @@ export function check(history: History): CheckResult {
     else if (d.author !== post.author) noteUnexpected(d, `author ${d.author} differs from acknowledged ${post.author}`);
   }
 
-  let expectedDeliveries = 0;
-  let delivered = 0;
-  const lostSample: DeliveryRef[] = [];
-  const latencies: number[] = [];
-  const received: Array<{ at: number; ackAt: number; latency: number }> = [];
-  for (const post of history.acked) {
-    for (const follower of followersOf.get(post.author) ?? []) {
-      expectedDeliveries++;
-      const d = firstReceipt.get(pairKey(follower, post.postId));
-      if (!d) {
-        if (lostSample.length < SAMPLE) lostSample.push({ postId: post.postId, user: follower });
-        continue;
-      }
-      delivered++;
-      const latency = Math.max(0, d.receivedAt - post.ackAt);
-      latencies.push(latency);
-      received.push({ at: d.receivedAt, ackAt: post.ackAt, latency });
-    }
-  }
-  latencies.sort((a, b) => a - b);
+  const { pairs, received, lostSample } = pairExpected(history, followersOf, firstReceipt);
+  const expectedDeliveries = pairs.length;
+  const delivered = received.length;
+  const latencies = received.map((r) => r.latency).sort((a, b) => a - b);
   const lost = expectedDeliveries - delivered;
   const firstFault = history.faults.reduce((m, f) => Math.min(m, f.at), Number.POSITIVE_INFINITY);
   const baseline = received.filter((r) => r.ackAt < firstFault && r.at < firstFault).map((r) => r.latency).sort((a, b) => a - b);
@@ -176,17 +198,58 @@ export function check(history: History): CheckResult {
     unexpected,
     latency: {
       basis: LATENCY_BASIS,
-      count: latencies.length,
-      p50Ms: quantile(latencies, 0.5),
-      p99Ms: quantile(latencies, 0.99),
-      maxMs: latencies.length ? latencies[latencies.length - 1]! : 0,
+      ...latencySummary(latencies),
     },
+    faultWindow: faultWindowLatency(history, pairs),
+    waits: waitSummary(history, pairs),
     stallThresholdMs: thresholdMs,
     faults: history.faults.map((f, i) => faultGap(f, history.faults[i + 1]?.at ?? Number.POSITIVE_INFINITY, thresholdMs, history, followersOf, firstReceipt)),
     series: latencySeries(received, history.startedAt),
     lostSample,
     unexpectedSample,
     ok: lost === 0 && unexpected === 0,
+  };
+}
+
+/** Every expected (post, follower) pair with its first receipt; the delivered ones with their latency; a sample of the lost. */
+function pairExpected(
+  history: History,
+  followersOf: ReadonlyMap<string, ReadonlySet<string>>,
+  firstReceipt: ReadonlyMap<string, Delivery>,
+): { pairs: ExpectedPair[]; received: Array<{ at: number; ackAt: number; latency: number }>; lostSample: DeliveryRef[] } {
+  const pairs: ExpectedPair[] = [];
+  const received: Array<{ at: number; ackAt: number; latency: number }> = [];
+  const lostSample: DeliveryRef[] = [];
+  for (const post of history.acked) {
+    for (const follower of followersOf.get(post.author) ?? []) {
+      const d = firstReceipt.get(pairKey(follower, post.postId));
+      pairs.push({ follower, sentAt: post.sentAt, ackAt: post.ackAt, ...(d ? { receivedAt: d.receivedAt } : {}) });
+      if (d) received.push({ at: d.receivedAt, ackAt: post.ackAt, latency: Math.max(0, d.receivedAt - post.ackAt) });
+      else if (lostSample.length < SAMPLE) lostSample.push({ postId: post.postId, user: follower });
+    }
+  }
+  return { pairs, received, lostSample };
+}
+
+function latencySummary(sorted: readonly number[]): Omit<LatencySummary, 'basis'> {
+  return { count: sorted.length, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted.length ? sorted[sorted.length - 1]! : 0 };
+}
+
+function faultWindowLatency(history: History, pairs: readonly ExpectedPair[]): FaultWindowLatency {
+  const windows = faultWindows(history.faults, history.loadEndedAt);
+  const windowMs = windows.reduce((sum, w) => sum + (w.to - w.from), 0);
+  return { basis: LATENCY_BASIS, ...latencySummary(faultWindowLatencies(pairs, windows)), windowS: Math.round(windowMs / 100) / 10 };
+}
+
+function waitSummary(history: History, pairs: readonly ExpectedPair[]): WaitSummary {
+  // The workload subscribes every follower before load starts (see the module comment).
+  const waits = followerWaits(pairs, history.startedAt, history.endedAt);
+  const longest = waits.reduce<(typeof waits)[number] | undefined>((a, w) => (!a || w.waitMs > a.waitMs ? w : a), undefined);
+  const s = (t: number) => Math.round((t - history.startedAt) / 100) / 10;
+  return {
+    ...(longest ? { worst: { follower: longest.follower, waitMs: longest.waitMs, fromS: s(longest.from), toS: s(longest.to), posts: longest.posts, open: longest.open } } : {}),
+    p50Ms: quantile(waits.map((w) => w.waitMs).sort((a, b) => a - b), 0.5),
+    followers: waits.length,
   };
 }
 

@@ -5,10 +5,11 @@ import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, re
 import { BOOLEAN, enumFlag, numberFlag, parseFlags, parseOrExitCode, STRING, UsageError } from '../cli-args.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
+import { parseBudgetFlags, type BudgetOverride } from './budget.js';
 import { KubernetesTarget } from './kubernetes.js';
-import { renderSummaryTable, reportOk, runOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
+import { LEGEND, renderSummaryTable, reportOk, runBroken, runOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
 import { runScenario, type RunOptions } from './run.js';
-import { parseScenarios, type ScenarioName } from './scenarios.js';
+import { parseScenarios, SCENARIO_NAMES, type ScenarioName } from './scenarios.js';
 import type { ChaosTarget } from './target.js';
 
 export enum TargetKind {
@@ -41,13 +42,19 @@ export interface ChaosOptions {
   readonly render?: string;
   /** Keep each local twin's work folder (app, RabbitMQ, HAProxy logs) even when every scenario passed. */
   readonly keep: boolean;
+  /** Stall budgets the verdict judges (`--budget`, `--no-budget`); issue 13's targets by default. */
+  readonly budget: BudgetOverride;
 }
 
 export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
                       [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--apps N] [--out DIR] [--keep]
+                      [--budget KEY=DURATION[,KEY=DURATION] | --no-budget]
                       [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
        npm run chaos -- --render reports/chaos-<timestamp>.json   (print a saved report's summary table)
-scenarios: node-kill leader-kill all-nodes node-pause haproxy-kill app-kill rolling-restart partition`;
+scenarios: ${SCENARIO_NAMES.join(' ')}
+--budget: replaces issue 13's per-scenario targets for every scenario of the run; keys p99 (fault-window p99),
+          wait (worst follower wait), drained; durations like 1500ms, 1.5s, 2m, or off; e.g. --budget p99=30s,wait=40s
+--no-budget: judge loss, unexpected deliveries and operator actions only`;
 
 export { UsageError };
 
@@ -58,6 +65,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
   const v = parseFlags(argv, {
     target: STRING, scenario: STRING, 'queue-mode': STRING, duration: STRING, seed: STRING, smoke: BOOLEAN, users: STRING, rate: STRING,
     down: STRING, out: STRING, url: STRING, 'jwt-secret': STRING, spec: STRING, apps: STRING, render: STRING, keep: BOOLEAN,
+    budget: STRING, 'no-budget': BOOLEAN,
   }).values;
   const target = enumFlag('target', v.target, Object.values(TargetKind)) ?? TargetKind.LOCAL;
   const smoke = v.smoke ?? false;
@@ -84,6 +92,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
     outDir: v.out ?? join(REPO_ROOT, 'reports'),
     appReplicas: Math.floor(numberFlag('apps', v.apps, { min: 2 }, 3)),
     keep: v.keep ?? false,
+    budget: parseBudgetFlags(v.budget, v['no-budget'] ?? false),
     ...(v.url !== undefined ? { url: v.url } : {}),
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
     ...(v.spec !== undefined ? { specFile: v.spec } : {}),
@@ -117,6 +126,7 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
     users: opts.users,
     postsPerSecond: opts.postsPerSecond,
     downS: opts.downS,
+    budget: opts.budget,
     log,
   };
   const build = (): ChaosReport => ({
@@ -160,7 +170,7 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
         runs.push(run);
         failed ||= !runOk(run);
         files = writeReport(build(), opts.outDir);
-        if (!runOk(run) && opts.target === TargetKind.LOCAL && k < opts.scenarios.length - 1) {
+        if (runBroken(run) && opts.target === TargetKind.LOCAL && k < opts.scenarios.length - 1) {
           // A stack left broken would fail every later scenario for the same reason: start a fresh twin.
           log(`${scenario} failed: replacing the twin so the next scenarios start from a healthy stack`);
           await opened.close(true);
@@ -199,12 +209,12 @@ export async function main(argv: readonly string[], openLocal: LocalOpener): Pro
       process.stderr.write(`--render: cannot read "${opts.render}": ${(e as Error).message}\n`);
       return 2;
     }
-    process.stdout.write(`${renderSummaryTable(saved)}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${commitLabel(saved.gitCommit, saved.gitDirty)}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
+    process.stdout.write(`${renderSummaryTable(saved)}\n\n${LEGEND.join('\n')}\n\nrun time ${saved.runTimeS} s; seed ${saved.seed}${saved.gitCommit ? `; commit ${commitLabel(saved.gitCommit, saved.gitDirty)}` : ''}; ${reportOk(saved) ? 'PASS' : 'FAIL'}\n`);
     return reportOk(saved) ? 0 : 1;
   }
   const { report, files } = await runChaos(opts, openLocal);
-  process.stdout.write(`\n${renderSummaryTable(report)}\n\nrun time ${report.runTimeS} s; commit ${commitLabel(report.gitCommit ?? 'unknown', report.gitDirty)}; report: ${files.json} and ${files.html}\n`);
+  process.stdout.write(`\n${renderSummaryTable(report)}\n\n${LEGEND.join('\n')}\n\nrun time ${report.runTimeS} s; commit ${commitLabel(report.gitCommit ?? 'unknown', report.gitDirty)}; report: ${files.json} and ${files.html}\n`);
   const ok = reportOk(report);
-  process.stdout.write(ok ? 'PASS: nothing lost, nothing unexpected\n' : 'FAIL: see the table above\n');
+  process.stdout.write(ok ? 'PASS: nothing lost, nothing unexpected, nobody waited past the budget\n' : 'FAIL: see the table above\n');
   return ok ? 0 : 1;
 }

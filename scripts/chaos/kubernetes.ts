@@ -9,7 +9,7 @@ import { NODE_NAME_PREFIX, rabbitmqHostnameSuffix } from '../../rabbitmq-cluster
 import { objectNames, Ports, SecretKeys, waitFor, type FeedkitSpec, type QueueMode } from '../../shared/index.js';
 import { run } from '../shell.js';
 import { CLUSTER_STATUS_ARGS, parseRunningNodes } from './split.js';
-import { UnsupportedFault, type ChaosTarget } from './target.js';
+import { netSplitPauseMs, UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** Name of the container that runs RabbitMQ in the StatefulSet's pods (charts/rabbitmq). */
 export const RABBITMQ_CONTAINER = 'rabbitmq';
@@ -20,6 +20,22 @@ export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 
 export const PAUSE_UNSUPPORTED =
   'SIGSTOP needs a signal to the Erlang VM, which is PID 1 of its container; the kernel ignores SIGSTOP sent to a PID namespace init from inside the pod, so kubectl exec cannot pause it';
+
+/** Name of the container that runs HAProxy in its Deployment's pods (charts/haproxy). */
+export const HAPROXY_CONTAINER = 'haproxy';
+
+/**
+ * Shell run in an HAProxy pod to signal its worker: the official image starts HAProxy in
+ * master-worker mode (`-W`), so PID 1 is the master (which the kernel protects from SIGSTOP sent
+ * inside the pod) and the worker that carries the traffic is its child. Uses only builtins (the
+ * image has no procps): every process whose `comm` is haproxy, except PID 1; prints the pids.
+ */
+export function haproxySignalScript(signal: 'STOP' | 'CONT'): string {
+  return `for p in /proc/[0-9]*; do pid=\${p#/proc/}; [ "$pid" = 1 ] && continue; read -r c < "$p/comm" 2>/dev/null || continue; [ "$c" = haproxy ] || continue; kill -${signal} "$pid" && echo "$pid"; done; true`;
+}
+
+export const HAPROXY_PAUSE_UNSUPPORTED =
+  'no HAProxy worker besides PID 1 in the pod (HAProxy not in master-worker mode); the kernel ignores SIGSTOP sent to a PID namespace init from inside the pod';
 
 /** Options of {@link KubernetesTarget}. */
 export interface KubernetesTargetOptions {
@@ -64,7 +80,7 @@ export class KubernetesTarget implements ChaosTarget {
   readonly rabbitNodeCount: number;
   readonly haproxyCount: number;
   readonly appCount: number;
-  /** Peers declare a node down after net_ticktime (60 s) × 1.25 at worst; 90 s leaves a margin. */
+  /** Peers declare a node down after net_ticktime × 1.25 at worst; the default pause adds a margin. */
   readonly pauseMs: number;
   private secret: string | undefined;
   private readonly names: ReturnType<typeof objectNames>;
@@ -84,7 +100,7 @@ export class KubernetesTarget implements ChaosTarget {
     this.haproxyCount = opts.spec.haproxy.replicas;
     this.appCount = opts.spec.app.replicas;
     this.pollMs = opts.pollMs ?? 2000;
-    this.pauseMs = opts.partitionMs ?? 90_000;
+    this.pauseMs = opts.partitionMs ?? netSplitPauseMs(opts.spec.rabbitmq.netTicktimeSeconds);
   }
 
   get jwtSecret(): string {
@@ -140,7 +156,7 @@ export class KubernetesTarget implements ChaosTarget {
   }
 
   unsupportedReason(scenario: string): string | undefined {
-    return scenario === 'node-pause' ? PAUSE_UNSUPPORTED : undefined;
+    return scenario === 'node-pause' || scenario === 'leader-pause' ? PAUSE_UNSUPPORTED : undefined;
   }
 
   private async getPod(name: string): Promise<PodJson | undefined> {
@@ -290,6 +306,31 @@ export class KubernetesTarget implements ChaosTarget {
 
   startHaproxy(): Promise<void> {
     return this.waitDeployment(this.names.haproxy);
+  }
+
+  private readonly pausedHaproxy = new Map<number, string>();
+
+  /**
+   * SIGSTOP of the worker of HAProxy pod i (see {@link haproxySignalScript}). Its liveness probe
+   * (the stats page, served by the worker) then fails and the kubelet restarts the container while
+   * it is paused: that is Kubernetes' own remedy for a hung front, so the scenario measures it.
+   */
+  async pauseHaproxy(i: number): Promise<void> {
+    const pods = await this.podsOf(this.names.haproxy);
+    const pod = pods[i % Math.max(1, pods.length)]?.metadata.name;
+    if (!pod) throw new Error(`no pods named ${this.names.haproxy}-* in namespace ${this.ns}`);
+    const stopped = await this.kubectl(['exec', pod, '-c', HAPROXY_CONTAINER, '--', 'sh', '-c', haproxySignalScript('STOP')]);
+    if (!stopped.trim()) throw new UnsupportedFault(HAPROXY_PAUSE_UNSUPPORTED);
+    this.pausedHaproxy.set(i, pod);
+    this.opts.log?.(`SIGSTOP of HAProxy worker pid ${stopped.trim().split(/\s+/).join(', ')} in pod ${pod}`);
+  }
+
+  /** SIGCONT in the pod paused by {@link pauseHaproxy} (a no-op if the kubelet restarted it), then waits for the Deployment. */
+  async resumeHaproxy(i: number): Promise<void> {
+    const pod = this.pausedHaproxy.get(i);
+    this.pausedHaproxy.delete(i);
+    if (pod) await this.kubectl(['exec', pod, '-c', HAPROXY_CONTAINER, '--', 'sh', '-c', haproxySignalScript('CONT')]);
+    await this.waitDeployment(this.names.haproxy);
   }
 
   killApp(i: number): Promise<void> {

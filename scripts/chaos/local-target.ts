@@ -3,22 +3,21 @@
  * twin's cluster handle (kill -9 / SIGSTOP by pid, restart on the old data dir), HAProxy and app
  * faults through the twin's handles, and the workload goes through the twin's app front (HAProxy).
  */
-import { sleep, type QueueMode } from '../../shared/index.js';
+import type { QueueMode } from '../../shared/index.js';
 import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
+import { DEFAULT_SYNC_WAIT_SECONDS } from '../../rabbitmq-cluster/index.js';
 import { LoopbackPartition } from './partition.js';
 import { CLUSTER_STATUS_ARGS } from './split.js';
-import type { ChaosTarget } from './target.js';
+import { netSplitPauseMs, UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** What the chaos suite needs from a running local twin (a structural slice of {@link Twin}). */
 export type LocalStack = Pick<
   Twin,
-  'baseUrl' | 'jwtSecret' | 'queueMode' | 'rabbit' | 'haproxyCount' | 'appCount' | 'killHaproxy' | 'startHaproxy' | 'killApp' | 'startApp' | 'waitReady'
->;
-
-/** Erlang's default net_ticktime; the rendered rabbitmq.conf does not change it. */
-export const NET_TICKTIME_S = 60;
-
+  'spec' | 'baseUrl' | 'jwtSecret' | 'queueMode' | 'rabbit' | 'haproxyCount' | 'appCount' | 'killHaproxy' | 'startHaproxy' | 'killApp' | 'startApp' | 'waitReady'
+> &
+  /** The AMQP fronts' handles, for `haproxy-pause`; a stack without them (the failover bench) cannot pause one. */
+  Partial<Pick<Twin, 'haproxies'>>;
 
 export class LocalTarget implements ChaosTarget {
   readonly kind = 'local';
@@ -28,8 +27,7 @@ export class LocalTarget implements ChaosTarget {
   readonly rabbitNodeCount: number;
   readonly haproxyCount: number;
   readonly appCount: number;
-  /** Peers notice a silent node after 0.75–1.25 × net_ticktime; pause past the worst case with a margin. */
-  readonly pauseMs = Math.round(NET_TICKTIME_S * 1.25 * 1000) + 10_000;
+  readonly pauseMs: number;
 
   private readonly partitions = new Map<number, LoopbackPartition>();
 
@@ -47,6 +45,7 @@ export class LocalTarget implements ChaosTarget {
     this.rabbitNodeCount = stack.rabbit.nodes.length;
     this.haproxyCount = stack.haproxyCount;
     this.appCount = stack.appCount;
+    this.pauseMs = netSplitPauseMs(stack.spec.rabbitmq.netTicktimeSeconds);
   }
 
   private get rabbit(): RabbitCluster {
@@ -110,12 +109,13 @@ export class LocalTarget implements ChaosTarget {
   async rollingRestart(onStep: (i: number, phase: 'down' | 'up') => void): Promise<void> {
     for (let i = 0; i < this.rabbitNodeCount; i++) {
       onStep(i, 'down');
+      // What the chart's preStop does: wait for in-sync replicas elsewhere, then move clients and
+      // queue leaders/masters off the node, so the stop itself interrupts nobody.
+      await this.rabbit.drainNode(i, DEFAULT_SYNC_WAIT_SECONDS);
       await this.rabbit.stopNode(i);
       await this.rabbit.startNode(i);
       await this.rabbit.waitForRunningNodes(this.rabbitNodeCount, 300_000);
       onStep(i, 'up');
-      // Let mirrors/followers catch up before the next node goes (what a StatefulSet's readiness gate does).
-      await sleep(5000);
     }
   }
 
@@ -145,6 +145,23 @@ export class LocalTarget implements ChaosTarget {
 
   startHaproxy(i: number): Promise<void> {
     return this.stack.startHaproxy(i);
+  }
+
+  async pauseHaproxy(i: number): Promise<void> {
+    const h = this.haproxy(i);
+    if (!h.process.running) throw new Error(`${h.name} is not running`);
+    h.process.pause();
+  }
+
+  async resumeHaproxy(i: number): Promise<void> {
+    this.haproxy(i).process.resume();
+  }
+
+  private haproxy(i: number) {
+    if (!this.stack.haproxies) throw new UnsupportedFault('this stack gives no HAProxy handles to pause');
+    const h = this.stack.haproxies[i];
+    if (!h) throw new Error(`no HAProxy front ${i}: the twin has ${this.haproxyCount}`);
+    return h;
   }
 
   killApp(i: number): Promise<void> {

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commitLabel } from '../local/git.js';
+import { describeBudget, overBudget, type Budget } from './budget.js';
 import type { CheckResult, LatencyPoint } from './checker.js';
 import type { FaultEvent } from './history.js';
 
@@ -26,8 +27,12 @@ export interface ScenarioRun {
   readonly skipped?: string;
   /** Why the scenario broke before its check; a failure. */
   readonly error?: string;
-  /** What the scenario had to do beyond its fault and heal, e.g. an operator restart of a split-off node. */
+  /** Lines shown with the run (reports before issue 13 put operator actions here, when they did not fail the run). */
   readonly notes?: readonly string[];
+  /** Operator actions the scenario had to take to make the stack whole (e.g. restart a split-off node); each fails the run. */
+  readonly operatorActions?: readonly string[];
+  /** The stall budget the run was judged against; absent: nothing but loss is judged (or an older report). */
+  readonly budget?: Budget;
 }
 
 export interface ChaosReport {
@@ -45,10 +50,35 @@ export interface ChaosReport {
   readonly runs: readonly ScenarioRun[];
 }
 
-/** A run passes when it was skipped, or it was checked with nothing lost and nothing unexpected. */
+/**
+ * Why a run failed, one line per reason (an error, loss or unexpected deliveries, each operator
+ * action, each figure over budget); empty when it passed or was skipped.
+ */
+export function failureReasons(run: ScenarioRun): string[] {
+  if (run.skipped !== undefined) return [];
+  const error = run.error !== undefined ? [`error: ${run.error}`] : [];
+  const r = run.result;
+  // A run that broke after its load still has figures: its stall is a reason of its own.
+  if (!r) return error.length ? error : ['not checked'];
+  return [
+    ...error,
+    ...(r.ok ? [] : [`lost ${r.lost}, unexpected ${r.unexpected}`]),
+    ...(run.operatorActions ?? []).map((a) => `needed an ${a}`),
+    ...overBudget(r, run.budget).map((o) => `over budget (${describeBudget(run.budget)}): ${o}`),
+  ];
+}
+
+/**
+ * A run passes when it was skipped, or it was checked with nothing lost, nothing unexpected, no
+ * operator action, and its fault-window p99, worst follower wait and drain time within its budget.
+ */
 export function runOk(run: ScenarioRun): boolean {
-  if (run.skipped !== undefined) return true;
-  return run.error === undefined && run.result !== undefined && run.result.ok;
+  return failureReasons(run).length === 0;
+}
+
+/** True when the run left something broken (an error, a loss): the next scenario should get a fresh stack. */
+export function runBroken(run: ScenarioRun): boolean {
+  return run.skipped === undefined && (run.error !== undefined || run.result?.ok !== true);
 }
 
 /** True when every run passed. */
@@ -83,6 +113,10 @@ export const SUMMARY_COLUMNS = [
   'p50 ms',
   'p99 ms',
   'max ms',
+  'fault p50 ms',
+  'fault p99 ms',
+  'fault max ms',
+  'worst wait s',
   'flow again s',
   'drained s',
 ] as const;
@@ -113,11 +147,28 @@ export function summaryRows(report: ChaosReport): string[][] {
       String(Math.round(r.latency.p50Ms)),
       String(Math.round(r.latency.p99Ms)),
       String(Math.round(r.latency.maxMs)),
+      ...faultWindowCells(r),
+      r.waits?.worst ? fmtS(r.waits.worst.waitMs / 1000) : '-',
       fmtS(worst.flow),
       fmtS(worst.drain),
     ];
   });
 }
+
+function faultWindowCells(r: CheckResult): string[] {
+  const w = r.faultWindow;
+  if (!w || w.count === 0) return ['-', '-', '-'];
+  return [w.p50Ms, w.p99Ms, w.maxMs].map((ms) => String(Math.round(ms)));
+}
+
+/** What the figures mean: printed under the text table and in the HTML report. */
+export const LEGEND = [
+  'p50/p99/max ms: latency (client receive − client ack, first receipt per follower) of every delivery of the run.',
+  'fault p50/p99/max ms: the same for posts created inside a fault window (first create attempt sent between a fault and the end of its heal); - when none was delivered.',
+  'worst wait s: the longest time any one follower had at least one acknowledged post outstanding (from the ack of the oldest outstanding post to its delivery, overlapping waits merged; a post never delivered keeps the wait open until the end of the run).',
+  'flow again s: from the fault until the first delivery of a post created after it, anywhere; drained s: until the last stalled delivery (latency above 3 × the pre-fault p99, at least 1 s) of a post acknowledged around or after the fault.',
+  'PASS: nothing lost, nothing unexpected, no operator action, and fault p99, worst wait and drained within the scenario\'s budget (issue 13 targets unless --budget/--no-budget).',
+] as const;
 
 /** A fixed-width text table (also valid Markdown) of every run. */
 export function renderSummaryTable(report: ChaosReport): string {
@@ -126,7 +177,8 @@ export function renderSummaryTable(report: ChaosReport): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   const notes = report.runs.flatMap((r) => [
-    ...(r.skipped !== undefined || r.error !== undefined ? [`- ${r.scenario}/${r.mode}: ${r.skipped !== undefined ? `skipped: ${r.skipped}` : `error: ${r.error}`}`] : []),
+    ...(r.skipped !== undefined ? [`- ${r.scenario}/${r.mode}: skipped: ${r.skipped}`] : []),
+    ...failureReasons(r).map((n) => `- ${r.scenario}/${r.mode}: FAIL: ${n}`),
     ...(r.notes ?? []).map((n) => `- ${r.scenario}/${r.mode}: ${n}`),
   ]);
   return [line(rows[0]!), sep, ...rows.slice(1).map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
@@ -180,6 +232,17 @@ export function renderLatencySvg(series: readonly LatencyPoint[], faults: readon
   );
 }
 
+/** Fault-window latency, worst and typical follower wait, and the budget they were judged against. */
+function renderStallTable(r: CheckResult, budget: Budget | undefined): string {
+  const [p50, p99, max] = faultWindowCells(r);
+  const w = r.waits?.worst;
+  const worst = w ? `${fmtS(w.waitMs / 1000)} (${esc(w.follower)}, ${fmtS(w.fromS)}–${fmtS(w.toS)} s, ${w.posts} posts${w.open ? ', never delivered' : ''})` : '-';
+  return (
+    `<table><tr><th>fault window s</th><th>fault p50 ms</th><th>fault p99 ms</th><th>fault max ms</th><th>worst follower wait s</th><th>median follower's worst wait s</th><th>budget</th></tr>` +
+    `<tr><td>${fmtS(r.faultWindow?.windowS)}</td><td>${p50}</td><td>${p99}</td><td>${max}</td><td>${worst}</td><td>${r.waits ? fmtS(r.waits.p50Ms / 1000) : '-'}</td><td>${esc(describeBudget(budget))}</td></tr></table>`
+  );
+}
+
 const CSS = `body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
 .PASS{background:#e6f6e6}.FAIL{background:#fbe3e3}.SKIP{background:#f1f1f1}.NOTE{background:#fff4d6}
@@ -199,7 +262,7 @@ export function renderHtml(report: ChaosReport): string {
       if (run.skipped !== undefined) return `<section>${title}<p>Skipped: ${esc(run.skipped)}</p></section>`;
       const r = run.result;
       const err =
-        (run.error !== undefined ? `<p class="FAIL">Error: ${esc(run.error)}</p>` : '') +
+        failureReasons(run).map((n) => `<p class="FAIL">FAIL: ${esc(n)}</p>`).join('') +
         (run.notes ?? []).map((n) => `<p class="NOTE">Note: ${esc(n)}</p>`).join('');
       if (!r) return `<section>${title}${err}</section>`;
       const faultRows = r.faults
@@ -219,6 +282,7 @@ export function renderHtml(report: ChaosReport): string {
         `<table><tr><th>acknowledged</th><th>indeterminate</th><th>expected</th><th>delivered</th><th>lost</th><th>duplicates</th><th>unexpected</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>` +
         `<tr><td>${r.acknowledged}</td><td>${r.indeterminate} (${r.indeterminateDelivered} delivered)</td><td>${r.expectedDeliveries}</td><td>${r.delivered}</td><td>${r.lost}</td><td>${r.duplicates}</td><td>${r.unexpected}</td><td>${Math.round(r.latency.p50Ms)}</td><td>${Math.round(r.latency.p99Ms)}</td><td>${Math.round(r.latency.maxMs)}</td></tr></table>` +
         `<table><tr><th>fault</th><th>at s</th><th>heal done after s</th><th>flow again after s</th><th>backlog drained after s</th></tr>${faultRows}</table>` +
+        renderStallTable(r, run.budget) +
         `<p>Latency: ${esc(r.latency.basis)}. Client counters: ${counters || 'none'}. Run time ${fmtS(run.durationS)} s.</p>` +
         (samples.length ? `<pre>${esc(samples.join('\n'))}</pre>` : '') +
         `</section>`
@@ -227,8 +291,9 @@ export function renderHtml(report: ChaosReport): string {
     .join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>feedkit chaos report ${esc(report.startedAt)}</title><style>${CSS}</style></head><body>
 <h1>feedkit chaos report</h1>
-<p>Target <b>${esc(report.target)}</b>, seed ${report.seed}${report.gitCommit !== undefined ? `, commit ${esc(commitLabel(report.gitCommit, report.gitDirty))}` : ''}, started ${esc(report.startedAt)}, run time ${fmtS(report.runTimeS)} s. Verdict: <b>${reportOk(report) ? 'PASS — nothing lost, nothing unexpected' : 'FAIL'}</b>.</p>
-<p>Every post the API acknowledged is expected at every follower of its author (Jepsen total-queue style). <i>flow again</i>: seconds from the fault until a post created after it reached a follower; <i>drained</i>: seconds from the fault until the last stalled delivery (latency above 3 × the pre-fault p99, at least 1 s) of a post acknowledged around or after the fault arrived.</p>
+<p>Target <b>${esc(report.target)}</b>, seed ${report.seed}${report.gitCommit !== undefined ? `, commit ${esc(commitLabel(report.gitCommit, report.gitDirty))}` : ''}, started ${esc(report.startedAt)}, run time ${fmtS(report.runTimeS)} s. Verdict: <b>${reportOk(report) ? 'PASS — nothing lost, nothing unexpected, nobody waited past the budget' : 'FAIL'}</b>.</p>
+<p>Every post the API acknowledged is expected at every follower of its author (Jepsen total-queue style).</p>
+<ul>${LEGEND.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
 <table>${head}
 ${body}</table>
 ${sections}

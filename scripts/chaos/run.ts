@@ -1,8 +1,9 @@
 /** Runs one scenario under load against a target: warm-up, faults, heal, quiet period, check. */
 import { sleep } from '../../shared/index.js';
-import { check } from './checker.js';
+import { budgetFor, describeBudget, DEFAULT_OVERRIDE, type BudgetOverride } from './budget.js';
+import { check, type CheckResult } from './checker.js';
 import { mulberry32 } from './graph.js';
-import type { ScenarioRun } from './report.js';
+import { failureReasons, type ScenarioRun } from './report.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 import { Workload } from './workload.js';
@@ -26,6 +27,8 @@ export interface RunOptions {
   readonly postsPerSecond?: number;
   /** Seconds to wait for the target to be healthy before and after. @default 240 */
   readonly healthyTimeoutS?: number;
+  /** The stall budget: issue 13's targets per scenario and mode unless overridden. @default DEFAULT_OVERRIDE */
+  readonly budget?: BudgetOverride;
   readonly log: (line: string) => void;
 }
 
@@ -52,7 +55,7 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
   let workload: Workload | undefined;
   let error: string | undefined;
   let skippedLate: string | undefined;
-  const notes: string[] = [];
+  const operatorActions: string[] = [];
   try {
     await target.waitHealthy(healthyMs);
     workload = await Workload.start({
@@ -75,9 +78,9 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
         fault: (n) => w.fault(n),
         log,
         downS: opts.downS ?? 5,
-        note: (line) => {
-          notes.push(line);
-          log(`NOTE ${line}`);
+        operatorAction: (line) => {
+          operatorActions.push(line);
+          log(`OPERATOR ACTION (fails the scenario) ${line}`);
         },
       });
     } catch (e) {
@@ -115,15 +118,30 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
     counters: history?.counters ?? {},
     ...(skippedLate !== undefined && error === undefined ? { skipped: skippedLate } : {}),
     ...(error !== undefined ? { error } : {}),
-    ...(notes.length ? { notes } : {}),
+    ...(operatorActions.length ? { operatorActions } : {}),
+    ...budgetField(name, mode, opts.budget),
   };
-  if (result) {
-    log(
-      `${result.ok && !error ? 'PASS' : 'FAIL'} acked=${result.acknowledged} expected=${result.expectedDeliveries} delivered=${result.delivered} lost=${result.lost} dup=${result.duplicates} unexpected=${result.unexpected} p50=${Math.round(result.latency.p50Ms)}ms p99=${Math.round(result.latency.p99Ms)}ms` +
-        result.faults.map((f) => ` | ${f.name}: flow again ${f.flowAgainS ?? '-'} s, drained ${f.drainedS ?? '-'} s`).join('') +
-        (notes.length ? ` | needed ${notes.length} operator action(s), see NOTE` : ''),
-    );
-  }
+  if (result) log(verdictLine(run, result));
   if (error) log(`ERROR ${error}`);
   return run;
+}
+
+function budgetField(name: ScenarioName, mode: string, override: BudgetOverride | undefined): Pick<ScenarioRun, 'budget'> {
+  const budget = budgetFor(name, mode, override ?? DEFAULT_OVERRIDE);
+  return budget ? { budget } : {};
+}
+
+/** The progress line with the verdict, the figures and why it failed. */
+function verdictLine(run: ScenarioRun, r: CheckResult): string {
+  const reasons = failureReasons(run);
+  const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)}ms`);
+  const w = r.faultWindow && r.faultWindow.count > 0 ? r.faultWindow : undefined;
+  return (
+    `${reasons.length ? 'FAIL' : 'PASS'} acked=${r.acknowledged} expected=${r.expectedDeliveries} delivered=${r.delivered} lost=${r.lost} dup=${r.duplicates} unexpected=${r.unexpected} p50=${ms(r.latency.p50Ms)} p99=${ms(r.latency.p99Ms)}` +
+    ` | fault window ${r.faultWindow?.windowS ?? '-'} s: p50=${ms(w?.p50Ms)} p99=${ms(w?.p99Ms)} max=${ms(w?.maxMs)}` +
+    ` | worst wait ${r.waits?.worst ? `${(r.waits.worst.waitMs / 1000).toFixed(1)} s (${r.waits.worst.follower})` : '-'}` +
+    r.faults.map((f) => ` | ${f.name}: flow again ${f.flowAgainS ?? '-'} s, drained ${f.drainedS ?? '-'} s`).join('') +
+    ` | budget ${describeBudget(run.budget)}` +
+    reasons.map((x) => ` | ${x}`).join('')
+  );
 }

@@ -53,6 +53,10 @@ export interface ChaosTarget {
    */
   clusterStatus(i: number): Promise<string>;
   killHaproxy(i: number): Promise<void>;
+  /** SIGSTOP of HAProxy AMQP front i (a hung front: the kernel still accepts its TCP connections). */
+  pauseHaproxy(i: number): Promise<void>;
+  /** SIGCONT of HAProxy AMQP front i. */
+  resumeHaproxy(i: number): Promise<void>;
   startHaproxy(i: number): Promise<void>;
   killApp(i: number): Promise<void>;
   startApp(i: number): Promise<void>;
@@ -60,6 +64,11 @@ export interface ChaosTarget {
   waitHealthy(timeoutMs: number): Promise<void>;
   /** Why this target cannot run `scenario` here (the scenario is then skipped), or undefined. */
   unsupportedReason(scenario: string): string | undefined;
-  /** Milliseconds a paused node needs to be declared down by its peers (net_ticktime × 1.25 + margin). */
+  /** Milliseconds a paused node needs (also how long a paused HAProxy front is held) to be declared down by its peers (net_ticktime × 1.25 + margin). */
   readonly pauseMs: number;
+}
+
+/** Peers notice a silent node after 0.75–1.25 × net_ticktime; a pause or cut lasts past the worst case with a margin. */
+export function netSplitPauseMs(netTicktimeSeconds: number): number {
+  return Math.round(netTicktimeSeconds * 1.25 * 1000) + 10_000;
 }

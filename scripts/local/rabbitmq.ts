@@ -11,7 +11,9 @@ import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, waitFor } from '../..
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
+  drainSteps,
   PeerDiscoveryKind,
+  RABBITMQ_UPGRADE,
   renderDefaultUserConf,
   renderDefaultUserDefinitions,
   renderDefinitions,
@@ -70,6 +72,11 @@ export interface RabbitCluster {
   killNode(i: number): Promise<void>;
   /** Graceful stop (SIGTERM), SIGKILL after 60 s. */
   stopNode(i: number): Promise<void>;
+  /**
+   * Takes node i out of service before a planned stop, with the chart preStop's own steps
+   * ({@link drainSteps}): waits at most `syncWaitSeconds` for in-sync replicas elsewhere, then drains it.
+   */
+  drainNode(i: number, syncWaitSeconds: number): Promise<void>;
   /** Start a stopped node on its old data dir; waits until it runs and sees every other live node. */
   startNode(i: number): Promise<void>;
   /** SIGSTOP the node's process group. */
@@ -411,13 +418,31 @@ class LocalRabbitCluster implements RabbitCluster {
     this.settings.onProcessesChanged();
   }
 
-  async rabbitmqctl(i: number, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+  rabbitmqctl(i: number, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+    return this.cli('rabbitmqctl', i, args, timeoutMs);
+  }
+
+  async drainNode(i: number, syncWaitSeconds: number): Promise<void> {
+    const s = this.node(i);
+    for (const step of drainSteps(this.settings.spec.rabbitmq.queueMode, syncWaitSeconds)) {
+      progress(`rabbitmq: ${s.base.nodename}: ${RABBITMQ_UPGRADE} ${step.args.join(' ')}`);
+      try {
+        await this.cli(RABBITMQ_UPGRADE, i, step.args, (syncWaitSeconds + 60) * 1000);
+      } catch (e) {
+        if (!step.bestEffort) throw e;
+        progress(`rabbitmq: ${s.base.nodename}: ${step.args[0]} did not finish (${(e as Error).message.split('\n')[0]}); draining anyway`);
+      }
+    }
+  }
+
+  /** Runs a RabbitMQ CLI tool against node i with this cluster's cookie and epmd; returns stdout. */
+  private async cli(tool: string, i: number, args: readonly string[], timeoutMs: number): Promise<string> {
     const s = this.node(i);
     // Each CLI call is a hidden Erlang node: give it its own dist port instead of the default range
     // next to the node's, which concurrent calls (and other clusters) would exhaust.
     const cliPort = await freePort();
     const env = { ...process.env, ...this.commonEnv, RABBITMQ_CTL_DIST_PORT_MIN: String(cliPort), RABBITMQ_CTL_DIST_PORT_MAX: String(cliPort) };
-    return run(join(RABBITMQ_BIN_DIR, 'rabbitmqctl'), ['-n', s.base.nodename, ...args], { env, timeoutMs });
+    return run(join(RABBITMQ_BIN_DIR, tool), ['-n', s.base.nodename, ...args], { env, timeoutMs });
   }
 
   async managementApi<T = unknown>(i: number, path: string): Promise<T> {

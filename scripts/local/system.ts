@@ -21,6 +21,12 @@ export const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
   { what: 'HAProxy', path: HAPROXY_BIN, debianPackage: 'haproxy' },
   { what: 'PostgreSQL 15 server', path: `${POSTGRES_BIN_DIR}/postgres`, debianPackage: 'postgresql-15' },
   { what: 'runuser', path: '/usr/sbin/runuser', debianPackage: 'util-linux' },
+  // The app image test: build and run the image, and make its stand-in base (no registry here).
+  { what: 'podman', path: '/usr/bin/podman', debianPackage: 'podman' },
+  { what: 'runc (crun refuses cgroups in hybrid mode)', path: '/usr/sbin/runc', debianPackage: 'runc' },
+  { what: 'debootstrap', path: '/usr/sbin/debootstrap', debianPackage: 'debootstrap' },
+  // The container reaches the test's RabbitMQ and PostgreSQL (loopback only) through its host loopback.
+  { what: 'slirp4netns', path: '/usr/bin/slirp4netns', debianPackage: 'slirp4netns' },
 ]);
 
 /** Programs the tests run on rendered files besides the twin's: promtool checks the alerting rules. */

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AppEnv, appEnvironment, type FeedkitSpec, mergeOverrides, QueueMode, resolveSpec, Routes, type SpecOverrides, waitFor } from '../../shared/index.js';
+import { AppEnv, appEnvironment, type FeedkitSpec, mergeOverrides, overridesFromEnv, QueueMode, resolveSpec, Routes, type SpecOverrides, waitFor } from '../../shared/index.js';
 import { HaproxyFront, startHaproxy, type HaproxyInstance } from './haproxy.js';
 import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';
@@ -119,9 +119,13 @@ function checkCount(field: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min || v > 50) throw new Error(`startTwin: ${field} must be a whole number from ${min} to 50, got ${v}`);
 }
 
-/** Resolves the spec the twin runs: installed RabbitMQ version, queue mode override. */
-export function twinSpec(overrides: SpecOverrides = {}, queueMode?: QueueMode): FeedkitSpec {
+/**
+ * Resolves the spec the twin runs: installed RabbitMQ version, `FEEDKIT_*` variables (as synth
+ * reads them), then the caller's overrides and queue mode.
+ */
+export function twinSpec(callerOverrides: SpecOverrides = {}, queueMode?: QueueMode): FeedkitSpec {
   const version = installedRabbitmqVersion();
+  const overrides = mergeOverrides(overridesFromEnv(process.env), callerOverrides);
   return resolveSpec({
     ...overrides,
     rabbitmq: {

@@ -1,7 +1,7 @@
 /**
  * The rendered haproxy.cfg against the real HAProxy: `haproxy -c` accepts both variants, and the
  * AMQP health check marks a real RabbitMQ node UP, a non-AMQP port DOWN, and the node DOWN once
- * it stops. Skips with a message when haproxy (or rabbitmq-server) is not installed.
+ * it hangs (cutting its clients' sessions) or stops. Skips with a message when haproxy (or rabbitmq-server) is not installed.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -226,6 +226,25 @@ describe('the AMQP health check against a real RabbitMQ node', { skip: rabbitMis
 
   test('GIVEN an open port that does not speak AMQP WHEN checked THEN it is DOWN (the expect rule is not vacuous)', async () => {
     await waitUntil('the HTTP port to be marked down', 30_000, async () => (await statuses(statsPort)).get('http') === 'DOWN');
+  });
+
+  test('GIVEN a client connected through HAProxy WHEN the node hangs (SIGSTOP) THEN the check marks it DOWN and HAProxy cuts the session, long before AMQP heartbeats could', async () => {
+    // heartbeat=0: only HAProxy can end this connection while the node is stopped.
+    const conn = await amqp.connect(`amqp://${username}:${password}@127.0.0.1:${frontPort}?heartbeat=0`);
+    const closed = new Promise<number>((ok) => conn.on('close', () => ok(Date.now())));
+    conn.on('error', () => undefined);
+    const stoppedAt = Date.now();
+    // The whole group: rabbitmq-server is a script whose child is the Erlang VM.
+    process.kill(-node.pid!, 'SIGSTOP');
+    try {
+      await waitUntil('the hung node to be marked down', 30_000, async () => (await statuses(statsPort)).get('amqp')?.startsWith('DOWN') ?? false);
+      const cutAfterMs = (await closed) - stoppedAt;
+      console.log(`hung node: session cut ${cutAfterMs} ms after SIGSTOP`);
+      assert.ok(cutAfterMs < spec.haproxy.amqpHeartbeatSeconds * 1000, `cut after ${cutAfterMs} ms, not before one AMQP heartbeat`);
+    } finally {
+      process.kill(-node.pid!, 'SIGCONT');
+    }
+    await waitUntil('the resumed node to be UP again', 30_000, async () => (await statuses(statsPort)).get('amqp') === 'UP');
   });
 
   test('GIVEN the node stops WHEN checked THEN it is marked DOWN', async () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseChaosArgs, TargetKind, UsageError, type LocalOpener } from '../../scripts/chaos/cli.js';
+import { budgetFor, DEFAULT_OVERRIDE } from '../../scripts/chaos/budget.js';
 import type { ChaosReport } from '../../scripts/chaos/report.js';
 import { QueueMode } from '../../shared/index.js';
 
@@ -11,8 +12,19 @@ describe('chaos command line', () => {
   it('GIVEN no flags WHEN parsing THEN it runs every scenario locally in both queue modes', () => {
     const o = parseChaosArgs([], {});
     assert.equal(o.target, TargetKind.LOCAL);
-    assert.equal(o.scenarios.length, 8);
+    assert.equal(o.scenarios.length, 10);
+    assert.ok(o.scenarios.includes('haproxy-pause') && o.scenarios.includes('leader-pause'));
     assert.deepEqual(o.modes, [QueueMode.MIRRORED, QueueMode.QUORUM]);
+    assert.deepEqual(o.budget, DEFAULT_OVERRIDE, "issue 13's targets");
+  });
+
+  it('GIVEN --budget or --no-budget WHEN parsing THEN the override is kept; a bad value or both flags are errors naming the flag', () => {
+    const o = parseChaosArgs(['--scenario', 'haproxy-pause', '--queue-mode', 'quorum', '--budget', 'p99=30s'], {});
+    assert.deepEqual(budgetFor('haproxy-pause', 'quorum', o.budget), { p99Ms: 30_000, waitMs: 15_000 });
+    assert.equal(budgetFor('node-kill', 'quorum', parseChaosArgs(['--no-budget'], {}).budget), undefined);
+    assert.throws(() => parseChaosArgs(['--budget', 'p99=soon'], {}), (e: Error) => e instanceof UsageError && /^--budget: "soon"/.test(e.message));
+    assert.throws(() => parseChaosArgs(['--budget', 'p99=1s', '--no-budget'], {}), /--budget and --no-budget/);
+    assert.throws(() => parseChaosArgs(['--no-budget=yes'], {}), UsageError);
   });
 
   it('GIVEN --keep WHEN parsing THEN the twins\' work folders are kept; without it they are not', () => {

@@ -10,7 +10,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objectNames, resolveSpec } from '../../shared/index.js';
-import { KUBECTL_READ_ATTEMPTS, KubernetesTarget, PARTITION_POLICY_PREFIX } from '../../scripts/chaos/kubernetes.js';
+import { HAPROXY_PAUSE_UNSUPPORTED, haproxySignalScript, KUBECTL_READ_ATTEMPTS, KubernetesTarget, PARTITION_POLICY_PREFIX } from '../../scripts/chaos/kubernetes.js';
+import { UnsupportedFault } from '../../scripts/chaos/target.js';
 import { SCENARIOS, type ScenarioContext } from '../../scripts/chaos/scenarios.js';
 import { mulberry32 } from '../../scripts/chaos/graph.js';
 
@@ -50,6 +51,7 @@ else if (verb === 'delete' && a1 === 'pod') {
   const cmd = args.slice(args.indexOf('--') + 1);
   if (cmd[1] === 'list_queues') out(state.listQueues);
   else if (cmd[1] === 'cluster_status') out({ running_nodes: (state.split && state.split[a1]) || state.rabbitNodes, partitions: {} });
+  else if (cmd[0] === 'sh') out(state.haproxyWorkers || '');
   else out('');
 } else if (verb === 'apply') { state.applied.push(fs.readFileSync(0, 'utf8')); save(); }
 else if (verb === 'rollout' && a1 === 'restart') { for (const p of state.pods) if (/-rabbitmq-\d+$/.test(p.name)) p.uid = fresh(); save(); }
@@ -89,7 +91,7 @@ function ctx(t: KubernetesTarget, faults: string[]): ScenarioContext {
       return { healed: () => faults.push(`healed ${n}`) };
     },
     log: () => undefined,
-    note: (line) => faults.push(`note ${line}`),
+    operatorAction: (line) => faults.push(`operator ${line}`),
     downS: 0,
     selfHealS: 0,
   };
@@ -201,14 +203,14 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
     assert.ok(!calls().some((c) => c[2] === 'delete' && c[3] === 'pod'));
   });
 
-  it('GIVEN pod 2 still sees only itself after the partition heal WHEN the partition scenario runs THEN pod 2 is restarted as a separate, noted fault and the cluster ends whole', async () => {
+  it('GIVEN pod 2 still sees only itself after the partition heal WHEN the partition scenario runs THEN pod 2 is restarted as a separate fault, recorded as an operator action, and the cluster ends whole', async () => {
     splitCluster({ 0: [0, 1], 1: [0, 1], 2: [2] });
     const faults: string[] = [];
     await SCENARIOS.partition.run(ctx(target(), faults));
     const restart = `restart ${names.rabbitmq}-2 (partition left after the heal; pause_minority did not pause it)`;
     assert.ok(faults.includes(restart), faults.join('\n'));
     assert.ok(faults.includes(`healed ${restart}`));
-    assert.ok(faults.some((f) => f.startsWith(`note operator action: restarted ${names.rabbitmq}-2 `)));
+    assert.ok(faults.some((f) => f.startsWith(`operator operator action: restarted ${names.rabbitmq}-2 `)));
     assert.ok(faults.indexOf(faults.find((f) => f.startsWith('healed partition ')) ?? '') < faults.indexOf(restart), 'the partition is healed before the restart starts');
     const deletes = calls().filter((c) => c[2] === 'delete' && c[3] === 'pod');
     assert.deepEqual(deletes.map((c) => c[4]), [`${names.rabbitmq}-2`]);
@@ -239,9 +241,38 @@ describe('kubernetes chaos target (stand-in kubectl)', () => {
     assert.ok(hasCall(['-n', spec.namespace, 'get', 'deployment', names.haproxy, '-o', 'json']));
   });
 
-  it('GIVEN the kubernetes target WHEN asked about node-pause THEN it names why the pause cannot be injected', () => {
+  it('GIVEN the kubernetes target WHEN asked about node-pause or leader-pause THEN it names why the pause cannot be injected', () => {
     assert.match(target().unsupportedReason('node-pause') ?? '', /PID 1/);
+    assert.match(target().unsupportedReason('leader-pause') ?? '', /PID 1/);
     assert.equal(target().unsupportedReason('node-kill'), undefined);
+    assert.equal(target().unsupportedReason('haproxy-pause'), undefined);
+  });
+
+  it('GIVEN an HAProxy pod in master-worker mode WHEN the haproxy-pause scenario runs THEN its worker is SIGSTOPped by exec, SIGCONTed at the heal, and the fault is healed after', async () => {
+    patchState({ haproxyWorkers: '7\n' });
+    const faults: string[] = [];
+    await SCENARIOS['haproxy-pause'].run(ctx(target(), faults));
+    const execs = calls().filter((c) => c[2] === 'exec');
+    const script = (c: string[]) => c.slice(c.indexOf('--') + 1);
+    const stop = execs.find((c) => script(c).join(' ') === `sh -c ${haproxySignalScript('STOP')}`);
+    const cont = execs.find((c) => script(c).join(' ') === `sh -c ${haproxySignalScript('CONT')}`);
+    if (!stop) return assert.fail(`no SIGSTOP exec among ${JSON.stringify(execs)}`);
+    assert.ok(stop[3]?.startsWith(`${names.haproxy}-`), 'STOP went to an haproxy pod');
+    assert.equal(stop[stop.indexOf('-c') + 1], 'haproxy');
+    assert.equal(cont?.[3], stop[3], 'CONT went to the same pod');
+    assert.deepEqual(faults.map((f) => f.replace(/\d+$/, 'N')), ['SIGSTOP haproxy-N', 'healed SIGSTOP haproxy-N']);
+  });
+
+  it('GIVEN an HAProxy pod with no worker besides PID 1 WHEN pausing it THEN the fault is unsupported with the reason', async () => {
+    await assert.rejects(target().pauseHaproxy(0), (e: Error) => e instanceof UnsupportedFault && e.message === HAPROXY_PAUSE_UNSUPPORTED);
+  });
+
+  it('GIVEN the signal script WHEN reading it THEN it spares PID 1 and signals only processes named haproxy, with shell builtins', () => {
+    const s = haproxySignalScript('STOP');
+    assert.match(s, /\[ "\$pid" = 1 \] && continue/);
+    assert.match(s, /\[ "\$c" = haproxy \] \|\| continue/);
+    assert.match(s, /kill -STOP "\$pid"/);
+    assert.doesNotMatch(s, /pgrep|pkill|ps /);
   });
 
   it('GIVEN the API server drops one call WHEN listing pods THEN the read is tried again and succeeds', async () => {

@@ -70,7 +70,7 @@ describe('feed app chart', () => {
     assert.equal(deployment.spec.replicas, 4);
   });
 
-  it('GIVEN the default spec WHEN synthesized THEN probes, grace period, PDB, Service and non-root are set', () => {
+  it('GIVEN the default spec WHEN synthesized THEN probes, grace period, PDB, Service, non-root and no capabilities are set', () => {
     const { s, deployment, container } = feedApp(synth({ app: { terminationGracePeriodSeconds: 90 } }));
     assert.equal(container.readinessProbe.httpGet.path, Routes.READY);
     assert.equal(container.livenessProbe.httpGet.path, Routes.HEALTH);
@@ -79,6 +79,7 @@ describe('feed app chart', () => {
     assert.equal(s.get('Service', names.app).spec.ports[0].targetPort, 8080);
     assert.equal(container.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(container.securityContext.capabilities, { drop: ['ALL'] });
     assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { QueueMode, objectNames, resolveSpec, RenderInputError } from '../../shared/index.js';
+import { PartitionHandling, QueueMode, objectNames, resolveSpec, RenderInputError } from '../../shared/index.js';
 import {
   PeerDiscoveryKind,
   parseRabbitmqConf,
@@ -33,6 +33,13 @@ describe('rabbitmq.conf: clustering', () => {
   test('GIVEN any discovery WHEN rendered THEN a network split pauses the minority', () => {
     assert.equal(conf(k8s).get('cluster_partition_handling'), 'pause_minority');
     assert.equal(conf(classic).get('cluster_partition_handling'), 'pause_minority');
+  });
+
+  test('GIVEN rabbitmq.partitionHandling and netTicktimeSeconds in the spec WHEN rendered THEN both reach rabbitmq.conf', () => {
+    const s = resolveSpec({ rabbitmq: { partitionHandling: PartitionHandling.AUTOHEAL, netTicktimeSeconds: 20 } });
+    const c = conf(k8s, s);
+    assert.equal(c.get('cluster_partition_handling'), 'autoheal');
+    assert.equal(c.get('net_ticktime'), '20');
   });
 
   test('GIVEN Kubernetes discovery WHEN rendered THEN peers are the headless Service endpoints by stable hostname', () => {

@@ -45,7 +45,7 @@ describe('waitFor', () => {
     await assert.rejects(
       waitFor('the moon', async () => {
         throw new Error('still below the horizon');
-      }, { timeoutMs: 30, intervalMs: 5, onProgress: (ms) => progress.push(ms) }),
+      }, { timeoutMs: 500, intervalMs: 5, onProgress: (ms) => progress.push(ms) }),
       /timed out after \d+ s waiting for the moon \(last error: still below the horizon\)/,
     );
     assert.ok(progress.length > 0, 'onProgress is called between probes');

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
-import { backoffMs, sleep } from '../../../shared/index.js';
+import { backoffMs, sleep } from '../../../shared/retry.js';
 
 /** The channels of the current connection. */
 export interface AmqpChannels {

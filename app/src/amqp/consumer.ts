@@ -10,7 +10,7 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { replicaQueueName } from '../../../shared/index.js';
+import { replicaQueueName } from '../../../shared/constants.js';
 import { decodeFeedMessage, type FeedFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';
 import { consumerArguments, declareTopology, queueExists, type ReplicaTopology } from './topology.js';

@@ -4,7 +4,7 @@
  * followers with the `CC` header (the default; see app/README.md#fan-out).
  */
 import type { ConfirmChannel } from 'amqplib';
-import { EXCHANGE, userRoutingKey } from '../../../shared/index.js';
+import { EXCHANGE, userRoutingKey } from '../../../shared/constants.js';
 import type { OutboxEntry } from '../db/store.js';
 import { encodeBatchedBody, toFrame } from '../ws/frame.js';
 import type { AmqpConnection } from './connection.js';

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import { QueueMode } from '../../../shared/index.js';
+import { QueueMode } from '../../../shared/constants.js';
 import { QueueReapOutcome, type ReplicaRegistry, type StaleReplica } from '../db/replicas.js';
 import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 

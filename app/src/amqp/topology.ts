@@ -1,6 +1,6 @@
 /** The exchange and this replica's queue, declared with the same arguments as the broker definitions. */
 import type { Channel } from 'amqplib';
-import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/index.js';
+import { ALL_USERS_BINDING_KEY, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/constants.js';
 import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 
 export interface ReplicaTopology {

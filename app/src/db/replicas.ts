@@ -3,7 +3,7 @@
  * Ages are measured with the database clock on both sides, so replicas' clocks need not agree.
  */
 import type pg from 'pg';
-import { QueueMode, ReplicaRouting } from '../../../shared/index.js';
+import { QueueMode, ReplicaRouting } from '../../../shared/constants.js';
 
 /** A registry row whose heartbeat is older than the stale threshold. */
 export interface StaleReplica {

@@ -1,6 +1,6 @@
 /** The feed API (wire contract): posts, the feed, and friendships. Every handler gets the caller's user id. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Routes } from '../../../shared/index.js';
+import { Routes } from '../../../shared/constants.js';
 import { ID_PATTERN } from '../config.js';
 import type { FeedStore, Post } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';

@@ -2,7 +2,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { Routes } from '../../../shared/index.js';
+import { Routes } from '../../../shared/constants.js';
 import { AuthError, tokenFromRequest, type Principal, type TokenVerifier } from '../auth/jwt.js';
 import type { FeedMetrics } from '../metrics.js';
 import type { FeedSocketHub } from '../ws/hub.js';

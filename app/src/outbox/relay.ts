@@ -4,7 +4,7 @@
  * the broker is away rows wait; the write path never depends on the broker.
  */
 import type { Logger } from 'pino';
-import { backoffMs, Jitter, sleep } from '../../../shared/index.js';
+import { backoffMs, Jitter, sleep } from '../../../shared/retry.js';
 import type { FeedPublisher } from '../amqp/publisher.js';
 import type { FeedStore } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';

@@ -3,7 +3,7 @@
  * ones), and the two broker message formats that carry it: per-follower (the body is the frame, the
  * user is in the routing key) and batched (the body is the frame plus the recipients list).
  */
-import { userIdFromRoutingKey } from '../../../shared/index.js';
+import { userIdFromRoutingKey } from '../../../shared/constants.js';
 import type { Post } from '../db/store.js';
 
 export interface FeedFrame {

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CloseCodes } from '../../../shared/index.js';
+import { CloseCodes } from '../../../shared/constants.js';
 import type { Principal } from '../auth/jwt.js';
 import type { FeedStore } from '../db/store.js';
 import type { FeedMetrics } from '../metrics.js';
