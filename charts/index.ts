@@ -7,3 +7,13 @@ export { HaproxyFront, type HaproxyFrontProps } from './haproxy/haproxy-front.js
 export { FeedApp, type FeedAppProps } from './app/feed-app.js';
 export { Postgres, type PostgresProps, postgresHeadlessName } from './postgres/postgres.js';
 export { NetworkPolicies, type NetworkPoliciesProps } from './network/network-policies.js';
+export { ExposureChart, type ExposureChartProps } from './exposure/exposure-chart.js';
+export { AppIngress, type AppIngressProps } from './exposure/app-ingress.js';
+export { AppHttpRoute, type AppHttpRouteProps } from './exposure/app-http-route.js';
+export { AppLoadBalancer, type AppLoadBalancerProps } from './exposure/app-load-balancer.js';
+export { MonitoringChart, type MonitoringChartProps } from './monitoring/monitoring-chart.js';
+export { ScrapeTargets, type ScrapeTargetsProps } from './monitoring/scrape-targets.js';
+export { FeedAlerts, type FeedAlertsProps } from './monitoring/feed-alerts.js';
+export { GrafanaDashboard, type GrafanaDashboardProps, GRAFANA_DASHBOARD_LABEL, DASHBOARD_KEY } from './monitoring/grafana-dashboard.js';
+export { restrictPods, RESTRICTED_CAPABILITIES, RESTRICTED_SECCOMP_PROFILE } from './common/restricted-pods.js';
+export { podSecurityLabels, POD_SECURITY_LABEL_PREFIX } from './namespace/namespace-chart.js';

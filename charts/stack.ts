@@ -4,8 +4,10 @@
  */
 import { App, Chart } from 'cdk8s';
 import { stringify } from 'yaml';
-import type { FeedkitSpec } from '../shared/index.js';
+import { ExposureKind, type FeedkitSpec } from '../shared/index.js';
 import { AppChart } from './app/app-chart.js';
+import { ExposureChart } from './exposure/exposure-chart.js';
+import { MonitoringChart } from './monitoring/monitoring-chart.js';
 import { HaproxyChart } from './haproxy/haproxy-chart.js';
 import { NamespaceChart } from './namespace/namespace-chart.js';
 import { NetworkPoliciesChart } from './network/network-policies-chart.js';
@@ -30,6 +32,8 @@ export enum ChartName {
   RABBITMQ = 'rabbitmq',
   HAPROXY = 'haproxy',
   APP = 'app',
+  EXPOSURE = 'exposure',
+  MONITORING = 'monitoring',
 }
 
 /** One chart's output. */
@@ -53,7 +57,7 @@ interface ChartEntry {
   readonly create: (app: App, spec: FeedkitSpec) => Chart;
 }
 
-/** Every chart in dependency order; Postgres only when it runs in the cluster. */
+/** Every chart in dependency order; Postgres only when it runs in the cluster, exposure and monitoring only when asked for. */
 function chartEntries(spec: FeedkitSpec): ChartEntry[] {
   const inClusterPostgres = spec.postgres.externalUrl === '';
   const entries: Array<ChartEntry | false> = [
@@ -66,6 +70,12 @@ function chartEntries(spec: FeedkitSpec): ChartEntry[] {
       name: ChartName.APP,
       dependsOn: inClusterPostgres ? [ChartName.HAPROXY, ChartName.POSTGRES] : [ChartName.HAPROXY],
       create: (app) => new AppChart(app, ChartName.APP, { spec }),
+    },
+    spec.exposure.kind !== ExposureKind.NONE && { name: ChartName.EXPOSURE, dependsOn: [ChartName.APP], create: (app) => new ExposureChart(app, ChartName.EXPOSURE, { spec }) },
+    spec.monitoring.enabled && {
+      name: ChartName.MONITORING,
+      dependsOn: [ChartName.RABBITMQ, ChartName.HAPROXY, ChartName.APP],
+      create: (app) => new MonitoringChart(app, ChartName.MONITORING, { spec }),
     },
   ];
   return entries.filter((e): e is ChartEntry => e !== false);

@@ -4,7 +4,7 @@
  * the same rules with their own addresses. It holds no secret: the default user comes from files
  * written from a Secret at start (`renderDefaultUserDefinitions`, `renderDefaultUserConf`).
  */
-import { ALL_INTERFACES, PartitionHandling, QueueMode, RenderInputError, checkListener, objectNames, type FeedkitSpec, type Listener } from '../shared/index.js';
+import { ALL_INTERFACES, FIRST_VERSION_WITH_SEED_NODE_DISCOVERY, PartitionHandling, QueueMode, RenderInputError, checkListener, objectNames, rabbitmqAtLeast, type FeedkitSpec, type Listener } from '../shared/index.js';
 import { PeerDiscoveryKind, type PeerDiscovery } from './peer-discovery.js';
 import { rabbitmqHostnameSuffix } from './pod-hostnames.js';
 
@@ -36,10 +36,25 @@ export interface RabbitmqConfOptions {
    * @default every interface, `spec.rabbitmq.ports.prometheus`
    */
   readonly prometheus?: Listener;
+  /**
+   * Bytes the node takes as its total memory (`total_memory_available_override_value`), the
+   * watermark being relative to it; on Kubernetes {@link memoryAvailableOverrideBytes} of the limit.
+   * @default none: the node measures the machine (the local twin)
+   */
+  readonly totalMemoryAvailableBytes?: number;
+}
+
+/** Whether `spec.rabbitmq.version` uses the 4.1+ Kubernetes peer discovery (seed pod, no API access). */
+export function usesSeedNodeDiscovery(spec: FeedkitSpec): boolean {
+  const { major, minor } = FIRST_VERSION_WITH_SEED_NODE_DISCOVERY;
+  return rabbitmqAtLeast(spec.rabbitmq.version, major, minor);
 }
 
 /** Host the Kubernetes peer discovery plugin asks for endpoints (the API server's in-cluster name). */
 export const K8S_API_HOST = 'kubernetes.default.svc';
+
+/** First ordinal of the StatefulSet's pods (Kubernetes' default; the charts never change it). */
+export const STATEFULSET_ORDINAL_START = 0;
 
 /** Memory high watermark relative to the memory the node sees (the container limit on Kubernetes). */
 export const MEMORY_HIGH_WATERMARK = 0.6;
@@ -83,8 +98,7 @@ export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptio
     `load_definitions = ${options.definitionsPath}`,
     '',
     '## Resources',
-    '# Block publishers before the kernel OOM-kills the node (relative to the container limit).',
-    `vm_memory_high_watermark.relative = ${MEMORY_HIGH_WATERMARK}`,
+    ...memoryLines(options.totalMemoryAvailableBytes),
     '# Block publishers before the disk fills and the message store cannot write.',
     `disk_free_limit.absolute = ${DISK_FREE_LIMIT}`,
   ];
@@ -97,6 +111,48 @@ export function renderRabbitmqConf(spec: FeedkitSpec, options: RabbitmqConfOptio
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+function memoryLines(totalBytes: number | undefined): string[] {
+  const lines = ['# Block publishers before the kernel OOM-kills the node.', `vm_memory_high_watermark.relative = ${MEMORY_HIGH_WATERMARK}`];
+  if (totalBytes === undefined) return lines;
+  if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) {
+    throw new RenderInputError('totalMemoryAvailableBytes', `${totalBytes} is not a positive whole number of bytes`, 'pass memoryAvailableOverrideBytes(<container memory limit in bytes>)');
+  }
+  return [
+    '# The watermark is relative to this, not to what the runtime detects: inside a container that',
+    '# can be the host\'s memory. The container limit minus min(20 %, 2 GiB), as the Cluster Operator sets it.',
+    `total_memory_available_override_value = ${totalBytes}`,
+    ...lines,
+  ];
+}
+
+function kubernetesDiscoveryLines(spec: FeedkitSpec): string[] {
+  const common = [
+    `cluster_formation.target_cluster_size_hint = ${spec.rabbitmq.replicas}`,
+    '# Never remove members that are away for a while (a restarting pod is not gone).',
+    'cluster_formation.node_cleanup.only_log_warning = true',
+  ];
+  if (usesSeedNodeDiscovery(spec)) {
+    return [
+      '# RabbitMQ 4.1+: the pod with the lowest ordinal (-0) forms the cluster and the others join it;',
+      '# the seed\'s name is this node\'s own with the ordinal replaced, so no Kubernetes API access',
+      '# (no Role) is needed. The pre-4.1 keys (host, service_name, ...) would be ignored with warnings.',
+      'cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s',
+      `cluster_formation.k8s.ordinal_start = ${STATEFULSET_ORDINAL_START}`,
+      ...common,
+    ];
+  }
+  return [
+    '# Peers are the endpoints of the headless Service (not-ready ones included), addressed by',
+    '# their stable pod DNS names, so node names survive pod restarts and new IPs.',
+    'cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s',
+    `cluster_formation.k8s.host = ${K8S_API_HOST}`,
+    'cluster_formation.k8s.address_type = hostname',
+    `cluster_formation.k8s.service_name = ${objectNames(spec.name).rabbitmqHeadless}`,
+    `cluster_formation.k8s.hostname_suffix = ${rabbitmqHostnameSuffix(spec)}`,
+    ...common,
+  ];
 }
 
 function partitionHandlingLines(spec: FeedkitSpec): string[] {
@@ -122,18 +178,7 @@ function partitionHandlingLines(spec: FeedkitSpec): string[] {
 function peerDiscoveryLines(spec: FeedkitSpec, discovery: PeerDiscovery): string[] {
   switch (discovery.kind) {
     case PeerDiscoveryKind.KUBERNETES:
-      return [
-        '# Peers are the endpoints of the headless Service (not-ready ones included), addressed by',
-        '# their stable pod DNS names, so node names survive pod restarts and new IPs.',
-        'cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s',
-        `cluster_formation.k8s.host = ${K8S_API_HOST}`,
-        'cluster_formation.k8s.address_type = hostname',
-        `cluster_formation.k8s.service_name = ${objectNames(spec.name).rabbitmqHeadless}`,
-        `cluster_formation.k8s.hostname_suffix = ${rabbitmqHostnameSuffix(spec)}`,
-        `cluster_formation.target_cluster_size_hint = ${spec.rabbitmq.replicas}`,
-        '# Never remove members that are away for a while (a restarting pod is not gone).',
-        'cluster_formation.node_cleanup.only_log_warning = true',
-      ];
+      return kubernetesDiscoveryLines(spec);
     case PeerDiscoveryKind.CLASSIC:
       checkNodes(discovery.nodes);
       return [

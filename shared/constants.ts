@@ -103,6 +103,25 @@ export function replicaQueueArguments(mode: QueueMode, expiresMs: number): Recor
   return args;
 }
 
+/** Pod Security Standards levels (`pod-security.kubernetes.io/enforce`). */
+export enum PodSecurityLevel {
+  RESTRICTED = 'restricted',
+  BASELINE = 'baseline',
+  PRIVILEGED = 'privileged',
+}
+export const POD_SECURITY_LEVELS = [PodSecurityLevel.RESTRICTED, PodSecurityLevel.BASELINE, PodSecurityLevel.PRIVILEGED] as const;
+
+/** How the feed is reached from outside the cluster. */
+export enum ExposureKind {
+  NONE = 'none',
+  INGRESS = 'ingress',
+  GATEWAY = 'gateway',
+  LOAD_BALANCER = 'loadBalancer',
+}
+
+/** The first RabbitMQ version (major, minor) whose Kubernetes peer discovery seeds from the `-0` pod and needs no API access. */
+export const FIRST_VERSION_WITH_SEED_NODE_DISCOVERY = Object.freeze({ major: 4, minor: 1 } as const);
+
 /** The first RabbitMQ major version that rejects `ha-mode` policies. */
 export const FIRST_VERSION_WITHOUT_MIRRORING = 4;
 
@@ -201,6 +220,10 @@ export function objectNames(stackName: string) {
     appSecret: `${stackName}-app`,
     postgres: `${stackName}-postgres`,
     postgresSecret: `${stackName}-postgres`,
+    appPublic: `${stackName}-app-public`,
+    appTlsSecret: `${stackName}-app-tls`,
+    alertRules: `${stackName}-alerts`,
+    grafanaDashboard: `${stackName}-dashboard`,
   });
 }
 

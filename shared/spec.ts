@@ -8,7 +8,7 @@
  * (`feedkit-spec.schema.json`), the README table and the feed app's environment all derive from it.
  */
 import { z } from 'zod';
-import { FIRST_VERSION_WITHOUT_MIRRORING, LOG_LEVELS, PartitionHandling, POLICY_NAME, POLICY_PATTERN, Ports, QueueMode, REPLICA_QUEUE_PREFIX } from './constants.js';
+import { ExposureKind, FIRST_VERSION_WITHOUT_MIRRORING, LOG_LEVELS, PartitionHandling, POD_SECURITY_LEVELS, POLICY_NAME, POLICY_PATTERN, PodSecurityLevel, Ports, QueueMode, REPLICA_QUEUE_PREFIX } from './constants.js';
 import { asGroup, boolField, enumField, fieldAt, fieldMeta, fields, group, intField, portField, stringField } from './schema-fields.js';
 
 /** Highest per-user limits (what benches set to take the limits out of their measurements). */
@@ -238,6 +238,76 @@ const PostgresSchema = group('PostgreSQL: in the cluster, or external.', {
   port: portField({ doc: 'PostgreSQL port.', default: Ports.POSTGRES }),
 });
 
+const HOSTNAME = /^$|^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+const OBJECT_NAME = /^$|^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+
+function objectName(doc: string, what: string) {
+  return stringField({ doc, default: '', pattern: OBJECT_NAME, maxLength: 253, problem: `is not a ${what} name`, fix: 'use lower-case letters, digits, "-" and ".", or "" for none' });
+}
+
+const PodSecuritySchema = group('Pod Security Standards labels of the namespace (`pod-security.kubernetes.io/*`).', {
+  enforce: enumField({
+    doc: 'Level the namespace enforces. `warn` and `audit` are always `restricted`, and every feedkit pod passes `restricted` (a test checks it); lower it only for pods you add yourself.',
+    values: POD_SECURITY_LEVELS,
+    default: PodSecurityLevel.RESTRICTED,
+  }),
+});
+
+const ExposureSchema = asGroup(
+  'How browsers reach the feed from outside the cluster (off by default: a public host cannot be guessed).',
+  fields({
+    kind: enumField({
+      doc: '`none` (ClusterIP only), `ingress` (an Ingress with WebSocket timeouts for ingress-nginx), `gateway` (a Gateway API HTTPRoute attached to an existing Gateway) or `loadBalancer` (a Service of type LoadBalancer in front of the app).',
+      values: [ExposureKind.NONE, ExposureKind.INGRESS, ExposureKind.GATEWAY, ExposureKind.LOAD_BALANCER],
+      default: ExposureKind.NONE,
+    }),
+    host: stringField({ doc: 'Public host name of the feed, e.g. `feed.example.com`; required for `ingress`, optional for `gateway` (the route then matches every host of the listener).', default: '', pattern: HOSTNAME, maxLength: 253, problem: 'is not a DNS host name', fix: 'use a lower-case DNS name such as "feed.example.com"' }),
+    ingressClassName: objectName('IngressClass of the Ingress (`ingress`); empty for the cluster\'s default class. The annotations target ingress-nginx.', 'IngressClass'),
+    tls: group('TLS of the Ingress (`ingress` only; a Gateway terminates TLS on its own listener).', {
+      secretName: objectName('Secret of type kubernetes.io/tls holding the certificate; with `clusterIssuer`, the Secret cert-manager writes (default `<name>-app-tls`).', 'Secret'),
+      clusterIssuer: objectName('cert-manager ClusterIssuer that issues the certificate (`cert-manager.io/cluster-issuer` annotation); empty for none.', 'ClusterIssuer'),
+    }),
+    gateway: group('The Gateway the HTTPRoute attaches to (`gateway` only).', {
+      name: objectName('Name of the Gateway.', 'Gateway'),
+      namespace: objectName('Namespace of the Gateway; empty for the stack namespace (a Gateway in another namespace must allow routes from it).', 'namespace'),
+      sectionName: objectName('Listener of the Gateway to attach to; empty for all of its listeners.', 'listener'),
+    }),
+    streamTimeoutSeconds: intField({
+      doc: 'Seconds the proxy keeps an idle WebSocket open (ingress-nginx read/send timeouts). The app pings sockets far more often; at least an hour so a proxy never cuts a quiet feed.',
+      default: 3600,
+      min: 3600,
+      max: 86_400,
+      fix: 'WebSocket feeds stay open for hours; use 3600 (1 h) to 86400',
+    }),
+  }).superRefine((e, ctx) => {
+    const issue = (path: string[], message: string, fix: string) => ctx.addIssue({ code: 'custom', path, message, params: { fix } });
+    const tlsSet = e.tls.secretName !== '' || e.tls.clusterIssuer !== '';
+    if (e.kind === ExposureKind.INGRESS && e.host === '') issue(['host'], 'is empty, but an Ingress needs the host browsers use', 'set exposure.host, e.g. "feed.example.com"');
+    if (e.kind === ExposureKind.GATEWAY && e.gateway.name === '') issue(['gateway', 'name'], 'is empty, but an HTTPRoute must name the Gateway it attaches to', 'set exposure.gateway.name to the Gateway your cluster admin runs');
+    if (e.kind !== ExposureKind.INGRESS && tlsSet) {
+      issue(['tls'], `is set, but only an Ingress terminates TLS here (kind is "${e.kind}")`, e.kind === ExposureKind.GATEWAY ? 'configure TLS on the Gateway listener and remove exposure.tls' : 'set exposure.kind to "ingress", or remove exposure.tls');
+    }
+  }),
+);
+
+const MonitoringSchema = asGroup(
+  'Prometheus Operator and Grafana objects (needs the operator\'s CRDs; off by default so a cluster without them still applies).',
+  fields({
+    enabled: boolField({ doc: 'Synthesize ServiceMonitors (app, HAProxy), a PodMonitor (RabbitMQ nodes), a PrometheusRule with the feed\'s alerts and a Grafana dashboard ConfigMap.', default: false }),
+    scrapeIntervalSeconds: intField({ doc: 'Seconds between scrapes.', default: 30, min: 5, max: 300 }),
+    selectorLabel: stringField({
+      doc: 'A `key=value` label put on the Service/PodMonitors and the PrometheusRule so your Prometheus selects them (kube-prometheus-stack selects `release=<its release name>`); empty for none.',
+      default: '',
+      pattern: /^$|^([a-z0-9]([a-z0-9.-]*[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?=([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/,
+      problem: 'is not a key=value label',
+      fix: 'use e.g. "release=kube-prometheus-stack", or "" for none',
+    }),
+    deliveryLatencyP99Ms: intField({ doc: 'Alert when the p99 of post-to-socket delivery latency stays above this many milliseconds for 10 minutes.', default: 2000, min: 10, max: 600_000 }),
+    outboxBacklogMax: intField({ doc: 'Alert when the outbox holds more unpublished rows than this and keeps growing for 10 minutes.', default: 1000, min: 1, max: 10_000_000 }),
+    amqpReconnectsPer15m: intField({ doc: 'Alert when the app\'s replicas reconnect to AMQP more often than this in 15 minutes (a flapping node or front).', default: 5, min: 1, max: 10_000 }),
+  }),
+);
+
 /** The schema of the whole stack: the one definition of every spec field. */
 export const FeedkitSpecSchema = fields({
   name: dnsLabel('Prefix of every object name.', 'feedkit', 30),
@@ -247,6 +317,9 @@ export const FeedkitSpecSchema = fields({
   haproxy: HaproxySchema,
   app: AppSchema,
   postgres: PostgresSchema,
+  podSecurity: PodSecuritySchema,
+  exposure: ExposureSchema,
+  monitoring: MonitoringSchema,
 }).meta({ title: 'feedkit spec', description: 'What `npm run synth` and the Pulumi program deploy. Every field has a default: write only what you change.' });
 
 type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
@@ -260,6 +333,8 @@ export type PostgresSpec = FeedkitSpec['postgres'];
 export type ImageSpec = RabbitmqSpec['image'];
 export type ResourceSpec = RabbitmqSpec['resources'];
 export type PolicySpec = RabbitmqSpec['policy'];
+export type ExposureSpec = FeedkitSpec['exposure'];
+export type MonitoringSpec = FeedkitSpec['monitoring'];
 
 /** Deep partial of {@link FeedkitSpec}: what a user writes. */
 export type DeepPartial<T> = { readonly [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -313,6 +388,14 @@ export function rabbitmqMajor(version: string): number {
   const m = VERSION.exec(version);
   if (!m) throw new SpecError('rabbitmq.version', `"${version}" is not a version`, 'use major.minor.patch such as "3.13.7"');
   return Number(m[1]);
+}
+
+/** Whether a RabbitMQ version string is at least `major.minor`. */
+export function rabbitmqAtLeast(version: string, major: number, minor: number): boolean {
+  const m = VERSION.exec(version);
+  if (!m) throw new SpecError('rabbitmq.version', `"${version}" is not a version`, 'use major.minor.patch such as "3.13.7"');
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > major || (maj === major && min >= minor);
 }
 
 /** `repository:tag`. */

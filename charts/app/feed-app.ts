@@ -6,6 +6,7 @@ import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from '../common/checksum.j
 import { Component, selectorLabels } from '../common/labels.js';
 import { PodDisruptionBudget } from '../common/pod-disruption-budget.js';
 import { containerResources } from '../common/resources.js';
+import { restrictPods } from '../common/restricted-pods.js';
 import { amqpUrls, databaseUrl } from '../common/urls.js';
 
 /** uid/gid the feed app image runs as (the `node` user of the Node.js base image). */
@@ -92,10 +93,12 @@ export class FeedApp extends Construct {
       ],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels }));
+    restrictPods(this.deployment, 'FeedApp');
     this.deployment.scheduling.separate(kplus.Pods.select(this, 'Peers', { labels }), { topology: kplus.Topology.HOSTNAME, weight: 50 });
 
     this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: names.app },
+      // Labelled with the component so a ServiceMonitor can select exactly this Service.
+      metadata: { name: names.app, labels },
       ports: [{ name: 'http', port: APP_SERVICE_PORT, targetPort: app.port }],
     });
     for (const [k, v] of Object.entries(labels)) this.service.selectLabel(k, v);

@@ -7,6 +7,7 @@ import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from '../common/checksum.j
 import { Component, selectorLabels } from '../common/labels.js';
 import { PodDisruptionBudget } from '../common/pod-disruption-budget.js';
 import { containerResources } from '../common/resources.js';
+import { restrictPods } from '../common/restricted-pods.js';
 
 /** uid/gid of the `haproxy` user the official image runs as since 2.4. */
 export const HAPROXY_UID = 99;
@@ -87,10 +88,12 @@ export class HaproxyFront extends Construct {
       ],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels }));
+    restrictPods(this.deployment, 'HaproxyFront');
     this.deployment.scheduling.separate(kplus.Pods.select(this, 'Peers', { labels }), { topology: kplus.Topology.HOSTNAME, weight: 100 });
 
     this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: names.haproxy },
+      // Labelled with the component so a ServiceMonitor can select exactly this Service.
+      metadata: { name: names.haproxy, labels },
       ports: [
         { name: 'amqp', port: hap.ports.amqp, targetPort: hap.ports.amqp },
         { name: 'stats', port: hap.ports.stats, targetPort: hap.ports.stats },

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { SecretKeys, SpecError, imageRef, objectNames, type FeedkitSpec } from '../../shared/index.js';
 import { Component, selectorLabels } from '../common/labels.js';
 import { containerResources } from '../common/resources.js';
+import { restrictPods } from '../common/restricted-pods.js';
 import { addVolumeClaimTemplate } from '../common/volume-claim.js';
 
 /** uid/gid of the `postgres` user in the official Debian-based image. */
@@ -82,6 +83,7 @@ export class Postgres extends Construct {
       ],
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels }));
+    restrictPods(this.statefulSet, 'Postgres');
     addVolumeClaimTemplate(this.statefulSet, {
       name: 'data',
       mountPath: POSTGRES_MOUNT,

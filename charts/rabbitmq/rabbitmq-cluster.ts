@@ -22,12 +22,16 @@ import {
   renderDefaultUserDefinitions,
   renderDefinitions,
   renderEnabledPlugins,
+  memoryAvailableOverrideBytes,
+  memoryQuantityBytes,
   renderRabbitmqConf,
+  usesSeedNodeDiscovery,
 } from '../../rabbitmq-cluster/index.js';
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from '../common/checksum.js';
 import { Component, selectorLabels } from '../common/labels.js';
 import { PodDisruptionBudget } from '../common/pod-disruption-budget.js';
 import { containerResources } from '../common/resources.js';
+import { restrictPods } from '../common/restricted-pods.js';
 import { addVolumeClaimTemplate } from '../common/volume-claim.js';
 
 /** uid/gid of the `rabbitmq` user in the official image. */
@@ -81,7 +85,7 @@ export interface RabbitmqClusterProps {
 
 /**
  * A RabbitMQ cluster of `spec.rabbitmq.replicas` nodes: StatefulSet (Parallel, PVC per node),
- * headless and client Services, its ConfigMap, the peer-discovery RBAC and a PodDisruptionBudget.
+ * headless and client Services, its ConfigMap, the peer-discovery RBAC (before RabbitMQ 4.1 only) and a PodDisruptionBudget.
  * The erlang cookie and the default user come from Secrets referenced by name (never literals).
  */
 export class RabbitmqCluster extends Construct {
@@ -107,22 +111,27 @@ export class RabbitmqCluster extends Construct {
       [RabbitmqConfigKeys.CONF]: renderRabbitmqConf(spec, {
         peerDiscovery: { kind: PeerDiscoveryKind.KUBERNETES },
         definitionsPath: RabbitmqPaths.DEFINITIONS,
+        totalMemoryAvailableBytes: memoryAvailableOverrideBytes(memoryQuantityBytes('rabbitmq.resources.memoryLimit', rmq.resources.memoryLimit)),
       }),
       [RabbitmqConfigKeys.ENABLED_PLUGINS]: renderEnabledPlugins(PeerDiscoveryKind.KUBERNETES),
       [RabbitmqConfigKeys.DEFINITIONS]: renderDefinitions(spec),
     };
     this.configMap = new kplus.ConfigMap(this, 'Config', { metadata: { name: names.rabbitmqConfig }, data: configData });
 
+    // Before 4.1 the k8s peer discovery plugin lists the headless Service's endpoints and records
+    // events; from 4.1 it derives the seed pod's name and never calls the API, so no token either.
+    const needsApi = !usesSeedNodeDiscovery(spec);
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
       metadata: { name: names.rabbitmqServiceAccount },
-      automountToken: true,
+      automountToken: needsApi,
     });
-    // The k8s peer discovery plugin lists the headless Service's endpoints and records events.
-    const role = new kplus.Role(this, 'PeerDiscoveryRole', { metadata: { name: names.rabbitmqServiceAccount } });
-    role.allowGet(kplus.ApiResource.ENDPOINTS);
-    role.allowCreate(kplus.ApiResource.EVENTS);
-    const binding = new kplus.RoleBinding(this, 'PeerDiscoveryRoleBinding', { metadata: { name: names.rabbitmqServiceAccount }, role });
-    binding.addSubjects(serviceAccount);
+    if (needsApi) {
+      const role = new kplus.Role(this, 'PeerDiscoveryRole', { metadata: { name: names.rabbitmqServiceAccount } });
+      role.allowGet(kplus.ApiResource.ENDPOINTS);
+      role.allowCreate(kplus.ApiResource.EVENTS);
+      const binding = new kplus.RoleBinding(this, 'PeerDiscoveryRoleBinding', { metadata: { name: names.rabbitmqServiceAccount }, role });
+      binding.addSubjects(serviceAccount);
+    }
 
     this.headlessService = new kplus.Service(this, 'Headless', {
       metadata: { name: names.rabbitmqHeadless },
@@ -170,7 +179,7 @@ export class RabbitmqCluster extends Construct {
       spread: false,
       podMetadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(configData) } },
       serviceAccount,
-      automountServiceAccountToken: true,
+      automountServiceAccountToken: needsApi,
       terminationGracePeriod: Duration.seconds(RABBITMQ_TERMINATION_GRACE_SECONDS),
       securityContext: { ensureNonRoot: true, user: RABBITMQ_UID, group: RABBITMQ_UID, fsGroup: RABBITMQ_UID },
       initContainers: [
@@ -236,6 +245,7 @@ export class RabbitmqCluster extends Construct {
       ],
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels }));
+    restrictPods(this.statefulSet, 'RabbitmqCluster');
     // Spread nodes over hosts: two nodes on one host would lose the majority with that host.
     this.statefulSet.scheduling.separate(
       kplus.Pods.select(this, 'Peers', { labels }),

@@ -149,6 +149,12 @@ export interface StartRabbitClusterOptions {
    * @default nothing
    */
   readonly onProcessesChanged?: () => void;
+  /**
+   * `total_memory_available_override_value` of every node, as the charts set it from the container
+   * limit (`memoryAvailableOverrideBytes`).
+   * @default none: each node measures the machine
+   */
+  readonly totalMemoryAvailableBytes?: number;
 }
 
 interface NodeState {
@@ -162,7 +168,8 @@ interface NodeState {
 const EXTRA_ERL_ARGS = `-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}`;
 
 /** Writes a node's config files from the renderers; the same text the charts put in ConfigMaps. */
-function writeNodeConfig(spec: FeedkitSpec, dir: string, allNodes: readonly string[], ports: { amqp: number; management: number; prometheus: number }, username: string, password: string): { conf: string; confD: string; plugins: string } {
+function writeNodeConfig(settings: ClusterSettings, dir: string, allNodes: readonly string[], ports: { amqp: number; management: number; prometheus: number }): { conf: string; confD: string; plugins: string } {
+  const { spec, username, password } = settings;
   const conf = join(dir, 'rabbitmq.conf');
   const confD = join(dir, 'conf.d');
   const plugins = join(dir, 'enabled_plugins');
@@ -180,6 +187,7 @@ function writeNodeConfig(spec: FeedkitSpec, dir: string, allNodes: readonly stri
       amqp: { host: LOOPBACK, port: ports.amqp },
       management: { host: LOOPBACK, port: ports.management },
       prometheus: { host: LOOPBACK, port: ports.prometheus },
+      ...(settings.totalMemoryAvailableBytes !== undefined && { totalMemoryAvailableBytes: settings.totalMemoryAvailableBytes }),
     }),
   );
   writeFileSync(join(confD, '10-default-user.conf'), renderDefaultUserConf(username, password), { mode: 0o600 });
@@ -211,6 +219,7 @@ interface ClusterSettings {
   readonly username: string;
   readonly password: string;
   readonly cookie: string;
+  readonly totalMemoryAvailableBytes: number | undefined;
   readonly bootTimeoutMs: number;
   readonly onProcessesChanged: () => void;
 }
@@ -230,6 +239,7 @@ function clusterSettings(opts: StartRabbitClusterOptions): ClusterSettings {
     prefix: `${opts.namePrefix ?? 'rfk'}-${randomBytes(2).toString('hex')}`,
     username: opts.username ?? 'feedkit',
     password: opts.password ?? randomBytes(24).toString('hex'),
+    totalMemoryAvailableBytes: opts.totalMemoryAvailableBytes,
     cookie,
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 180) * 1000,
     onProcessesChanged: opts.onProcessesChanged ?? (() => undefined),
@@ -267,7 +277,7 @@ async function planNode(settings: ClusterSettings, i: number, nodeNames: readonl
   const nodename = nodeNames[i]!;
   const dir = join(settings.workDir, `node-${i + 1}`);
   const ports = { amqp: await freePort(), management: await freePort(), prometheus: await freePort(), dist: await freePort() };
-  const files = writeNodeConfig(settings.spec, dir, nodeNames, ports, username, password);
+  const files = writeNodeConfig(settings, dir, nodeNames, ports);
   const mnesiaBase = join(dir, 'mnesia');
   const logBase = join(dir, 'log');
   mkdirSync(mnesiaBase, { recursive: true });

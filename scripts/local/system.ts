@@ -29,6 +29,11 @@ export const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
   { what: 'slirp4netns', path: '/usr/bin/slirp4netns', debianPackage: 'slirp4netns' },
 ]);
 
+/** Programs the tests run on rendered files besides the twin's: promtool checks the alerting rules. */
+export const CHECK_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
+  { what: 'promtool (Prometheus rule checks)', path: '/usr/bin/promtool', debianPackage: 'prometheus' },
+]);
+
 /** What the chaos suite's `partition` scenario adds: iptables rules and `ss` to find a node's connections. */
 export const PARTITION_REQUIREMENTS: readonly SystemRequirement[] = Object.freeze([
   { what: 'iptables', path: '/usr/sbin/iptables', debianPackage: 'iptables' },

@@ -2,15 +2,18 @@
 import { Model } from '@kubernetes-models/base';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { synthStack, type KubeObject, type SynthesizedChart } from '../../charts/stack.js';
 import { resolveSpec, type FeedkitSpec, type SpecOverrides } from '../../shared/index.js';
 
-// Every kind the charts (and secretManifests) produce; anything else fails validation loudly.
-const MODELS: Record<string, new (data: never) => Model<unknown>> = {
+// Every kind the charts (and secretManifests) produce; anything else fails validation loudly. The
+// custom resources validate against the schemas of their CRDs (the @kubernetes-models packages).
+const MODELS: Record<string, new (data: never) => Pick<Model<unknown>, 'validate'>> = {
   'v1/Namespace': Namespace,
   'v1/ConfigMap': ConfigMap,
   'v1/Service': Service,
@@ -23,6 +26,11 @@ const MODELS: Record<string, new (data: never) => Model<unknown>> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'networking.k8s.io/v1/Ingress': Ingress,
+  'gateway.networking.k8s.io/v1/HTTPRoute': HTTPRoute,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 /** Validates `obj` against the Kubernetes OpenAPI schema of its kind; throws on an unknown kind. */

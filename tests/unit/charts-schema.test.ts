@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { secretManifests } from '../../charts/stack.js';
-import { QueueMode } from '../../shared/index.js';
+import { ExposureKind, QueueMode } from '../../shared/index.js';
 import { synth, validateKubeObject } from '../support/charts.js';
 
 const VARIANTS = {
@@ -12,6 +12,13 @@ const VARIANTS = {
     app: { jwksUrl: 'https://auth.example.com/jwks.json', autoscaling: { enabled: false } },
   },
   'five nodes with storage classes': { rabbitmq: { replicas: 5, storageClassName: 'fast' }, postgres: { storageClassName: 'fast' }, haproxy: { replicas: 3 } },
+  'RabbitMQ 4.1, an Ingress with cert-manager TLS and monitoring': {
+    rabbitmq: { queueMode: QueueMode.QUORUM, version: '4.1.2', image: { repository: 'docker.io/library/rabbitmq', tag: '4.1.2-management' } },
+    exposure: { kind: ExposureKind.INGRESS, host: 'feed.example.com', ingressClassName: 'nginx', tls: { clusterIssuer: 'letsencrypt' } },
+    monitoring: { enabled: true, selectorLabel: 'release=kube-prometheus-stack' },
+  },
+  'a Gateway API route': { exposure: { kind: ExposureKind.GATEWAY, host: 'feed.example.com', gateway: { name: 'public', namespace: 'gateways', sectionName: 'https' } } },
+  'a LoadBalancer Service': { exposure: { kind: ExposureKind.LOAD_BALANCER } },
 } as const;
 
 describe('every synthesized object validates against the Kubernetes OpenAPI schemas', () => {

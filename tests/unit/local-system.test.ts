@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { installCommand, missingRequirements, onTerminal, PARTITION_REQUIREMENTS, SYSTEM_REQUIREMENTS, type SystemRequirement } from '../../scripts/local/system.js';
+import { CHECK_REQUIREMENTS, installCommand, missingRequirements, onTerminal, PARTITION_REQUIREMENTS, SYSTEM_REQUIREMENTS, type SystemRequirement } from '../../scripts/local/system.js';
 
 describe('system requirements', () => {
   it('GIVEN one program present and one absent WHEN checking THEN only the absent one is missing', () => {
@@ -11,12 +11,13 @@ describe('system requirements', () => {
     assert.deepEqual(missingRequirements(reqs).map((r) => r.debianPackage), ['feedkit-none']);
   });
 
-  it('GIVEN the twin and the partition scenario WHEN listing packages THEN every program names a Debian package and an absolute path', () => {
-    for (const r of [...SYSTEM_REQUIREMENTS, ...PARTITION_REQUIREMENTS]) {
+  it('GIVEN the twin, the partition scenario and the rule checks WHEN listing packages THEN every program names a Debian package and an absolute path', () => {
+    for (const r of [...SYSTEM_REQUIREMENTS, ...PARTITION_REQUIREMENTS, ...CHECK_REQUIREMENTS]) {
       assert.match(r.path, /^\//, r.what);
       assert.match(r.debianPackage, /^[a-z0-9][a-z0-9.+-]+$/, r.what);
     }
     assert.deepEqual(PARTITION_REQUIREMENTS.map((r) => r.debianPackage), ['iptables', 'iproute2']);
+    assert.deepEqual(CHECK_REQUIREMENTS.map((r) => [r.path, r.debianPackage]), [['/usr/bin/promtool', 'prometheus']]);
   });
 
   it('GIVEN missing packages WHEN not root THEN the fix is one apt-get command naming them', () => {

@@ -14,7 +14,7 @@ import { renderChartYaml, secretManifests, synthStack, type KubeObject } from '.
 import { generatedSecretProvider, type GeneratedSecretProps } from '../../pulumi/generated-secret.js';
 import { feedkitProgram } from '../../pulumi/program.js';
 import { StackConfigError } from '../../pulumi/stack-config.js';
-import { AppEnv, DEFAULT_SPEC, MIRRORED_POLICY_DEFINITION, QueueMode, SecretKeys, objectNames, resolveSpec, type SpecOverrides } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, ExposureKind, MIRRORED_POLICY_DEFINITION, QueueMode, SecretKeys, objectNames, resolveSpec, type SpecOverrides } from '../../shared/index.js';
 
 /** The wire marker of a secret value (sdk/nodejs/runtime/rpc.ts specialSecretSig). */
 const SECRET_SIG_KEY = '4dabf18193072939515e22adb298388d';
@@ -335,6 +335,50 @@ describe('pulumi program with stack config', async () => {
     const mirrored = await runProgram();
     const rmqConfig = unwrap(registered(mirrored, 'ConfigMap', names.rabbitmqConfig).wire) as { data: Record<string, string> };
     assert.ok(Object.values(rmqConfig.data).some((v) => v.includes(Object.keys(MIRRORED_POLICY_DEFINITION)[0]!)));
+  });
+});
+
+describe('pulumi program with exposure and monitoring', async () => {
+  const overrides: SpecOverrides = {
+    exposure: { kind: ExposureKind.INGRESS, host: 'feed.example.com', ingressClassName: 'nginx', tls: { clusterIssuer: 'letsencrypt' } },
+    monitoring: { enabled: true },
+    rabbitmq: { version: '4.1.2', queueMode: QueueMode.QUORUM, image: { tag: '4.1.2-management' } },
+  };
+  const run = await runProgram({ 'feedkit:exposure': overrides.exposure, 'feedkit:monitoring': overrides.monitoring, 'feedkit:rabbitmq': overrides.rabbitmq });
+
+  test('GIVEN exposure and monitoring in config WHEN run THEN every synthesized object, the custom resources included, is registered with identical fields', () => {
+    const expected = synthObjects(overrides);
+    for (const kind of ['Ingress', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule']) assert.ok(expected.some((o) => o.kind === kind), kind);
+    for (const obj of expected) assert.deepEqual(unwrap(registered(run, obj.kind, obj.metadata.name).wire), obj, objectKey(obj));
+  });
+
+  test('GIVEN the new kinds WHEN registered THEN the Ingress is the typed networking/v1 resource and the CRD objects are CustomResources of their own apiVersion and kind', () => {
+    assert.equal(registered(run, 'Ingress', names.app).type, 'kubernetes:networking.k8s.io/v1:Ingress');
+    assert.equal(registered(run, 'ServiceMonitor', names.app).type, 'kubernetes:monitoring.coreos.com/v1:ServiceMonitor');
+    assert.equal(registered(run, 'PodMonitor', names.rabbitmq).type, 'kubernetes:monitoring.coreos.com/v1:PodMonitor');
+    assert.equal(registered(run, 'PrometheusRule', names.alertRules).type, 'kubernetes:monitoring.coreos.com/v1:PrometheusRule');
+  });
+
+  test('GIVEN the exposure and monitoring charts WHEN registered THEN they wait for the app they point at', () => {
+    const appService = registered(run, 'Service', names.app).urn!;
+    assert.ok(registered(run, 'Ingress', names.app).dependencies.includes(appService));
+    assert.ok(registered(run, 'ServiceMonitor', names.app).dependencies.includes(appService));
+  });
+
+  test('GIVEN RabbitMQ 4.1 in config WHEN run THEN no peer-discovery Role is registered', () => {
+    assert.ok(!run.registrations.some((r) => r.wire.kind === 'Role' || r.wire.kind === 'RoleBinding'));
+  });
+});
+
+describe('pulumi program with a Gateway API route', async () => {
+  const exposure = { kind: ExposureKind.GATEWAY, host: 'feed.example.com', gateway: { name: 'public', namespace: 'gateways' } };
+  const run = await runProgram({ 'feedkit:exposure': exposure });
+
+  test('GIVEN kind gateway WHEN run THEN the HTTPRoute is a CustomResource of gateway.networking.k8s.io/v1, as synthesized', () => {
+    const r = registered(run, 'HTTPRoute', names.app);
+    assert.equal(r.type, 'kubernetes:gateway.networking.k8s.io/v1:HTTPRoute');
+    const expected = synthObjects({ exposure }).find((o) => o.kind === 'HTTPRoute')!;
+    assert.deepEqual(unwrap(r.wire), expected);
   });
 });
 
