@@ -181,6 +181,24 @@ async function heal(): Promise<void> {
     await backends.rabbit.startNode(PAUSED);
   }
   await backends.rabbit.waitForRunningNodes(3, 120_000);
+  await waitClusterSettled();
+}
+
+/** Seconds every node must see all three running, in a row, before the next scenario starts. */
+const SETTLED_S = 10;
+
+/**
+ * autoheal restarts the resumed node's rabbit app a moment after it reconnects, which can be after
+ * it first looked whole: the next scenario would then find its AMQP listener closed.
+ */
+async function waitClusterSettled(): Promise<void> {
+  let since: number | undefined;
+  await waitFor(`every node to see all 3 running for ${SETTLED_S} s in a row`, async () => {
+    const views = await Promise.all([0, 1, 2].map((i) => backends.rabbit.runningNodes(i).catch(() => [] as string[])));
+    const whole = views.every((v) => v.length === 3);
+    since = whole ? (since ?? Date.now()) : undefined;
+    return since !== undefined && Date.now() - since >= SETTLED_S * 1000 ? true : undefined;
+  }, { timeoutMs: 180_000, intervalMs: 1000 });
 }
 
 describe('delivery canary', () => {

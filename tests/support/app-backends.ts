@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { destination, pino } from 'pino';
-import { AppEnv, DEFAULT_SPEC, Routes, appEnvironment, waitFor } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, MAX_POSTS_PER_MINUTE, MAX_SUBSCRIPTIONS_PER_USER, Routes, appEnvironment, waitFor } from '../../shared/index.js';
 import { configFromEnv, signToken, startFeedApp, type FeedApp } from '../../app/src/index.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { freePort } from '../../scripts/local/ports.js';
@@ -73,6 +73,10 @@ export async function startAppBackends(name: string, rabbitNodes = 1): Promise<A
     [AppEnv.JWT_SECRET]: jwtSecret,
     [AppEnv.LOG_LEVEL]: process.env['FEED_TEST_LOG_LEVEL'] ?? 'error',
     [AppEnv.SHUTDOWN_TIMEOUT_MS]: '10000',
+    // Tests drive one author far past a user's 100 posts a minute (a writer every 20 ms); the
+    // limits have their own test (app-limits), which sets them.
+    [AppEnv.POSTS_PER_USER_PER_MINUTE]: String(MAX_POSTS_PER_MINUTE),
+    [AppEnv.SUBSCRIPTIONS_PER_USER]: String(MAX_SUBSCRIPTIONS_PER_USER),
     ...overrides,
   });
   return {
