@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import pg from 'pg';
-import { ALL_USERS_BINDING_KEY, AppEnv, DEFAULT_SPEC, EXCHANGE, EXCHANGE_TYPE, QueueMode, Routes, replicaQueueArguments, replicaQueueName, userRoutingKey, waitFor } from '../../shared/index.js';
+import { ALL_USERS_BINDING_KEY, AppEnv, canaryRoutingKey, DEFAULT_SPEC, EXCHANGE, EXCHANGE_TYPE, QueueMode, Routes, replicaQueueArguments, replicaQueueName, userRoutingKey, waitFor } from '../../shared/index.js';
 import type { FeedApp, FeedFrame } from '../../app/src/index.js';
 import { decodeFeedMessage, encodeBatchedBody } from '../../app/src/ws/frame.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
@@ -97,7 +97,7 @@ async function bindingKeys(queue: string): Promise<string[]> {
   const res = await fetch(`${node.managementUrl}/api/queues/%2F/${encodeURIComponent(queue)}/bindings`, { headers: { authorization: `Basic ${auth}` } });
   assert.equal(res.status, 200);
   const rows = (await res.json()) as Array<{ source: string; routing_key: string }>;
-  return rows.filter((b) => b.source === EXCHANGE).map((b) => b.routing_key);
+  return rows.filter((b) => b.source === EXCHANGE).map((b) => b.routing_key).sort();
 }
 
 before(async () => {
@@ -171,13 +171,14 @@ describe('rolling update from per-user bindings', () => {
     for (const id of [chunk.postId, perFollower.postId]) assert.equal(socket.frames.filter((f) => f.postId === id).length, 1, `${id} once`);
   });
 
-  it('GIVEN a new replica WHEN sockets of many users open and close THEN its queue keeps exactly one binding, to every user', async () => {
+  it('GIVEN a new replica WHEN sockets of many users open and close THEN its queue keeps the same two bindings: every user, and its own delivery canary', async () => {
     const queue = replicaQueueName('new-release');
+    const expected = [canaryRoutingKey('new-release'), ALL_USERS_BINDING_KEY].sort();
     const users = Array.from({ length: 40 }, (_, i) => uniqueUser(`u${i}`));
     const sockets = await Promise.all(users.map((u) => connect(u)));
-    assert.deepEqual(await bindingKeys(queue), [ALL_USERS_BINDING_KEY]);
+    assert.deepEqual(await bindingKeys(queue), expected);
     await Promise.all(sockets.map((s) => s.close()));
-    assert.deepEqual(await bindingKeys(queue), [ALL_USERS_BINDING_KEY]);
+    assert.deepEqual(await bindingKeys(queue), expected);
   });
 });
 
