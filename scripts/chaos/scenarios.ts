@@ -48,7 +48,7 @@ export interface ScenarioContext {
   readonly selfHealS?: number;
 }
 
-/** pause_minority's own pause-and-restart takes 10–20 s; give it a wide margin before stepping in. */
+/** autoheal's restart of the losing side (or pause_minority's pause and rejoin) takes 10–20 s; give it a wide margin before stepping in. */
 export const SELF_HEAL_WINDOW_S = 60;
 /** Seconds to wait for the whole stack after a heal (and after an operator restart). */
 export const HEAL_HEALTHY_TIMEOUT_S = 180;

@@ -57,15 +57,7 @@ function destroySocket(model: ChannelModel, reason: string): void {
 
 /** Closes gracefully, but destroys the socket when the broker has not confirmed within `boundMs`. */
 async function closeBounded(model: ChannelModel, boundMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      destroySocket(model, `close not confirmed within ${boundMs} ms`);
-      resolve();
-    }, boundMs);
-  });
-  await Promise.race([model.close().catch(() => undefined), late]);
-  clearTimeout(timer);
+  await bounded(model.close(), boundMs, 'close', () => destroySocket(model, `close not confirmed within ${boundMs} ms`)).catch(() => undefined);
 }
 
 /** Rejects when `work` takes longer than `ms`, after calling `onLate` (which should make `work` fail). */
