@@ -76,7 +76,7 @@ const RUNNERS: Record<BenchScenario, Runner> = {
   'reconnect-storm': (stack, quick, log) =>
     runReconnectStorm(stack, { sockets: quick ? 500 : 5000, mode: QueueMode.MIRRORED, broadcastMessages: quick ? 500 : 5000, bindSample: quick ? 100 : 300, timeoutS: quick ? 90 : 240, log }),
   'failover-gap': (stack, quick, log) =>
-    runFailoverGap(stack, { modes: benchModes(quick), kills: quick ? 1 : 10, downS: quick ? 1 : 2, settleS: quick ? 1 : 2, users: 12, postsPerSecond: 10, seed: 42, log }),
+    runFailoverGap(stack, { modes: benchModes(quick), kills: quick ? 1 : 20, downS: quick ? 1 : 2, settleS: quick ? 1 : 2, users: 12, postsPerSecond: 10, seed: 42, log }),
   'failover-at-scale': (stack, quick, log) =>
     runFailoverAtScale(stack, { mode: QueueMode.MIRRORED, userCounts: quick ? [0, 1000] : [0, 1000, 5000, 15_000], cuts: quick ? 1 : 8, postIntervalMs: 100, afterS: 2, cutTimeoutS: 120, openTimeoutS: quick ? 60 : 300, log }),
 };

@@ -5,14 +5,19 @@
  * `flowAgainS`: from the kill until the first delivery of a post sent after it. The baseline is a
  * raw amqplib publisher/consumer pair per mode through the same HAProxy, reconnecting on failure,
  * measured on the same kills with the same definition.
+ *
+ * The gap is the first delivery anywhere, so it cannot show a follower left waiting: each mode also
+ * reports the chaos checker's fault-window p99 (posts created between a kill and its heal) and the
+ * longest wait of any follower, next to the same two figures for the raw pair.
  */
 import { randomBytes } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey, waitFor } from '../../shared/index.js';
-import { check, type CheckResult } from '../chaos/checker.js';
+import { check, quantile, type CheckResult } from '../chaos/checker.js';
 import { mulberry32 } from '../chaos/graph.js';
 import { LocalTarget } from '../chaos/local-target.js';
 import { SCENARIOS, UnsupportedFault } from '../chaos/scenarios.js';
+import { faultWindowLatencies, faultWindows, followerWaits, type Interval } from '../chaos/stall.js';
 import { Workload } from '../chaos/workload.js';
 import { figure, type Figure } from './report.js';
 import type { AppReplica, BenchStack } from './stack.js';
@@ -41,6 +46,24 @@ export function gapsAfter(faultTimes: readonly number[], items: ReadonlyArray<{ 
     for (const it of items) if (it.sentAt >= at && it.receivedAt !== undefined && it.receivedAt < first) first = it.receivedAt;
     return Number.isFinite(first) ? Math.round((first - at) / 10) / 100 : null;
   });
+}
+
+/** What a follower saw around the kills: fault-window p99 latency and the longest wait (ms). */
+export interface StallFigures {
+  readonly faultWindowP99Ms: number;
+  readonly worstWaitMs: number;
+}
+
+/**
+ * The raw pair's {@link StallFigures} over the same fault windows, by the checker's definitions with
+ * the publish time as the "ack" (the raw publisher has no API reply). Messages never received keep
+ * the wait open until `endedAt`. Pure.
+ */
+export function rawStall(windows: readonly Interval[], items: ReadonlyArray<{ sentAt: number; receivedAt?: number }>, endedAt: number): StallFigures {
+  const pairs = items.map((it) => ({ follower: 'raw', sentAt: it.sentAt, ackAt: it.sentAt, ...(it.receivedAt !== undefined ? { receivedAt: it.receivedAt } : {}) }));
+  const start = pairs.reduce((min, p) => Math.min(min, p.sentAt), Number.POSITIVE_INFINITY);
+  const waits = followerWaits(pairs, Number.isFinite(start) ? start : 0, endedAt);
+  return { faultWindowP99Ms: quantile(faultWindowLatencies(pairs, windows), 0.99), worstWaitMs: waits[0]?.waitMs ?? 0 };
 }
 
 /** A raw publisher and consumer through the front that reconnect on any failure. */
@@ -151,6 +174,8 @@ export interface ModeGaps {
   readonly rawGapsS: ReadonlyArray<number | null>;
   readonly ours: Summary;
   readonly raw: Summary;
+  /** Ours: the checker's fault-window p99 and worst follower wait; raw: the same over the raw pair. */
+  readonly stall: { readonly ours: StallFigures; readonly raw: StallFigures };
   readonly check?: Omit<CheckResult, 'series'>;
   readonly error?: string;
 }
@@ -220,7 +245,13 @@ export async function runFailoverGap(stack: BenchStack, opts: FailoverOptions): 
       const result = check(w.history());
       const { series: _series, ...summary } = result;
       const oursGaps = result.faults.map((f) => f.flowAgainS);
-      const rawGaps = gapsAfter(faultTimes, [...probes.get(mode)!.items.values()]);
+      const rawItems = [...probes.get(mode)!.items.values()];
+      const rawGaps = gapsAfter(faultTimes, rawItems);
+      const history = w.history();
+      const stall = {
+        ours: { faultWindowP99Ms: result.faultWindow?.p99Ms ?? 0, worstWaitMs: result.waits?.worst?.waitMs ?? 0 },
+        raw: rawStall(faultWindows(history.faults, history.loadEndedAt), rawItems, history.endedAt),
+      };
       const entry: ModeGaps = {
         mode,
         kills: faultTimes.length,
@@ -228,11 +259,12 @@ export async function runFailoverGap(stack: BenchStack, opts: FailoverOptions): 
         rawGapsS: rawGaps,
         ours: summarize(oursGaps.filter((g): g is number => g !== null).map((g) => g * 1000)),
         raw: summarize(rawGaps.filter((g): g is number => g !== null).map((g) => g * 1000)),
+        stall,
         check: summary,
         ...(missing > 0 || !result.ok ? { error: `lost ${result.lost}, unexpected ${result.unexpected}, ${missing} outstanding after the quiet period` } : {}),
       };
       results.push(entry);
-      opts.log(`failover-gap/${mode}: gap p50 ${entry.ours.p50} ms p99 ${entry.ours.p99} ms over ${entry.ours.count} kills (raw p50 ${entry.raw.p50} ms p99 ${entry.raw.p99} ms); lost ${result.lost}, duplicates ${result.duplicates}`);
+      opts.log(`failover-gap/${mode}: gap p50 ${entry.ours.p50} ms p99 ${entry.ours.p99} ms over ${entry.ours.count} kills (raw p50 ${entry.raw.p50} ms p99 ${entry.raw.p99} ms); fault-window p99 ${stall.ours.faultWindowP99Ms} ms (raw ${stall.raw.faultWindowP99Ms}), worst follower wait ${stall.ours.worstWaitMs} ms (raw ${stall.raw.worstWaitMs}); lost ${result.lost}, duplicates ${result.duplicates}`);
     }
   } finally {
     for (const w of workloads.values()) w.close();
@@ -262,6 +294,24 @@ export async function runFailoverGap(stack: BenchStack, opts: FailoverOptions): 
         baseline: r.raw.p99,
         baselineName: 'raw amqplib pair, same kills',
         limit: `HAProxy health checks, client reconnect backoff (app: full jitter from 200 ms), ${r.mode === QueueMode.QUORUM ? 'Raft leader election' : 'mirror promotion'}; lost ${r.check?.lost ?? '-'}`,
+      }),      figure({
+        scenario: 'failover-gap',
+        name: `latency of posts created between a kill and its heal, p99 over ${r.kills} kills, ${r.mode}`,
+        unit: 'ms',
+        ours: r.stall.ours.faultWindowP99Ms,
+        baseline: r.stall.raw.faultWindowP99Ms,
+        baselineName: 'raw amqplib pair, same windows (receive − publish)',
+        target: 'ours ≤ 1500 ms (issue 13)',
+        limit: 'the kill of the node the app is connected to: HAProxy markdown + the app reconnect, then the consumer re-registers',
+      }),
+      figure({
+        scenario: 'failover-gap',
+        name: `longest wait of any follower over ${r.kills} kills, ${r.mode}`,
+        unit: 'ms',
+        ours: r.stall.ours.worstWaitMs,
+        baseline: r.stall.raw.worstWaitMs,
+        baselineName: 'raw amqplib pair, longest wait for a message',
+        limit: 'the slowest single recovery of the run, not a typical one',
       }),
     );
   }

@@ -5,7 +5,7 @@ import { QueueMode } from '../../shared/index.js';
 import { BENCH_SCENARIOS, benchModes, parseBenchArgs } from '../../scripts/bench/cli.js';
 import { UsageError } from '../../scripts/cli-args.js';
 import { batchedBody, recipientsOf } from '../../scripts/bench/fanout.js';
-import { gapsAfter } from '../../scripts/bench/failover-gap.js';
+import { gapsAfter, rawStall } from '../../scripts/bench/failover-gap.js';
 import { splitUsers } from '../../scripts/bench/holders.js';
 import { benchPostText, parseBenchPostText } from '../../scripts/bench/load.js';
 import { peakPerSecond } from '../../scripts/bench/reconnect-storm.js';
@@ -87,6 +87,19 @@ describe('scenario helpers', () => {
       { sentAt: 5000 },
     ];
     assert.deepEqual(gapsAfter([1000, 4000], items), [1.5, null]);
+  });
+
+  it('GIVEN raw messages around a kill WHEN their stall is measured THEN the window p99 is the slowest message sent inside it and an unreceived one keeps the wait open to the end', () => {
+    const items = [
+      { sentAt: 500, receivedAt: 510 },
+      { sentAt: 1100, receivedAt: 4100 },
+      { sentAt: 1200, receivedAt: 1300 },
+      { sentAt: 9000 },
+    ];
+    const stall = rawStall([{ from: 1000, to: 2000 }], items, 10_000);
+    assert.equal(stall.faultWindowP99Ms, 3000);
+    assert.equal(stall.worstWaitMs, 3000, 'the 1100→4100 message is the longest receipt; 9000 stays open only 1000 ms');
+    assert.equal(rawStall([], [{ sentAt: 0 }], 5000).worstWaitMs, 5000, 'never received: waits until the end');
   });
 
   it('GIVEN a batched message and a per-follower one WHEN reading recipients THEN the list or the routing key names them', () => {
