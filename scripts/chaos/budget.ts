@@ -57,6 +57,8 @@ export const DEFAULT_BUDGETS: Readonly<Record<ScenarioName, Readonly<Record<Queu
   partition: SILENT,
   'haproxy-pause': SILENT,
   'all-nodes': undefined,
+  // No fault: what fails a soak is any failover at all (SpuriousFailover), not a stall budget.
+  soak: undefined,
 };
 
 /** What `--budget` / `--no-budget` asked for. */

@@ -5,6 +5,7 @@ import { check, type CheckResult } from './checker.js';
 import { mulberry32 } from './graph.js';
 import { failureReasons, type ScenarioRun } from './report.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
+import { SpuriousFailover } from './soak.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 import { Workload } from './workload.js';
 
@@ -78,6 +79,8 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
         fault: (n) => w.fault(n),
         log,
         downS: opts.downS ?? 5,
+        holdS: Math.max(0, durationS - warmupS),
+        clientCounters: () => w.counters,
         operatorAction: (line) => {
           operatorActions.push(line);
           log(`OPERATOR ACTION (fails the scenario) ${line}`);
@@ -85,6 +88,7 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
       });
     } catch (e) {
       if (e instanceof UnsupportedFault) skippedLate = e.message;
+      else if (e instanceof SpuriousFailover) error = e.message;
       else error = `fault/heal failed: ${errorText(e)}`;
     }
     const loadEnd = Math.max(w.startedAt + durationS * 1000, Date.now() + afterHealS * 1000);

@@ -2,10 +2,12 @@
  * The chaos scenarios. Each injects its faults under load through a {@link ChaosTarget}, records
  * them on the workload, and heals; the runner (run.ts) adds warm-up, the quiet period and the check.
  */
-import { REPLICA_QUEUE_PREFIX, sleep } from '../../shared/index.js';
+import { sleep } from '../../shared/index.js';
 import { listFlag } from '../cli-args.js';
 import { pick, randomInt } from './graph.js';
-import { assessCluster, describeViews, parseRunningNodes, type ClusterVerdict, type NodeView } from './split.js';
+import { LIST_QUEUES_ARGS, leadersPerNode, pickLeaderNode } from './leaders.js';
+import { SpuriousFailover, watchForSpuriousFailover } from './soak.js';
+import { assessCluster, clusterViews, describeViews, type ClusterVerdict } from './split.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
 
 /** Scenario names, in the order `--scenario all` runs them. */
@@ -20,6 +22,7 @@ export const SCENARIO_NAMES = [
   'app-kill',
   'rolling-restart',
   'partition',
+  'soak',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -41,6 +44,10 @@ export interface ScenarioContext {
    * @default none (the line is only logged)
    */
   operatorAction?(line: string): void;
+  /** Seconds of load left after the warm-up: how long a scenario without a fault of its own (the soak) watches. @default 30 */
+  readonly holdS?: number;
+  /** The workload's client counters so far (follower reconnects, dead sockets). @default none */
+  clientCounters?(): Readonly<Record<string, number>>;
   /**
    * Seconds the cluster gets after a heal to become whole by itself before a minority that
    * the cluster did not heal by itself is restarted. @default {@link SELF_HEAL_WINDOW_S}
@@ -59,44 +66,6 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<void>;
 }
 
-
-/** The Erlang node in a queue pid such as `<rabbit@host.1.234.0>`. */
-export function nodeOfPid(pid: string): string | undefined {
-  return /^<(.+)\.\d+\.\d+\.\d+>$/.exec(pid.trim())?.[1];
-}
-
-/** Arguments of the `rabbitmqctl` call whose output {@link leadersPerNode} reads. */
-export const LIST_QUEUES_ARGS = ['list_queues', 'name', 'pid', 'leader', '--quiet', '--no-table-headers'] as const;
-
-/**
- * Counts replica-queue masters (classic: the node in `pid`) or leaders (quorum: `leader`) per node
- * from the tab-separated output of {@link LIST_QUEUES_ARGS}. (The JSON formatter prints pids as
- * `#PID<1.2.3>` without the node, so it cannot be used.)
- */
-export function leadersPerNode(listQueuesOutput: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of listQueuesOutput.split('\n')) {
-    const [name, pid, leader] = line.split('\t').map((c) => c.trim());
-    if (!name?.startsWith(REPLICA_QUEUE_PREFIX)) continue;
-    const node = leader && leader.includes('@') ? leader : pid ? nodeOfPid(pid) : undefined;
-    if (node) counts.set(node, (counts.get(node) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** Index of the node holding the most replica-queue leaders; ties and an empty count go to the seeded choice. */
-export function pickLeaderNode(counts: ReadonlyMap<string, number>, nodeNames: readonly string[], fallback: number): number {
-  let best = fallback;
-  let bestCount = -1;
-  nodeNames.forEach((name, i) => {
-    const c = counts.get(name) ?? 0;
-    if (c > bestCount || (c === bestCount && i === fallback)) {
-      best = i;
-      bestCount = c;
-    }
-  });
-  return bestCount > 0 ? best : fallback;
-}
 
 async function findLeaderNode(ctx: ScenarioContext): Promise<number> {
   const { target } = ctx;
@@ -125,19 +94,6 @@ function killAndRestartNode(ctx: ScenarioContext, i: number): Promise<void> {
 }
 
 const nodeIndexes = (t: ChaosTarget) => Array.from({ length: t.rabbitNodeCount }, (_, i) => i);
-
-/** Every node's own view of the cluster; a node that does not answer is reported with its error. */
-async function clusterViews(target: ChaosTarget): Promise<NodeView[]> {
-  return Promise.all(
-    nodeIndexes(target).map(async (i): Promise<NodeView> => {
-      try {
-        return { running: parseRunningNodes(await target.clusterStatus(i)) };
-      } catch (e) {
-        return { error: e instanceof Error ? e.message : String(e) };
-      }
-    }),
-  );
-}
 
 /** Polls the views until the cluster is whole or `windowMs` is over; the last verdict and a description. */
 async function waitWhole(target: ChaosTarget, windowMs: number): Promise<{ verdict: ClusterVerdict; seen: string }> {
@@ -324,6 +280,18 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
         settle: (f) => settleAfterHeal(ctx, f, 'partition left after the heal; the cluster did not heal itself'),
         done: `partition of ${target.rabbitLabel(i)} healed and the cluster is whole`,
       });
+    },
+  },
+  soak: {
+    name: 'soak',
+    description: 'no fault: the load runs for --duration while node views, replica-queue leaders and follower reconnects are watched; any failover is spurious and fails the run',
+    run: async (ctx) => {
+      const events = await watchForSpuriousFailover(ctx, (ctx.holdS ?? 30) * 1000);
+      const counters = ctx.clientCounters?.() ?? {};
+      const dropped = (counters['reconnects'] ?? 0) + (counters['deadSockets'] ?? 0);
+      if (dropped > 0) events.push(`${counters['reconnects'] ?? 0} follower reconnect(s) and ${counters['deadSockets'] ?? 0} silent socket(s) dropped by the client`);
+      if (events.length > 0) throw new SpuriousFailover(events);
+      ctx.log('soak: no spurious failover');
     },
   },
 };

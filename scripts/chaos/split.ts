@@ -5,14 +5,15 @@
  * `inconsistent_database, running_partitioned_network` on every node, nobody pauses, and the
  * cluster stays split (each side sees only itself). The RabbitMQ partitions guide's recovery is to
  * restart the nodes of the side you trust least, so they resync from the others; these pure
- * functions find that side. Scenarios do the I/O.
+ * functions find that side; {@link clusterViews} does the I/O.
  */
+import type { ChaosTarget } from './target.js';
 
 /** Arguments of the `rabbitmqctl` call whose output {@link parseRunningNodes} reads. */
 export const CLUSTER_STATUS_ARGS = ['cluster_status', '--formatter', 'json'] as const;
 
 /** One node's own answer: the nodes it sees running, or why it did not answer. */
-export type NodeView = { readonly running: readonly string[] } | { readonly error: string };
+export type NodeView = { readonly running: readonly string[]; readonly partitions?: readonly string[] } | { readonly error: string };
 
 /** `running_nodes` of `rabbitmqctl cluster_status --formatter json` (3.10 prints it as a list of node names). */
 export function parseRunningNodes(stdout: string): string[] {
@@ -21,6 +22,32 @@ export function parseRunningNodes(stdout: string): string[] {
   const status = JSON.parse(stdout.slice(start)) as { running_nodes?: unknown };
   if (!Array.isArray(status.running_nodes)) throw new Error('cluster_status JSON has no running_nodes list');
   return status.running_nodes.map(String);
+}
+
+/**
+ * The nodes a node's `cluster_status` JSON lists under `partitions` (nodes it found itself split
+ * from and has not healed with); empty when there are none or the field is absent.
+ */
+export function parsePartitions(stdout: string): string[] {
+  const start = stdout.indexOf('{');
+  if (start < 0) return [];
+  const partitions = (JSON.parse(stdout.slice(start)) as { partitions?: unknown }).partitions;
+  const values = Array.isArray(partitions) ? partitions : partitions && typeof partitions === 'object' ? Object.entries(partitions).flatMap(([node, peers]) => [node, ...(Array.isArray(peers) ? peers : [])]) : [];
+  return [...new Set(values.map(String))];
+}
+
+/** Every node's own view of the cluster; a node that does not answer is reported with its error. */
+export async function clusterViews(target: ChaosTarget): Promise<NodeView[]> {
+  return Promise.all(
+    Array.from({ length: target.rabbitNodeCount }, async (_, i): Promise<NodeView> => {
+      try {
+        const stdout = await target.clusterStatus(i);
+        return { running: parseRunningNodes(stdout), partitions: parsePartitions(stdout) };
+      } catch (e) {
+        return { error: e instanceof Error ? e.message : String(e) };
+      }
+    }),
+  );
 }
 
 /** What the views say about the cluster. */

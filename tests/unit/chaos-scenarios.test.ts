@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { leadersPerNode, nodeOfPid, parseScenarios, pickLeaderNode, SCENARIO_NAMES } from '../../scripts/chaos/scenarios.js';
+import { leadersPerNode, nodeOfPid, pickLeaderNode } from '../../scripts/chaos/leaders.js';
+import { parseScenarios, SCENARIO_NAMES } from '../../scripts/chaos/scenarios.js';
 import { nonceOf, postText } from '../../scripts/chaos/workload.js';
 
 describe('chaos scenarios helpers', () => {
