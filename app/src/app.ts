@@ -96,6 +96,8 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   }
 
   let moved = false;
+  /** The sockets were sent away for the current silence (one close per silence, not per failed round). */
+  let silenced = false;
   const amqp = new AmqpConnection({
     urls: config.amqpUrls,
     log,
@@ -118,10 +120,18 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     onRoundTrip: (ms) => {
       metrics.canaryRoundTrip.set(ms / 1000);
       metrics.canarySilent.set(0);
+      silenced = false;
     },
     onFailure: (f) => {
       metrics.canaryFailures.inc({ phase: f.phase });
       metrics.canarySilent.set(1);
+      if (silenced) return;
+      silenced = true;
+      // Nothing reaches these subscribers until the path flows again (after a move, or a new quorum
+      // leader: ~15 s). Sent now, they replay from Postgres on a replica whose path flows, and new
+      // ones are refused here (FeedHttpServerProps.silent) until it does.
+      log.warn({ sockets: hub.size, phase: f.phase }, 'canary: delivery path silent; closing local sockets with 1012 so they resume on another replica');
+      void hub.closeAll(CloseCodes.SERVICE_RESTART, 'replica delivery path silent: reconnect with since', 5000, 'amqp_silent');
     },
   });
   const queue = replicaQueueName(config.replicaId);
@@ -201,6 +211,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     log,
     draining: () => draining,
     subscribed: () => consumer.subscribed,
+    silent: () => canary.silentReason,
     async readiness() {
       const postgres = await Promise.race([store.ping().then(() => true), sleep(2000).then(() => false)]).catch(() => false);
       const broker = amqp.channels !== undefined;

@@ -2,9 +2,10 @@
  * The delivery canary on a real 3-node RabbitMQ cluster: SIGSTOP the node a replica's connection is
  * on (quorum with the leader elsewhere, mirrored, quorum with the leader there; the last two last
  * past net_ticktime). The TCP connection stays up and nothing errors; the canary's confirm
- * stops coming, so within its own bound the replica reports not-ready, moves its connection to
- * another node (never the paused one), turns ready again, sends its sockets to replay what the old
- * consumer held, and a post created after the pause reaches its follower there.
+ * stops coming, so within its own bound the replica reports not-ready, sends its sockets away at
+ * once to resume elsewhere, refuses new ones while silent, moves its connection to another node
+ * (never the paused one), turns ready again, and a post created after the pause reaches its
+ * follower there.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +17,7 @@ import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { probeNode } from '../../app/src/amqp/node-probe.js';
 import { progress } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
-import { callApi, FeedClient } from '../support/feed-client.js';
+import { callApi, FeedClient, UpgradeRefused } from '../support/feed-client.js';
 
 const QUEUE_EXPIRES_MS = 600_000;
 /** Canary interval + timeout + a reconnect, with room for a loaded 2-core machine. */
@@ -123,7 +124,9 @@ async function pauseConnectionNode(s: Scenario): Promise<PauseFigures> {
   await socket.waitForPosts([first.body.id], 15_000);
 
   const readiness = watchReadiness(consumerSide);
+  const socketClosedAt = socket.closed.then(() => Date.now());
   const pausedAt = Date.now();
+  const newcomer = tryToSubscribeWhileSilent(consumerSide, follower, readiness.transitions, s.boundMs);
   backends.rabbit.pauseNode(PAUSED);
   progress(`${s.label}: SIGSTOP node ${PAUSED} (the replica's connection)`);
   try {
@@ -160,6 +163,11 @@ async function pauseConnectionNode(s: Scenario): Promise<PauseFigures> {
     assert.equal(nodesSeen.has(undefined), false, 'every node connected to is one of the cluster');
     const notReady = readiness.transitions.find((t) => t.status === 503)!;
     assert.match(JSON.stringify(notReady.body), /silent|"amqp":false/, 'readyz says why');
+    const closedAfterSilentMs = (await socketClosedAt) - notReady.at;
+    assert.ok(closedAfterSilentMs < 2000, `sockets are sent away when the path goes silent, not after the move (${closedAfterSilentMs} ms after the 503)`);
+    const newcomerOutcome = await newcomer;
+    assert.ok(newcomerOutcome === 503 || newcomerOutcome === 'admitted after ready', `a subscriber arriving while silent is refused with 503 (got ${newcomerOutcome})`);
+    if (s.boundMs === BROKER_BOUND_MS) assert.equal(newcomerOutcome, 503, 'a silence that lasts until the broker recovers refuses newcomers');
     assert.ok((await metric(consumerSide, 'feed_canary_failures_total')) >= 1, 'the failure is counted');
     assert.ok((await metric(consumerSide, 'feed_amqp_node_moves_total')) >= 1, 'the move is counted');
     const figures = { notReadyMs: notReady.at - pausedAt, readyMs: readyAt - pausedAt, deliveredMs: deliveredAt - pausedAt, nodeAfter };
@@ -173,6 +181,18 @@ async function pauseConnectionNode(s: Scenario): Promise<PauseFigures> {
     await readiness.stop();
     backends.rabbit.resumeNode(PAUSED);
     progress(`${s.label}: SIGCONT node ${PAUSED} after ${Date.now() - pausedAt} ms`);
+  }
+}
+
+/** Once the replica reports not-ready, opens a socket to it: 503 (refused), or whether it was admitted before or after it turned ready again. */
+async function tryToSubscribeWhileSilent(app: FeedApp, user: string, transitions: ReadonlyArray<{ status: number }>, boundMs: number): Promise<number | string> {
+  await waitFor('the replica not ready', async () => (transitions.some((t) => t.status === 503) ? true : undefined), { timeoutMs: boundMs, intervalMs: 20 });
+  try {
+    const c = await FeedClient.connect(app.url, await backends.token(user));
+    clients.push(c);
+    return transitions.at(-1)?.status === 200 ? 'admitted after ready' : 'admitted while silent';
+  } catch (e) {
+    return e instanceof UpgradeRefused ? e.status : String(e);
   }
 }
 

@@ -40,6 +40,12 @@ export interface FeedHttpServerProps {
   readonly graphql?: FeedGraphql;
   /** Whether the replica queue exists and receives the feed: until then an upgrade could not be "subscribed" and is refused. */
   readonly subscribed: () => boolean;
+  /**
+   * Why the replica's delivery path is silent (the canary's reason), or undefined while it flows.
+   * A new subscriber would be "subscribed" to nothing, so it is refused and goes to another replica.
+   * @default never silent
+   */
+  readonly silent?: () => string | undefined;
 }
 
 export interface FeedHttpServer {
@@ -83,16 +89,25 @@ interface Admitted {
   readonly since: string | undefined;
 }
 
+/** Why this replica takes no new subscriber now (answered 503 with Retry-After: 1), or undefined when it does. */
+function notServing(props: FeedHttpServerProps): string | undefined {
+  if (props.draining()) return 'replica is shutting down; reconnect to another replica';
+  if (!props.subscribed()) return 'replica is not receiving the feed yet; reconnect shortly';
+  const silent = props.silent?.();
+  if (silent !== undefined) return `replica's delivery path is silent (${silent}); reconnect to another replica`;
+  return undefined;
+}
+
 /**
- * The checks every feed transport makes before it subscribes, in order: draining (503), queue not
- * declared yet (503), token (401), `since` (400); then the caller runs {@link checkCap} and
+ * The checks every feed transport makes before it subscribes, in order: draining, queue not
+ * declared yet or delivery path silent (503), token (401), `since` (400); then the caller runs {@link checkCap} and
  * subscribes with no await in between. Throws {@link HttpError}.
  * `resumeFrom` is a cursor from the transport's own resume mechanism (SSE's Last-Event-ID), which
  * wins over `?since=`.
  */
 async function admitSubscriber(props: FeedHttpServerProps, req: IncomingMessage, url: URL, resumeFrom?: string): Promise<Admitted> {
-  if (props.draining()) throw new HttpError(503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
-  if (!props.subscribed()) throw new HttpError(503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
+  const refused = notServing(props);
+  if (refused !== undefined) throw new HttpError(503, refused, { 'retry-after': '1' });
   const principal = await authenticateOr401(props.verify, req, url);
   const since = resumeFrom ?? url.searchParams.get('since') ?? undefined;
   if (since !== undefined && !CURSOR.test(since)) throw new HttpError(400, `since must be a cursor from a frame, got "${since.slice(0, 32)}"`);
@@ -115,8 +130,8 @@ async function authenticateOr401(verify: TokenVerifier, req: IncomingMessage, ur
 
 /** graphql-ws: the replica must be serving the feed; the token is checked at connection_init, the cap per subscription. */
 function upgradeGraphql(props: FeedHttpServerProps, graphql: FeedGraphql, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  if (props.draining()) return rejectUpgrade(socket, 503, 'replica is shutting down; reconnect to another replica', { 'retry-after': '1' });
-  if (!props.subscribed()) return rejectUpgrade(socket, 503, 'replica is not receiving the feed yet; reconnect shortly', { 'retry-after': '1' });
+  const refused = notServing(props);
+  if (refused !== undefined) return rejectUpgrade(socket, 503, refused, { 'retry-after': '1' });
   graphql.upgrade(req, socket, head);
 }
 
