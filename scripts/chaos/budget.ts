@@ -139,7 +139,8 @@ export function describeBudget(budget: Budget | undefined): string {
 /** The README's table of default budgets (`p99` is the fault-window p99), one row per scenario. */
 export function budgetTable(): string {
   const rows = (Object.keys(DEFAULT_BUDGETS) as ScenarioName[]).map((name) => {
-    const cell = (mode: QueueMode) => describeBudget(budgetFor(name, mode)).replace(/^none$/, 'none: only loss is judged');
+    const unjudged = name === 'soak' ? 'none: loss and any failover at all are judged' : 'none: only loss is judged';
+    const cell = (mode: QueueMode) => describeBudget(budgetFor(name, mode)).replace(/^none$/, unjudged);
     return `| \`${name}\` | ${cell(QueueMode.MIRRORED)} | ${cell(QueueMode.QUORUM)} |`;
   });
   return ['| scenario | mirrored | quorum |', '|---|---|---|', ...rows].join('\n');

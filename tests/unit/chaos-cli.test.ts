@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { main, parseChaosArgs, TargetKind, UsageError, type LocalOpener } from '../../scripts/chaos/cli.js';
 import { budgetFor, DEFAULT_OVERRIDE } from '../../scripts/chaos/budget.js';
 import type { ChaosReport } from '../../scripts/chaos/report.js';
+import { SCENARIO_NAMES } from '../../scripts/chaos/scenarios.js';
 import { QueueMode } from '../../shared/index.js';
 
 describe('chaos command line', () => {
   it('GIVEN no flags WHEN parsing THEN it runs every scenario locally in both queue modes', () => {
     const o = parseChaosArgs([], {});
     assert.equal(o.target, TargetKind.LOCAL);
-    assert.equal(o.scenarios.length, 10);
+    assert.deepEqual(o.scenarios, [...SCENARIO_NAMES]);
     assert.ok(o.scenarios.includes('haproxy-pause') && o.scenarios.includes('leader-pause'));
     assert.deepEqual(o.modes, [QueueMode.MIRRORED, QueueMode.QUORUM]);
     assert.deepEqual(o.budget, DEFAULT_OVERRIDE, "issue 13's targets");
