@@ -51,6 +51,25 @@ export function canaryRoutingKey(replicaId: string): string {
   return `${CANARY_ROUTING_KEY_PREFIX}${replicaId}`;
 }
 
+/**
+ * In mirrored mode, a quorum queue every replica's canary is also routed to, so a canary's publish
+ * confirm needs a majority of the nodes. A node cut off in a minority that keeps serving (autoheal:
+ * its mirrored queues promote their own masters there) confirms publishes that the heal then
+ * discards; through the witness the canary of a replica on such a node goes silent and the replica
+ * moves off before its relay publishes there. One shared queue: a hung node holding its leader
+ * silences every replica until a new leader is elected, which a hung mirror does to every mirrored
+ * queue anyway. Outside `^post_feed`, so no `ha-mode` policy applies to it.
+ */
+export const CANARY_WITNESS_QUEUE = 'feedkit.canary.witness';
+
+/** The witness's binding: every replica's canary key. */
+export const CANARY_WITNESS_BINDING_KEY = `${CANARY_ROUTING_KEY_PREFIX}#`;
+
+/** Arguments of {@link CANARY_WITNESS_QUEUE}: quorum, and never more than the newest canary kept (no consumer reads it). */
+export function canaryWitnessArguments(): Record<string, unknown> {
+  return { 'x-queue-type': 'quorum', 'x-max-length': 1 };
+}
+
 /** RabbitMQ's direct reply-to pseudo-queue; the broker rewrites it into an address that encodes the channel's node. */
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 

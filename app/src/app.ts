@@ -121,6 +121,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
       metrics.canaryRoundTrip.set(ms / 1000);
       metrics.canarySilent.set(0);
       silenced = false;
+      relay.wake();
     },
     onFailure: (f) => {
       metrics.canaryFailures.inc({ phase: f.phase });
@@ -174,7 +175,9 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   const relay = new OutboxRelay({
     store,
     publisher: (opts.publisher ?? ((a) => new CcBatchPublisher(a, { perUserRoutedReplicaLive: () => perUserRoutedReplicaLive(registry, config.replicaStaleMs, log) })))(amqp),
-    brokerUp: () => amqp.channels !== undefined,
+    // Only through a connection whose canary came back via the majority witness: a publish confirmed
+    // by a node cut off in a minority is undone by the heal (autoheal), and nobody would replay it.
+    brokerUp: () => amqp.channels !== undefined && canary.flowsOnConnection,
     log,
     metrics,
   });
@@ -260,7 +263,9 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     url: `http://127.0.0.1:${port}`,
     replicaId: config.replicaId,
     log,
-    brokerUp: () => amqp.channels !== undefined,
+    // Only through a connection whose canary came back via the majority witness: a publish confirmed
+    // by a node cut off in a minority is undone by the heal (autoheal), and nobody would replay it.
+    brokerUp: () => amqp.channels !== undefined && canary.flowsOnConnection,
     amqpNode: () => amqp.node,
     close: () => (closing ??= shutdown()),
   };

@@ -145,10 +145,15 @@ export class DeliveryCanary {
   private reason: string | undefined;
   /** Rounds failed since the last one that came back. */
   private failuresInRow = 0;
+  /** A round came back on the current connection (reset when a connection comes up). */
+  private flowedOnConnection = false;
 
   constructor(private readonly props: DeliveryCanaryProps) {
     this.rounds = new CanaryRounds(props.timeoutMs);
-    props.amqp.on('up', () => this.schedule(0));
+    props.amqp.on('up', () => {
+      this.flowedOnConnection = false;
+      this.schedule(0);
+    });
     props.amqp.on('down', () => {
       this.rounds.abandon();
       this.channel = undefined;
@@ -159,6 +164,15 @@ export class DeliveryCanary {
   /** OFF when turned off, else what the last round concluded. */
   get status(): CanaryStatus {
     return this.props.intervalMs === 0 ? CanaryStatus.OFF : this.rounds.status;
+  }
+
+  /**
+   * Whether publishing on the current connection is known to reach a majority: a round came back on
+   * it (through the witness), or the canary is off. A fresh connection may have landed on a node cut
+   * off in a minority, whose confirms a heal would undo.
+   */
+  get flowsOnConnection(): boolean {
+    return this.status === CanaryStatus.OFF || (this.flowedOnConnection && this.status === CanaryStatus.OK);
   }
 
   /** Why the path counts as silent, while it does. */
@@ -226,6 +240,7 @@ export class DeliveryCanary {
     if (rttMs === undefined) return;
     if (this.reason !== undefined) this.props.log.info({ rttMs, failedRounds: this.failuresInRow }, 'canary: delivery path flows again; ready');
     this.reason = undefined;
+    this.flowedOnConnection = true;
     this.failuresInRow = 0;
     this.props.onRoundTrip?.(rttMs);
     this.schedule(this.props.intervalMs);

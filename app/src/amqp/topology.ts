@@ -1,6 +1,6 @@
 /** The exchange and this replica's queue, declared with the same arguments as the broker definitions. */
 import type { Channel } from 'amqplib';
-import { ALL_USERS_BINDING_KEY, canaryRoutingKey, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/constants.js';
+import { ALL_USERS_BINDING_KEY, CANARY_WITNESS_BINDING_KEY, CANARY_WITNESS_QUEUE, canaryRoutingKey, canaryWitnessArguments, EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName } from '../../../shared/constants.js';
 import { ReplyCode, replyCode, type AmqpConnection } from './connection.js';
 
 export interface ReplicaTopology {
@@ -11,7 +11,8 @@ export interface ReplicaTopology {
 
 /**
  * Declares (idempotently) the exchange, the replica queue, its binding for every user and the one
- * for its own delivery canary (a key no user binding matches); returns the queue name.
+ * for its own delivery canary (a key no user binding matches), and in mirrored mode the canary
+ * witness ({@link CANARY_WITNESS_QUEUE}); returns the queue name.
  */
 export async function declareTopology(ch: Channel, t: ReplicaTopology): Promise<string> {
   await ch.assertExchange(EXCHANGE, EXCHANGE_TYPE, { durable: true });
@@ -22,6 +23,11 @@ export async function declareTopology(ch: Channel, t: ReplicaTopology): Promise<
   // Constant in the users here: a connect, a failover or a reconnect storm costs no binding work.
   await ch.bindQueue(queue, EXCHANGE, ALL_USERS_BINDING_KEY);
   await ch.bindQueue(queue, EXCHANGE, canaryRoutingKey(t.replicaId));
+  if (t.queueMode === QueueMode.MIRRORED) {
+    // A quorum replica queue already needs a majority to confirm; a mirrored one does not.
+    await ch.assertQueue(CANARY_WITNESS_QUEUE, { durable: true, exclusive: false, autoDelete: false, arguments: canaryWitnessArguments() });
+    await ch.bindQueue(CANARY_WITNESS_QUEUE, EXCHANGE, CANARY_WITNESS_BINDING_KEY);
+  }
   return queue;
 }
 
