@@ -151,14 +151,20 @@ export class Workload {
     }
   }
 
-  /** Mints tokens, sets the follow graph, opens every follower's socket and waits until all are open. */
+  /** Mints tokens, sets the follow graph, opens every follower and waits until all are open and primed; closes them if that fails. */
   static async start(opts: WorkloadOptions, openTimeoutMs = 60_000): Promise<Workload> {
     const w = new Workload(opts);
     for (const u of w.users) w.tokens.set(u, await mintToken(opts.jwtSecret, u));
     await w.setFollows();
-    w.openFollowers();
-    await w.waitOpen(openTimeoutMs);
-    await w.prime(openTimeoutMs);
+    try {
+      w.openFollowers();
+      await w.waitOpen(openTimeoutMs);
+      await w.prime(openTimeoutMs);
+    } catch (e) {
+      // The caller never gets the workload to close: its followers would reconnect forever and keep the process alive.
+      w.close();
+      throw e;
+    }
     return w;
   }
 
