@@ -17,6 +17,9 @@ export const REPLICA_STALE_HEARTBEATS = 5;
 /** Default replica registry heartbeat period. */
 export const DEFAULT_REPLICA_HEARTBEAT_MS = 2000;
 
+/** Keep-alive period of every feed subscriber (WebSocket ping, SSE comment); SSE clients judge silence against it. */
+export const DEFAULT_WS_PING_INTERVAL_MS = 30_000;
+
 /** Default period of the delivery canary. */
 export const DEFAULT_CANARY_INTERVAL_MS = 2000;
 
@@ -50,7 +53,7 @@ export const APP_SETTINGS = Object.freeze({
   [AppEnv.POSTS_PER_USER_PER_MINUTE]: fromSpec('app.limits.postsPerMinute'),
   [AppEnv.SUBSCRIPTIONS_PER_USER]: fromSpec('app.limits.subscriptionsPerUser'),
   [AppEnv.REPLAY_LIMIT]: { schema: intField({ doc: 'Most posts one `?since=` replay sends before closing with 4009 (replay truncated).', default: 1000, min: 1, max: 100_000 }) },
-  [AppEnv.WS_PING_INTERVAL_MS]: { schema: intField({ doc: 'WebSocket ping interval; a socket that misses one pong is terminated.', default: 30_000, min: 100, max: 3600_000 }) },
+  [AppEnv.WS_PING_INTERVAL_MS]: { schema: intField({ doc: 'WebSocket ping interval; a socket that misses one pong is terminated.', default: DEFAULT_WS_PING_INTERVAL_MS, min: 100, max: 3600_000 }) },
   [AppEnv.WS_MAX_BUFFERED_BYTES]: {
     schema: intField({ doc: 'Send-buffer bound per socket; above it the socket is closed with 4008 (slow consumer).', default: 4 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 }),
   },

@@ -189,6 +189,13 @@ export const CloseCodes = Object.freeze({
   SLOW_CONSUMER: 4008,
   /** The `since` gap was larger than the replay bound: fetch older posts over HTTP. */
   REPLAY_TRUNCATED: 4009,
+  /**
+   * graphql-ws only: the user already holds the most graphql-ws connections allowed on this replica
+   * (the token came in `connectionParams`, so the upgrade could not be refused with 429). graphql-ws
+   * calls 4429 "too many initialisation requests"; its client treats it as fatal and does not retry.
+   * Close one of the user's connections first.
+   */
+  TOO_MANY_CONNECTIONS: 4429,
 } as const);
 
 /**

@@ -207,7 +207,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   const api: ApiDeps = { store, relay, metrics, postsPerUserPerMinute: config.postsPerUserPerMinute };
   const http = createFeedHttpServer({
     routes: apiRoutes(api),
-    graphql: new FeedGraphql({ ...api, hub, verify, log }),
+    graphql: new FeedGraphql({ ...api, hub, verify, log, maxConnectionsPerUser: config.subscriptionsPerUser }),
     verify,
     hub,
     metrics,

@@ -5,6 +5,7 @@
  * {@link History}, so it is unit-tested with hand-built histories.
  */
 import type { AckedPost, Delivery, FaultEvent, History } from './history.js';
+import { perTransport, type TransportFigures } from './per-transport.js';
 import { faultWindowLatencies, faultWindows, followerWaits, type ExpectedPair } from './stall.js';
 
 /** What the latency figures measure. */
@@ -102,6 +103,8 @@ export interface CheckResult {
   readonly lost: number;
   /** Raw frames minus distinct (follower, post) pairs: what the client's postId dedupe hid. */
   readonly duplicates: number;
+  /** Expected, delivered, lost and duplicates per follower transport. Absent in reports written before `--clients`. */
+  readonly byTransport?: Readonly<Record<string, TransportFigures>>;
   /** Frames of unknown posts, or to users who do not follow the author. Must be 0. */
   readonly unexpected: number;
   readonly latency: LatencySummary;
@@ -195,6 +198,7 @@ export function check(history: History): CheckResult {
     delivered,
     lost,
     duplicates,
+    byTransport: perTransport(history, pairs),
     unexpected,
     latency: {
       basis: LATENCY_BASIS,

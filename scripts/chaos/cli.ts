@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../shared/index.js';
-import { BOOLEAN, enumFlag, numberFlag, parseFlags, parseOrExitCode, STRING, UsageError } from '../cli-args.js';
+import { BOOLEAN, enumFlag, listFlag, numberFlag, parseFlags, parseOrExitCode, STRING, UsageError } from '../cli-args.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
 import { parseBudgetFlags, type BudgetOverride } from './budget.js';
+import { CLIENT_KINDS, ClientKind } from './followers/kind.js';
 import { KubernetesTarget } from './kubernetes.js';
 import { LEGEND, renderSummaryTable, reportOk, runBroken, runOk, writeReport, type ChaosReport, type ScenarioRun } from './report.js';
 import { runScenario, type RunOptions } from './run.js';
@@ -42,18 +43,23 @@ export interface ChaosOptions {
   readonly render?: string;
   /** Keep each local twin's work folder (app, RabbitMQ, HAProxy logs) even when every scenario passed. */
   readonly keep: boolean;
+  /** Transports of the followers, assigned round-robin (`--clients ws,sse,graphql`); ws by default. */
+  readonly clients: readonly ClientKind[];
   /** Stall budgets the verdict judges (`--budget`, `--no-budget`); issue 13's targets by default. */
   readonly budget: BudgetOverride;
 }
 
 export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
                       [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--apps N] [--out DIR] [--keep]
+                      [--clients ws,sse,graphql]
                       [--budget KEY=DURATION[,KEY=DURATION] | --no-budget]
                       [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
        npm run chaos -- --render reports/chaos-<timestamp>.json   (print a saved report's summary table)
 scenarios: ${SCENARIO_NAMES.join(' ')}
 --budget: replaces issue 13's per-scenario targets for every scenario of the run; keys p99 (fault-window p99),
           wait (worst follower wait), drained; durations like 1500ms, 1.5s, 2m, or off; e.g. --budget p99=30s,wait=40s
+--clients: the followers' transports, any of ${CLIENT_KINDS.join(',')} (default ws); follower i uses the (i mod n)th, and
+           the report splits delivered and lost by transport
 --no-budget: judge loss, unexpected deliveries and operator actions only`;
 
 export { UsageError };
@@ -65,7 +71,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
   const v = parseFlags(argv, {
     target: STRING, scenario: STRING, 'queue-mode': STRING, duration: STRING, seed: STRING, smoke: BOOLEAN, users: STRING, rate: STRING,
     down: STRING, out: STRING, url: STRING, 'jwt-secret': STRING, spec: STRING, apps: STRING, render: STRING, keep: BOOLEAN,
-    budget: STRING, 'no-budget': BOOLEAN,
+    budget: STRING, 'no-budget': BOOLEAN, clients: STRING,
   }).values;
   const target = enumFlag('target', v.target, Object.values(TargetKind)) ?? TargetKind.LOCAL;
   const smoke = v.smoke ?? false;
@@ -93,11 +99,18 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
     appReplicas: Math.floor(numberFlag('apps', v.apps, { min: 2 }, 3)),
     keep: v.keep ?? false,
     budget: parseBudgetFlags(v.budget, v['no-budget'] ?? false),
+    clients: parseClients(v.clients),
     ...(v.url !== undefined ? { url: v.url } : {}),
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
     ...(v.spec !== undefined ? { specFile: v.spec } : {}),
     ...(v.render !== undefined ? { render: v.render } : {}),
   };
+}
+
+/** `--clients`: a comma-separated subset of {@link CLIENT_KINDS} (or all), each once, in the order given; ws when absent. */
+export function parseClients(raw: string | undefined): ClientKind[] {
+  if (raw === undefined) return [ClientKind.WS];
+  return [...new Set(listFlag('clients', raw, CLIENT_KINDS, 'client transport'))];
 }
 
 /** Writes a progress line (stderr; stdout carries the summary). */
@@ -127,6 +140,7 @@ export async function runChaos(opts: ChaosOptions, openLocal: LocalOpener, log: 
     postsPerSecond: opts.postsPerSecond,
     downS: opts.downS,
     budget: opts.budget,
+    clients: opts.clients,
     log,
   };
   const build = (): ChaosReport => ({

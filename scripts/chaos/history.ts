@@ -30,12 +30,19 @@ export interface IndeterminatePost {
   readonly sentAt: number;
 }
 
-/** One frame received on a follower's WebSocket (before dedupe). */
+/** A follower and the transport it subscribed with (`--clients`). */
+export interface FollowerRecord {
+  readonly user: string;
+  /** A {@link ClientKind} value: ws, sse or graphql. */
+  readonly transport: string;
+}
+
+/** One frame received on a follower's subscription, whatever its transport (before dedupe). */
 export interface Delivery {
   /** The follower whose socket received the frame. */
   readonly user: string;
   readonly postId: string;
-  /** `author_user_id` of the frame. */
+  /** `author_user_id` of the frame (`authorUserId` in GraphQL). */
   readonly author: string;
   /** Nonce parsed from `postText`, when present. */
   readonly nonce?: string;
@@ -64,6 +71,8 @@ export interface History {
   readonly acked: readonly AckedPost[];
   readonly indeterminate: readonly IndeterminatePost[];
   readonly deliveries: readonly Delivery[];
+  /** Every follower's transport. Absent in histories written before `--clients`: all were ws. */
+  readonly followers?: readonly FollowerRecord[];
   readonly faults: readonly FaultEvent[];
   /** Load start, load end (last create sent), end of the quiet period. */
   readonly startedAt: number;

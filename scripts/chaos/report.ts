@@ -155,6 +155,13 @@ export function summaryRows(report: ChaosReport): string[][] {
   });
 }
 
+/** One line of per-transport figures for a run with a client mix; undefined when its followers used one transport. */
+export function transportLine(r: CheckResult): string | undefined {
+  const rows = Object.entries(r.byTransport ?? {});
+  if (rows.length < 2) return undefined;
+  return `by transport: ${rows.map(([t, f]) => `${t} (${f.followers} followers) delivered ${f.delivered}/${f.expected} lost ${f.lost} dup ${f.duplicates}`).join('; ')}`;
+}
+
 function faultWindowCells(r: CheckResult): string[] {
   const w = r.faultWindow;
   if (!w || w.count === 0) return ['-', '-', '-'];
@@ -178,6 +185,7 @@ export function renderSummaryTable(report: ChaosReport): string {
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   const notes = report.runs.flatMap((r) => [
     ...(r.skipped !== undefined ? [`- ${r.scenario}/${r.mode}: skipped: ${r.skipped}`] : []),
+    ...(r.result && transportLine(r.result) !== undefined ? [`- ${r.scenario}/${r.mode}: ${transportLine(r.result)}`] : []),
     ...failureReasons(r).map((n) => `- ${r.scenario}/${r.mode}: FAIL: ${n}`),
     ...(r.notes ?? []).map((n) => `- ${r.scenario}/${r.mode}: ${n}`),
   ]);
@@ -283,6 +291,7 @@ export function renderHtml(report: ChaosReport): string {
         `<tr><td>${r.acknowledged}</td><td>${r.indeterminate} (${r.indeterminateDelivered} delivered)</td><td>${r.expectedDeliveries}</td><td>${r.delivered}</td><td>${r.lost}</td><td>${r.duplicates}</td><td>${r.unexpected}</td><td>${Math.round(r.latency.p50Ms)}</td><td>${Math.round(r.latency.p99Ms)}</td><td>${Math.round(r.latency.maxMs)}</td></tr></table>` +
         `<table><tr><th>fault</th><th>at s</th><th>heal done after s</th><th>flow again after s</th><th>backlog drained after s</th></tr>${faultRows}</table>` +
         renderStallTable(r, run.budget) +
+        (transportLine(r) !== undefined ? `<p>${esc(transportLine(r)!)}.</p>` : '') +
         `<p>Latency: ${esc(r.latency.basis)}. Client counters: ${counters || 'none'}. Run time ${fmtS(run.durationS)} s.</p>` +
         (samples.length ? `<pre>${esc(samples.join('\n'))}</pre>` : '') +
         `</section>`

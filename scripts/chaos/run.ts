@@ -2,8 +2,9 @@
 import { sleep } from '../../shared/index.js';
 import { budgetFor, describeBudget, DEFAULT_OVERRIDE, type BudgetOverride } from './budget.js';
 import { check, type CheckResult } from './checker.js';
+import type { ClientKind } from './followers/kind.js';
 import { mulberry32 } from './graph.js';
-import { failureReasons, type ScenarioRun } from './report.js';
+import { failureReasons, transportLine, type ScenarioRun } from './report.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
 import { SpuriousFailover } from './soak.js';
 import { UnsupportedFault, type ChaosTarget } from './target.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   readonly healthyTimeoutS?: number;
   /** The stall budget: issue 13's targets per scenario and mode unless overridden. @default DEFAULT_OVERRIDE */
   readonly budget?: BudgetOverride;
+  /** Transports of the followers, round-robin. @default [ws] */
+  readonly clients?: readonly ClientKind[];
   readonly log: (line: string) => void;
 }
 
@@ -66,6 +69,7 @@ export async function runScenario(target: ChaosTarget, name: ScenarioName, opts:
       runTag,
       ...(opts.users !== undefined ? { users: opts.users } : {}),
       ...(opts.postsPerSecond !== undefined ? { postsPerSecond: opts.postsPerSecond } : {}),
+      ...(opts.clients !== undefined ? { clients: opts.clients } : {}),
       log,
     });
     const w = workload;
@@ -145,6 +149,7 @@ function verdictLine(run: ScenarioRun, r: CheckResult): string {
     ` | fault window ${r.faultWindow?.windowS ?? '-'} s: p50=${ms(w?.p50Ms)} p99=${ms(w?.p99Ms)} max=${ms(w?.maxMs)}` +
     ` | worst wait ${r.waits?.worst ? `${(r.waits.worst.waitMs / 1000).toFixed(1)} s (${r.waits.worst.follower})` : '-'}` +
     r.faults.map((f) => ` | ${f.name}: flow again ${f.flowAgainS ?? '-'} s, drained ${f.drainedS ?? '-'} s`).join('') +
+    (transportLine(r) !== undefined ? ` | ${transportLine(r)}` : '') +
     ` | budget ${describeBudget(run.budget)}` +
     reasons.map((x) => ` | ${x}`).join('')
   );

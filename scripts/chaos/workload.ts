@@ -1,14 +1,19 @@
 /**
  * The chaos workload: U users with a seeded follow graph (set over the HTTP API before load), one
- * WebSocket per follower through the front with reconnect (exponential backoff, jitter, bounded)
- * and `since` resume from the last cursor seen, and authors creating posts at a fixed rate with
+ * subscription per follower through the front (WebSocket, SSE or GraphQL, round-robin over
+ * `clients`) with reconnect (exponential backoff, jitter, bounded) and `since` resume from the last
+ * cursor seen, and authors creating posts at a fixed rate with
  * retries. It records every acknowledged post and every frame received into a {@link History}.
  */
 import { SignJWT } from 'jose';
-import WebSocket from 'ws';
 import { backoffMs, Jitter, Routes, sleep } from '../../shared/index.js';
+import type { Follower, FollowerProps, WireFrame } from './followers/follower.js';
+import { GraphqlFollower } from './followers/graphql.js';
+import { clientFor, ClientKind } from './followers/kind.js';
+import { SseFollower } from './followers/sse.js';
+import { WsFollower } from './followers/ws.js';
 import { followGraph, mulberry32, pick } from './graph.js';
-import type { AckedPost, Delivery, FaultEvent, History, IndeterminatePost } from './history.js';
+import type { AckedPost, Delivery, FaultEvent, FollowerRecord, History, IndeterminatePost } from './history.js';
 
 /** Options of {@link Workload.start}. */
 export interface WorkloadOptions {
@@ -34,9 +39,18 @@ export interface WorkloadOptions {
   readonly reconnectCapMs?: number;
   /** Most creates in flight; the rate is held back beyond it. @default 64 */
   readonly maxInFlight?: number;
+  /** Transports of the followers, assigned round-robin (follower i gets `clients[i % n]`). @default [ws] */
+  readonly clients?: readonly ClientKind[];
   /** Progress line sink. @default none */
   readonly log?: (line: string) => void;
 }
+
+/** One follower implementation per transport. */
+const FOLLOWERS: Readonly<Record<ClientKind, new (props: FollowerProps) => Follower>> = {
+  [ClientKind.WS]: WsFollower,
+  [ClientKind.SSE]: SseFollower,
+  [ClientKind.GRAPHQL]: GraphqlFollower,
+};
 
 /** Text of a post carries its nonce so a delivery of an unknown id can be traced to an attempt. */
 export function postText(nonce: string): string {
@@ -88,104 +102,12 @@ async function request(method: string, url: string, token: string, body: unknown
   }
 }
 
-/** One follower's socket with reconnect and `since` resume. */
-class FollowerSocket {
-  private ws: WebSocket | undefined;
-  private attempt = 0;
-  private lastCursor: string | undefined;
-  private stopped = false;
-  private lastSeen = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private openedOnce!: () => void;
-  /** Resolves at the first successful open. */
-  readonly opened = new Promise<void>((r) => (this.openedOnce = r));
-  isOpen = false;
-
-  constructor(
-    readonly user: string,
-    private readonly token: string,
-    private readonly wsBase: string,
-    private readonly onFrame: (user: string, frame: Record<string, unknown>, at: number) => void,
-    private readonly counters: Record<string, number>,
-    private readonly rand: () => number,
-    private readonly baseMs: number,
-    private readonly capMs: number,
-  ) {}
-
-  connect(): void {
-    if (this.stopped) return;
-    const params = new URLSearchParams({ token: this.token });
-    if (this.lastCursor !== undefined) params.set('since', this.lastCursor);
-    const ws = new WebSocket(`${this.wsBase}${Routes.FEED_SOCKET}?${params}`, { handshakeTimeout: 5000 });
-    this.ws = ws;
-    ws.on('open', () => {
-      this.isOpen = true;
-      this.attempt = 0;
-      this.lastSeen = Date.now();
-      this.openedOnce();
-    });
-    ws.on('message', (data) => {
-      const at = Date.now();
-      this.lastSeen = at;
-      let frame: unknown;
-      try {
-        frame = JSON.parse(String(data));
-      } catch {
-        this.counters['badFrames'] = (this.counters['badFrames'] ?? 0) + 1;
-        return;
-      }
-      if (frame && typeof frame === 'object') {
-        const f = frame as Record<string, unknown>;
-        if (typeof f['cursor'] === 'string' || typeof f['cursor'] === 'number') this.lastCursor = String(f['cursor']);
-        this.onFrame(this.user, f, at);
-      }
-    });
-    ws.on('pong', () => (this.lastSeen = Date.now()));
-    ws.on('unexpected-response', (_req, res) => {
-      this.counters[`socketHttp${res.statusCode ?? 0}`] = (this.counters[`socketHttp${res.statusCode ?? 0}`] ?? 0) + 1;
-      ws.terminate();
-    });
-    ws.on('error', () => undefined); // 'close' follows and reconnects
-    ws.on('close', (code) => {
-      if (this.ws !== ws) return;
-      this.isOpen = false;
-      if (this.stopped) return;
-      this.counters['reconnects'] = (this.counters['reconnects'] ?? 0) + 1;
-      if (code === 4009) this.counters['replayTruncated'] = (this.counters['replayTruncated'] ?? 0) + 1;
-      const delay = backoffMs(this.attempt++, { baseMs: this.baseMs, capMs: this.capMs, jitter: Jitter.EQUAL, random: this.rand });
-      this.timer = setTimeout(() => this.connect(), delay);
-    });
-  }
-
-  /** Pings an idle socket; a socket silent for 15 s (no frame, no pong) is dropped and reconnected. */
-  keepAlive(now: number): void {
-    const ws = this.ws;
-    if (!ws || !this.isOpen) return;
-    if (now - this.lastSeen > 15_000) {
-      this.counters['deadSockets'] = (this.counters['deadSockets'] ?? 0) + 1;
-      ws.terminate();
-    } else if (now - this.lastSeen > 4_000) {
-      try {
-        ws.ping();
-      } catch {
-        /* closing */
-      }
-    }
-  }
-
-  close(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.ws?.terminate();
-  }
-}
-
 /** A running workload; see the module comment. */
 export class Workload {
   readonly users: string[];
   readonly follows: Array<[string, string]>;
   private readonly tokens = new Map<string, string>();
-  private readonly sockets: FollowerSocket[] = [];
+  private readonly followers: Follower[] = [];
   private readonly acked: AckedPost[] = [];
   private readonly indeterminate: IndeterminatePost[] = [];
   private readonly deliveries: Delivery[] = [];
@@ -212,6 +134,7 @@ export class Workload {
       reconnectBaseMs: 100,
       reconnectCapMs: 3000,
       maxInFlight: 64,
+      clients: [ClientKind.WS],
       log: () => undefined,
       ...opts,
     };
@@ -228,14 +151,20 @@ export class Workload {
     }
   }
 
-  /** Mints tokens, sets the follow graph, opens every follower's socket and waits until all are open. */
+  /** Mints tokens, sets the follow graph, opens every follower and waits until all are open and primed; closes them if that fails. */
   static async start(opts: WorkloadOptions, openTimeoutMs = 60_000): Promise<Workload> {
     const w = new Workload(opts);
     for (const u of w.users) w.tokens.set(u, await mintToken(opts.jwtSecret, u));
     await w.setFollows();
-    w.openSockets();
-    await w.waitOpen(openTimeoutMs);
-    await w.prime(openTimeoutMs);
+    try {
+      w.openFollowers();
+      await w.waitOpen(openTimeoutMs);
+      await w.prime(openTimeoutMs);
+    } catch (e) {
+      // The caller never gets the workload to close: its followers would reconnect forever and keep the process alive.
+      w.close();
+      throw e;
+    }
     return w;
   }
 
@@ -301,53 +230,55 @@ export class Workload {
     this.opts.log(`follow graph set: ${this.users.length} users, ${this.follows.length} edges`);
   }
 
-  private openSockets(): void {
-    const wsBase = this.opts.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '');
-    for (const user of new Set(this.follows.map(([follower]) => follower))) {
-      const s = new FollowerSocket(
+  private openFollowers(): void {
+    const baseUrl = this.opts.baseUrl.replace(/\/$/, '');
+    for (const [i, user] of [...new Set(this.follows.map(([follower]) => follower))].entries()) {
+      const Impl = FOLLOWERS[clientFor(this.opts.clients, i)];
+      const s = new Impl({
         user,
-        this.tokens.get(user)!,
-        wsBase,
-        (u, f, at) => this.onFrame(u, f, at),
-        this.counters,
-        this.rand,
-        this.opts.reconnectBaseMs,
-        this.opts.reconnectCapMs,
-      );
-      this.sockets.push(s);
+        token: this.tokens.get(user)!,
+        baseUrl,
+        onFrame: (u, f, at) => this.onFrame(u, f, at),
+        counters: this.counters,
+        rand: this.rand,
+        baseMs: this.opts.reconnectBaseMs,
+        capMs: this.opts.reconnectCapMs,
+      });
+      this.followers.push(s);
       s.connect();
     }
     this.keepAliveTimer = setInterval(() => {
       const now = Date.now();
-      for (const s of this.sockets) s.keepAlive(now);
+      for (const s of this.followers) s.keepAlive(now);
     }, 2000);
   }
 
   private async waitOpen(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`only ${this.sockets.filter((s) => s.isOpen).length} of ${this.sockets.length} follower sockets opened within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`only ${this.followers.filter((s) => s.isOpen).length} of ${this.followers.length} followers opened within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([Promise.all(this.sockets.map((s) => s.opened)), timeout]);
+      await Promise.race([Promise.all(this.followers.map((s) => s.opened)), timeout]);
     } finally {
       clearTimeout(timer);
     }
-    this.opts.log(`${this.sockets.length} follower sockets open`);
+    const mix = this.opts.clients.map((k) => `${this.followers.filter((f) => f.transport === k).length} ${k}`).join(', ');
+    this.opts.log(`${this.followers.length} followers open (${mix})`);
   }
 
-  private onFrame(user: string, f: Record<string, unknown>, at: number): void {
-    if (this.primerIds.has(String(f['postId']))) return;
-    const createdAt = typeof f['createdAt'] === 'string' ? Date.parse(f['createdAt']) : Number.NaN;
-    const nonce = nonceOf(f['postText']);
+  private onFrame(user: string, f: WireFrame, at: number): void {
+    if (this.primerIds.has(f.postId)) return;
+    const createdAt = f.createdAt !== undefined ? Date.parse(f.createdAt) : Number.NaN;
+    const nonce = nonceOf(f.postText);
     this.deliveries.push({
       user,
-      postId: String(f['postId']),
-      author: String(f['author_user_id']),
+      postId: f.postId,
+      author: f.author,
       ...(nonce !== undefined ? { nonce } : {}),
       receivedAt: at,
       ...(Number.isFinite(createdAt) ? { createdAt } : {}),
-      ...(f['cursor'] !== undefined ? { cursor: String(f['cursor']) } : {}),
+      ...(f.cursor !== undefined ? { cursor: f.cursor } : {}),
     });
   }
 
@@ -445,22 +376,22 @@ export class Workload {
       if (Date.now() >= end) return missing;
       if (Date.now() - lastLog >= 10_000) {
         lastLog = Date.now();
-        this.opts.log(`quiet period: ${missing} deliveries outstanding, ${this.sockets.filter((s) => s.isOpen).length}/${this.sockets.length} sockets open`);
+        this.opts.log(`quiet period: ${missing} deliveries outstanding, ${this.followers.filter((s) => s.isOpen).length}/${this.followers.length} followers open`);
       }
       await sleep(250);
     }
   }
 
-  /** Number of follower sockets currently open. */
+  /** Number of followers whose connection is open now. */
   openSocketCount(): number {
-    return this.sockets.filter((s) => s.isOpen).length;
+    return this.followers.filter((s) => s.isOpen).length;
   }
 
-  /** Closes every socket. */
+  /** Closes every follower's connection. */
   close(): void {
     if (this.loadTimer) clearTimeout(this.loadTimer);
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
-    for (const s of this.sockets) s.close();
+    for (const s of this.followers) s.close();
   }
 
   /** The recorded history. */
@@ -471,6 +402,7 @@ export class Workload {
       acked: [...this.acked],
       indeterminate: [...this.indeterminate],
       deliveries: [...this.deliveries],
+      followers: this.followers.map((s): FollowerRecord => ({ user: s.user, transport: s.transport })),
       faults: [...this.faults],
       startedAt: this.startedAt,
       loadEndedAt: this.loadEndedAt,

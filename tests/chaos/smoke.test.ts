@@ -32,7 +32,7 @@ describe('chaos smoke (local twin, mirrored)', { timeout: 15 * 60_000 }, () => {
 
   it('GIVEN load through the twin WHEN a random node and an app replica are killed -9 and restarted THEN no acknowledged post is lost, nothing unexpected arrives and nobody waits past the smoke budget', async () => {
     const seed = Number(process.env['CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
-    const opts = parseChaosArgs(['--smoke', '--seed', String(seed), '--out', out, '--budget', SMOKE_BUDGET], {});
+    const opts = parseChaosArgs(['--smoke', '--seed', String(seed), '--out', out, '--budget', SMOKE_BUDGET, '--clients', 'ws,sse,graphql'], {});
     const { report } = await runChaos(opts, openLocalTwin);
     for (const scenario of ['node-kill', 'app-kill']) {
       const run = report.runs.find((r) => r.scenario === scenario && r.mode === 'mirrored');

@@ -1,13 +1,14 @@
 /**
  * GraphQL at /graphql on real PostgreSQL and RabbitMQ: the HTTP queries and mutations mirroring the
  * API, and the postAdded subscription read with graphql-ws's own client (delivery after subscribe,
- * resume with since, token in connectionParams or the upgrade request, the per-user cap).
+ * resume with since, token in connectionParams or the upgrade request, the per-user subscription
+ * and connection caps).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { AppEnv, Routes, waitFor } from '../../shared/index.js';
+import { AppEnv, CloseCodes, Routes, waitFor } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 
@@ -53,17 +54,26 @@ const POST_ADDED = 'subscription ($since: String) { postAdded(since: $since) { p
 class Subscription {
   readonly posts: Added[] = [];
   error: unknown;
+  /** The server acknowledged the connection (connection_ack). */
+  connected = false;
   readonly client: Client;
 
-  constructor(opts: { token?: string; tokenInUrl?: string; since?: string }) {
+  /** `client`: subscribe on that client's connection instead of opening a new one. */
+  constructor(opts: { token?: string; tokenInUrl?: string; since?: string; client?: Client }) {
     const url = new URL(Routes.GRAPHQL, app.url.replace(/^http/, 'ws'));
     if (opts.tokenInUrl !== undefined) url.searchParams.set('token', opts.tokenInUrl);
-    this.client = createClient({ url: url.toString(), webSocketImpl: WebSocket, retryAttempts: 0, ...(opts.token !== undefined ? { connectionParams: { token: opts.token } } : {}) });
+    this.client = opts.client ?? createClient({ url: url.toString(), webSocketImpl: WebSocket, retryAttempts: 0, ...(opts.token !== undefined ? { connectionParams: { token: opts.token } } : {}) });
     clients.push(this.client);
+    this.client.on('connected', () => (this.connected = true));
     this.client.subscribe<{ postAdded: Added }>(
       { query: POST_ADDED, variables: opts.since !== undefined ? { since: opts.since } : {} },
       { next: (r) => (r.data ? this.posts.push(r.data.postAdded) : (this.error = r.errors)), error: (e) => (this.error = e), complete: () => undefined },
     );
+  }
+
+  /** Waits for connection_ack, or the error that refused the connection. */
+  async settled(): Promise<void> {
+    await waitFor('connection ack or refusal', async () => (this.connected || this.error !== undefined ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
   }
 
   async waitForPosts(ids: readonly string[]): Promise<void> {
@@ -164,14 +174,77 @@ describe('GraphQL subscriptions (graphql-ws)', () => {
     assert.equal((s.error as { code?: number }).code, 4403);
   });
 
-  it('GIVEN a user at the subscription cap WHEN it subscribes again THEN that subscription gets a 429 error', async () => {
+  it('GIVEN a user at the subscription cap WHEN it subscribes again on its connection THEN that subscription gets a 429 error', async () => {
     const token = await backends.token(uniqueUser('greedy'));
     const before = await openCount();
-    const held = [new Subscription({ token }), new Subscription({ token })];
+    const first = new Subscription({ token });
+    const held = [first, new Subscription({ client: first.client })];
     await subscriptionsOpen(before + 2);
-    const third = new Subscription({ token });
+    const third = new Subscription({ client: first.client });
     await waitFor('the cap error', async () => (third.error !== undefined ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
     assert.equal((third.error as Array<{ extensions?: { status?: number } }>)[0]?.extensions?.status, 429);
     await Promise.all(held.map((h) => h.client.dispose()));
   });
+
+  it('GIVEN a user holding the most graphql-ws connections WHEN another upgrade carries its token THEN it is refused with 429 before the upgrade, and admitted once one closed', async () => {
+    const token = await backends.token(uniqueUser('sockets'));
+    const held = [new Subscription({ tokenInUrl: token }), new Subscription({ tokenInUrl: token })];
+    await Promise.all(held.map((h) => h.settled()));
+    assert.ok(held.every((h) => h.connected), 'two connections are within the cap');
+    for (const via of ['header', 'query'] as const) {
+      const refused = await rawUpgrade(token, via);
+      assert.equal(refused.status, 429, `token in the ${via}`);
+      assert.equal(refused.retryAfter, '5');
+      assert.match(refused.error ?? '', /at most 2 graphql-ws connections per user/);
+    }
+    await held[0]!.client.dispose();
+    await waitFor('a place after a close', async () => ((await rawUpgrade(token, 'header')).status === 101 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+    await held[1]!.client.dispose();
+  });
+
+  it('GIVEN a user holding the most graphql-ws connections WHEN another brings its token in connectionParams THEN it is closed with 4429, and admitted once one closed', async () => {
+    const token = await backends.token(uniqueUser('params'));
+    const held = [new Subscription({ token }), new Subscription({ token })];
+    await Promise.all(held.map((h) => h.settled()));
+    assert.ok(held.every((h) => h.connected), 'two connections are within the cap');
+    const third = new Subscription({ token });
+    await third.settled();
+    assert.equal(third.connected, false);
+    const closed = third.error as { code?: number; reason?: string };
+    assert.equal(closed.code, CloseCodes.TOO_MANY_CONNECTIONS);
+    assert.match(closed.reason ?? '', /at most 2 graphql-ws connections per user/);
+    await held[0]!.client.dispose();
+    // The place frees when the server sees the close: retry until a new connection is acknowledged.
+    await waitFor('a place after a close', async () => {
+      const next = new Subscription({ token });
+      await next.settled();
+      if (next.connected) return true;
+      assert.equal((next.error as { code?: number }).code, CloseCodes.TOO_MANY_CONNECTIONS);
+      return undefined;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    await held[1]!.client.dispose();
+  });
 });
+
+/** A bare graphql-ws upgrade with the token in the Authorization header or `?token=`: 101 when upgraded (then closed), else the refusal. */
+async function rawUpgrade(token: string, via: 'header' | 'query'): Promise<{ status: number; retryAfter?: string; error?: string }> {
+  const url = new URL(Routes.GRAPHQL, app.url.replace(/^http/, 'ws'));
+  if (via === 'query') url.searchParams.set('token', token);
+  const ws = new WebSocket(url, 'graphql-transport-ws', via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {});
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.close();
+      resolve({ status: 101 });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        ws.terminate();
+        resolve({ status: res.statusCode ?? 0, ...(res.headers['retry-after'] !== undefined ? { retryAfter: String(res.headers['retry-after']) } : {}), error: (JSON.parse(body) as { error?: string }).error });
+      });
+    });
+    ws.once('error', reject);
+  });
+}

@@ -2,28 +2,19 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { check, quantile } from '../../scripts/chaos/checker.js';
 import type { AckedPost, Delivery, History } from '../../scripts/chaos/history.js';
-
-const T0 = 1_700_000_000_000;
+import { historyOf, T0 } from '../support/chaos-history.js';
 
 /** alice and bob follow carol; carol follows alice. */
 function history(parts: Partial<History>): History {
-  return {
+  return historyOf({
     users: ['alice', 'bob', 'carol'],
     follows: [
       ['alice', 'carol'],
       ['bob', 'carol'],
       ['carol', 'alice'],
     ],
-    acked: [],
-    indeterminate: [],
-    deliveries: [],
-    faults: [],
-    startedAt: T0,
-    loadEndedAt: T0 + 10_000,
-    endedAt: T0 + 20_000,
-    counters: {},
     ...parts,
-  };
+  });
 }
 
 function post(postId: string, author: string, ackAt: number): AckedPost {

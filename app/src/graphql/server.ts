@@ -14,7 +14,9 @@ import { createPost, DEFAULT_FEED_LIMIT, getPost, MAX_FEED_LIMIT, userParam, typ
 import { HttpError, readJsonObject, sendJson } from '../http/respond.js';
 import type { Post } from '../db/store.js';
 import type { FeedFrame } from '../ws/frame.js';
+import { CloseCodes } from '../../../shared/constants.js';
 import { CURSOR, SUBSCRIPTION_CAP_RETRY_AFTER_S, type EndReason, type FeedSocketHub, type SubscriberSink } from '../ws/hub.js';
+import { ConnectionCap, type ConnectionSlot } from './connection-cap.js';
 import { feedSchema } from './schema.js';
 
 /** Name of this transport in metrics and logs. */
@@ -33,6 +35,8 @@ export interface FeedGraphqlProps extends ApiDeps {
   readonly hub: FeedSocketHub;
   readonly verify: TokenVerifier;
   readonly log: Logger;
+  /** graphql-ws connections one user may hold on this replica (the hub's per-user subscription cap). */
+  readonly maxConnectionsPerUser: number;
 }
 
 interface Context {
@@ -126,8 +130,12 @@ class SubscriptionSink implements SubscriberSink, AsyncIterableIterator<{ postAd
 export class FeedGraphql {
   private readonly schema = feedSchema();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_GRAPHQL_WS_MESSAGE_BYTES, clientTracking: false });
+  private readonly cap: ConnectionCap;
+  /** The place each counted connection holds, released when the socket closes. */
+  private readonly slots = new WeakMap<WebSocket, ConnectionSlot>();
 
   constructor(private readonly props: FeedGraphqlProps) {
+    this.cap = new ConnectionCap(props.maxConnectionsPerUser);
     useServer<Record<string, unknown>, { principal: Principal }>(
       {
         schema: this.schema,
@@ -137,13 +145,20 @@ export class FeedGraphql {
           const url = new URL(ctx.extra.request.url ?? '/', 'http://localhost');
           const token = typeof fromParams === 'string' && fromParams !== '' ? fromParams : tokenFromRequest(ctx.extra.request.headers.authorization, url);
           if (token === undefined) return false;
+          let principal: Principal;
           try {
-            (ctx.extra as { principal?: Principal }).principal = await props.verify(token);
-            return true;
+            principal = await props.verify(token);
           } catch (e) {
             if (e instanceof AuthError) return false;
             throw e;
           }
+          if (!this.holdSlot(ctx.extra.socket, principal.userId)) {
+            // graphql-ws would close with 4403 on false; the close below wins (a second close is a no-op).
+            ctx.extra.socket.close(CloseCodes.TOO_MANY_CONNECTIONS, this.cap.message());
+            return false;
+          }
+          (ctx.extra as { principal?: Principal }).principal = principal;
+          return true;
         },
         context: (ctx): Context => ({ userId: ctx.extra.principal!.userId, principal: ctx.extra.principal!, socket: ctx.extra.socket }),
       },
@@ -151,10 +166,55 @@ export class FeedGraphql {
     );
   }
 
-  /** Completes a graphql-ws upgrade; the token comes in `connectionParams.token` or the upgrade request. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (socket.destroyed) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  /**
+   * The connection cap before the upgrade: when the upgrade request carries a valid token
+   * (Authorization or `?token=`), takes a place for its user or throws 429. Without one (the token
+   * comes in `connectionParams`) or with an invalid one, the cap is applied at connection_init.
+   */
+  async admitUpgrade(req: IncomingMessage, url: URL): Promise<ConnectionSlot | undefined> {
+    const token = tokenFromRequest(req.headers.authorization, url);
+    if (token === undefined) return undefined;
+    let principal: Principal;
+    try {
+      principal = await this.props.verify(token);
+    } catch (e) {
+      if (e instanceof AuthError) return undefined; // connection_init may still bring a valid one
+      throw e;
+    }
+    const slot = this.cap.acquire(principal.userId);
+    if (!slot) throw new HttpError(429, this.cap.message(), { 'retry-after': String(SUBSCRIPTION_CAP_RETRY_AFTER_S) });
+    return slot;
+  }
+
+  /** Completes a graphql-ws upgrade; `slot` is the place {@link admitUpgrade} took, held until the socket closes. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, slot?: ConnectionSlot): void {
+    let completed = false;
+    if (!socket.destroyed) {
+      // ws completes the upgrade synchronously (no verifyClient), so `completed` is known on return.
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        completed = true;
+        if (slot) this.keepSlot(ws, slot);
+        this.wss.emit('connection', ws, req);
+      });
+    }
+    if (!completed) slot?.release();
+  }
+
+  /** Whether `socket` holds a place for `userId` now: the one from the upgrade, or a new one; false at the cap. */
+  private holdSlot(socket: WebSocket, userId: string): boolean {
+    const held = this.slots.get(socket);
+    if (held?.userId === userId) return true;
+    // connectionParams named another user than the upgrade request: count the one that subscribes.
+    held?.release();
+    const slot = this.cap.acquire(userId);
+    if (!slot) return false;
+    this.keepSlot(socket, slot);
+    return true;
+  }
+
+  private keepSlot(socket: WebSocket, slot: ConnectionSlot): void {
+    this.slots.set(socket, slot);
+    socket.once('close', () => slot.release());
   }
 
   /** `POST /graphql` with `{"query", "variables"?, "operationName"?}`: 200 with `data`/`errors`, 400 when the document does not parse or validate. */

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Routes } from '../../../shared/constants.js';
 import { AuthError, tokenFromRequest, type Principal, type TokenVerifier } from '../auth/jwt.js';
 import type { FeedMetrics } from '../metrics.js';
+import type { ConnectionSlot } from '../graphql/connection-cap.js';
 import type { FeedGraphql } from '../graphql/server.js';
 import { CURSOR, SUBSCRIPTION_CAP_RETRY_AFTER_S, type FeedSocketHub } from '../ws/hub.js';
 import { FeedSocketServer } from '../ws/socket.js';
@@ -128,11 +129,22 @@ async function authenticateOr401(verify: TokenVerifier, req: IncomingMessage, ur
   }
 }
 
-/** graphql-ws: the replica must be serving the feed; the token is checked at connection_init, the cap per subscription. */
-function upgradeGraphql(props: FeedHttpServerProps, graphql: FeedGraphql, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/**
+ * graphql-ws: the replica must be serving the feed, and a token in the upgrade request must not
+ * exceed its user's connection cap (429); the token is checked at connection_init, the cap per
+ * connection (here or at connection_init) and per subscription.
+ */
+async function upgradeGraphql(props: FeedHttpServerProps, graphql: FeedGraphql, req: IncomingMessage, url: URL, socket: Duplex, head: Buffer): Promise<void> {
   const refused = notServing(props);
   if (refused !== undefined) return rejectUpgrade(socket, 503, refused, { 'retry-after': '1' });
-  graphql.upgrade(req, socket, head);
+  let slot: ConnectionSlot | undefined;
+  try {
+    slot = await graphql.admitUpgrade(req, url);
+  } catch (e) {
+    if (e instanceof HttpError) return rejectUpgrade(socket, e.status, e.message, e.headers);
+    throw e;
+  }
+  graphql.upgrade(req, socket, head, slot);
 }
 
 export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer {
@@ -213,7 +225,7 @@ export function createFeedHttpServer(props: FeedHttpServerProps): FeedHttpServer
     const url = requestUrl(req);
     void (async () => {
       if (url === undefined) return rejectUpgrade(socket, 400, 'the request target is not a valid URL path');
-      if (url.pathname === Routes.GRAPHQL && props.graphql) return upgradeGraphql(props, props.graphql, req, socket, head);
+      if (url.pathname === Routes.GRAPHQL && props.graphql) return upgradeGraphql(props, props.graphql, req, url, socket, head);
       if (url.pathname !== Routes.FEED_SOCKET) return rejectUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
       let admitted: Admitted;
       try {

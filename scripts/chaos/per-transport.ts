@@ -1,0 +1,57 @@
+/**
+ * The checker's figures split by the followers' transport (`--clients`), so a mixed run shows
+ * whether one transport lost or duplicated what the others did not. Pure, like the checker.
+ */
+import { ClientKind } from './followers/kind.js';
+import type { History } from './history.js';
+import type { ExpectedPair } from './stall.js';
+
+/** What one transport's followers expected and got. */
+export interface TransportFigures {
+  /** Followers subscribed with this transport. */
+  readonly followers: number;
+  /** Expected (post, follower) pairs of those followers. */
+  readonly expected: number;
+  /** Distinct expected pairs received. */
+  readonly delivered: number;
+  /** Expected pairs never received. Must be 0. */
+  readonly lost: number;
+  /** Raw frames minus distinct (follower, post) pairs. */
+  readonly duplicates: number;
+}
+
+/** Transport of a follower in a history written before `--clients` existed: they all used the WebSocket. */
+export const LEGACY_TRANSPORT: string = ClientKind.WS;
+
+/**
+ * Figures per transport, in the order the history lists its followers. `pairs` are the checker's
+ * expected pairs (a pair with `receivedAt` was delivered).
+ */
+export function perTransport(history: History, pairs: readonly ExpectedPair[]): Record<string, TransportFigures> {
+  const transportOf = new Map<string, string>();
+  for (const f of history.followers ?? []) transportOf.set(f.user, f.transport);
+  const of = (user: string) => transportOf.get(user) ?? LEGACY_TRANSPORT;
+  const rows = new Map<string, { followers: Set<string>; expected: number; delivered: number; frames: number; distinct: Set<string> }>();
+  const row = (transport: string) => {
+    let r = rows.get(transport);
+    if (!r) rows.set(transport, (r = { followers: new Set(), expected: 0, delivered: 0, frames: 0, distinct: new Set() }));
+    return r;
+  };
+  for (const f of history.followers ?? []) row(f.transport).followers.add(f.user);
+  for (const p of pairs) {
+    const r = row(of(p.follower));
+    r.followers.add(p.follower);
+    r.expected++;
+    if (p.receivedAt !== undefined) r.delivered++;
+  }
+  for (const d of history.deliveries) {
+    const r = row(of(d.user));
+    r.frames++;
+    r.distinct.add(`${d.user}\u0000${d.postId}`);
+  }
+  const out: Record<string, TransportFigures> = {};
+  for (const [transport, r] of rows) {
+    out[transport] = { followers: r.followers.size, expected: r.expected, delivered: r.delivered, lost: r.expected - r.delivered, duplicates: r.frames - r.distinct.size };
+  }
+  return out;
+}
