@@ -33,8 +33,8 @@ async function management<T>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function readiness(): Promise<{ status: number; body: { canary?: string } }> {
-  return callApi<{ canary?: string }>(replica.url, 'GET', Routes.READY);
+async function readiness(): Promise<{ status: number; body: { canary?: string; amqp?: boolean } }> {
+  return callApi<{ canary?: string; amqp?: boolean }>(replica.url, 'GET', Routes.READY);
 }
 
 /** When the outbox row of post `id` was published, or null while it waits. */
@@ -56,10 +56,12 @@ describe('canary witness (mirrored mode)', () => {
 
   it('GIVEN two of three nodes stopped WHEN a post is created on the replica of the last node THEN it is not ready and the post stays unpublished until a majority is back', async () => {
     await Promise.all([backends.rabbit.stopNode(1), backends.rabbit.stopNode(2)]);
-    await waitFor('the replica not ready, its canary silent', async () => {
+    // Connected (the last node is the only one left to land on) yet silent: a relay gated only on
+    // the connection would publish from here on.
+    await waitFor('the replica connected to the last node, its canary silent', async () => {
       const r = await readiness();
-      return r.status === 503 && r.body.canary === 'silent' ? true : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+      return r.status === 503 && r.body.canary === 'silent' && r.body.amqp === true ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
 
     const token = await backends.token(uniqueUser('witness-author'));
     const post = await callApi<{ id: string }>(replica.url, 'POST', Routes.POST_CREATE, { token, body: { text: 'while the last node has no majority' } });
