@@ -56,11 +56,12 @@ export interface StallFigures {
 
 /**
  * The raw pair's {@link StallFigures} over the same fault windows, by the checker's definitions with
- * the publish time as the "ack" (the raw publisher has no API reply). Messages never received keep
- * the wait open until `endedAt`. Pure.
+ * the publish time as the "ack" (the raw publisher has no API reply). Only received messages count:
+ * the raw pair does not retry, so a message published into a dying connection is its loss, not a
+ * wait (counted that way it held the raw wait open for the rest of the run: 290 s). Pure.
  */
 export function rawStall(windows: readonly Interval[], items: ReadonlyArray<{ sentAt: number; receivedAt?: number }>, endedAt: number): StallFigures {
-  const pairs = items.map((it) => ({ follower: 'raw', sentAt: it.sentAt, ackAt: it.sentAt, ...(it.receivedAt !== undefined ? { receivedAt: it.receivedAt } : {}) }));
+  const pairs = items.flatMap((it) => (it.receivedAt === undefined ? [] : [{ follower: 'raw', sentAt: it.sentAt, ackAt: it.sentAt, receivedAt: it.receivedAt }]));
   const start = pairs.reduce((min, p) => Math.min(min, p.sentAt), Number.POSITIVE_INFINITY);
   const waits = followerWaits(pairs, Number.isFinite(start) ? start : 0, endedAt);
   return { faultWindowP99Ms: quantile(faultWindowLatencies(pairs, windows), 0.99), worstWaitMs: waits[0]?.waitMs ?? 0 };
