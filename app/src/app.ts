@@ -96,8 +96,6 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
   }
 
   let moved = false;
-  /** The sockets were sent away for the current silence (one close per silence, not per failed round). */
-  let silenced = false;
   const amqp = new AmqpConnection({
     urls: config.amqpUrls,
     log,
@@ -120,14 +118,13 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     onRoundTrip: (ms) => {
       metrics.canaryRoundTrip.set(ms / 1000);
       metrics.canarySilent.set(0);
-      silenced = false;
       relay.wake();
     },
     onFailure: (f) => {
       metrics.canaryFailures.inc({ phase: f.phase });
       metrics.canarySilent.set(1);
-      if (silenced) return;
-      silenced = true;
+    },
+    onSilent: (f) => {
       // Nothing reaches these subscribers until the path flows again (after a move, or a new quorum
       // leader: ~15 s). Sent now, they replay from Postgres on a replica whose path flows, and new
       // ones are refused here (FeedHttpServerProps.silent) until it does.
@@ -263,9 +260,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     url: `http://127.0.0.1:${port}`,
     replicaId: config.replicaId,
     log,
-    // Only through a connection whose canary came back via the majority witness: a publish confirmed
-    // by a node cut off in a minority is undone by the heal (autoheal), and nobody would replay it.
-    brokerUp: () => amqp.channels !== undefined && canary.flowsOnConnection,
+    brokerUp: () => amqp.channels !== undefined,
     amqpNode: () => amqp.node,
     close: () => (closing ??= shutdown()),
   };

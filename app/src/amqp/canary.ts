@@ -132,6 +132,8 @@ export interface DeliveryCanaryProps {
   readonly onRoundTrip?: (ms: number) => void;
   /** Called with each failed round, before the connection is moved. */
   readonly onFailure?: (failure: CanaryFailure) => void;
+  /** Called once when the path turns silent (the first failed round after one that came back). */
+  readonly onSilent?: (failure: CanaryFailure) => void;
 }
 
 /** Runs the canary rounds on the live connection (see the file comment). */
@@ -252,10 +254,11 @@ export class DeliveryCanary {
     const node = this.props.amqp.node;
     this.reason = failure.phase === CanaryPhase.CONFIRM ? `no publish confirm within ${failure.waitedMs} ms` : `confirmed but not delivered back within ${failure.waitedMs} ms`;
     this.props.onFailure?.(failure);
+    if (++this.failuresInRow === 1) this.props.onSilent?.(failure);
     // Failing on node after node means the trouble is not the node (a hung mirror, a leader being
     // re-elected): move on the 1st, 2nd, 4th, 8th... failure in a row only, since each move also
     // sends the replica's sockets to replay.
-    const move = isPowerOfTwo(++this.failuresInRow);
+    const move = isPowerOfTwo(this.failuresInRow);
     this.props.log.warn({ node, phase: failure.phase, waitedMs: failure.waitedMs, failedRounds: this.failuresInRow, move }, 'canary: delivery path silent; not ready');
     if (!move) return this.schedule(this.props.intervalMs);
     this.channel = undefined;
