@@ -34,6 +34,7 @@ describe('feed store on PostgreSQL', () => {
 
   it('GIVEN posts created concurrently by two replicas WHEN a reader looks at any moment THEN it sees a prefix of the cursor order, never a later cursor before an earlier one', async () => {
     const POSTS = 2000;
+    const WAVE = 200;
     const author = uniqueUser('burst');
     const stores = pools.map((p) => new FeedStore(p));
     const snapshots: string[][] = [];
@@ -47,7 +48,11 @@ describe('feed store on PostgreSQL', () => {
       }
     })();
     try {
-      await Promise.all(Array.from({ length: POSTS }, (_, i) => stores[i % 2]!.createPost(author, `post ${i}`)));
+      // Waves of concurrent creates, not all 2,000 at once: every create waits for a pool slot, and
+      // behind 1,000 others on a slow moment that wait passed the pool's 5 s connect timeout (CI).
+      for (let wave = 0; wave < POSTS; wave += WAVE) {
+        await Promise.all(Array.from({ length: WAVE }, (_, k) => stores[(wave + k) % 2]!.createPost(author, `post ${wave + k}`)));
+      }
     } finally {
       writing = false;
       await reader;
