@@ -138,7 +138,10 @@ async function pauseConnectionNode(s: Scenario): Promise<PauseFigures> {
       if (node !== undefined && node !== before) nodesSeen.add(nodeIndex.get(node));
       const last = readiness.transitions.at(-1);
       return node !== undefined && node !== before && last?.status === 200 && readiness.transitions.some((t) => t.status === 503) ? true : undefined;
-    }, { timeoutMs: s.boundMs, intervalMs: 50 });
+    }, { timeoutMs: s.boundMs, intervalMs: 50 }).catch((e: Error) => {
+      const seen = readiness.transitions.map((t) => `${t.status}@+${t.at - pausedAt}ms ${JSON.stringify(t.body)}`).join('; ');
+      throw new Error(`${e.message}; readyz transitions: ${seen}; node now ${nodeIndex.get(consumerSide.amqpNode() ?? '')}, nodes seen ${[...nodesSeen].join(',')}`);
+    });
     const readyAt = Date.now();
     // What the queue handed the old consumer is stuck on the paused node: the socket is sent to replay it.
     assert.equal(await socket.closed, CloseCodes.SERVICE_RESTART);

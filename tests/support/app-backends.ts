@@ -120,7 +120,8 @@ export async function startAppBackends(name: string, rabbitNodes = 1): Promise<A
       await db?.then((c) => c.end()).catch(() => undefined);
       await Promise.allSettled([...apps.map((a) => a.close()), ...children.map((c) => c.stop(15_000))]);
       await Promise.allSettled([rabbit.stop(), postgres.stop()]);
-      rmSync(dir, { recursive: true, force: true });
+      // FEED_TEST_KEEP=1 leaves the broker and database logs behind to diagnose a failure.
+      if (!process.env['FEED_TEST_KEEP']) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

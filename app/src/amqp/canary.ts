@@ -238,6 +238,13 @@ export class DeliveryCanary {
     return ch;
   }
 
+  /** Forgets the canary channel and closes it without waiting: a hung broker may never answer. */
+  private dropChannel(): void {
+    const ch = this.channel;
+    this.channel = undefined;
+    void ch?.close().catch(() => undefined);
+  }
+
   private completed(rttMs: number | undefined): void {
     if (rttMs === undefined) return;
     if (this.reason !== undefined) this.props.log.info({ rttMs, failedRounds: this.failuresInRow }, 'canary: delivery path flows again; ready');
@@ -260,8 +267,11 @@ export class DeliveryCanary {
     // sends the replica's sockets to replay.
     const move = isPowerOfTwo(this.failuresInRow);
     this.props.log.warn({ node, phase: failure.phase, waitedMs: failure.waitedMs, failedRounds: this.failuresInRow, move }, 'canary: delivery path silent; not ready');
+    // The next round opens a fresh channel: on RabbitMQ 3.10 a channel that published to a mirrored
+    // queue while a mirror hung got no confirm even after the node was declared down (a later
+    // round on it failed at +24 s; a new channel's round came back in 7 ms).
+    this.dropChannel();
     if (!move) return this.schedule(this.props.intervalMs);
-    this.channel = undefined;
     this.props.amqp.moveOffNode(`canary: ${this.reason}`);
     // The next round starts as soon as the new connection is up ('up' above); this is the fallback.
     this.schedule(this.props.intervalMs);
