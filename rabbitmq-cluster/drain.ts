@@ -26,9 +26,15 @@ export interface DrainStep {
  * 1. Wait (at most `syncWaitSeconds`) until stopping this node leaves every queue with an in-sync
  *    replica elsewhere: mirrors in mirrored mode, a quorum of members in quorum mode.
  * 2. `drain`: maintenance mode. The node suspends its client listeners, closes its client
- *    connections (clients reconnect through the front to the other nodes) and hands its
- *    mirrored-queue masters and quorum leaders to other nodes, so the stop itself moves nothing.
+ *    connections (clients reconnect through the front to the other nodes), then hands its quorum
+ *    leaders to other nodes and stops its quorum replicas. Mirrored masters are not moved (3.8.x
+ *    dropped that from drain: slow with many queues); the stop promotes a synchronised mirror.
  *    A restarted node leaves maintenance mode by itself.
+ *
+ * Measured and not kept: handing the primaries over before `drain` (`rabbitmqctl eval` of
+ * `rabbit_maintenance`'s transfer functions) while clients are still connected. Rolling restart on
+ * a fresh twin, 30 followers: mirrored p99 0.29 → 0.32 s, worst wait 0.8 → 1.0 s; quorum p99
+ * 0.32 → 0.83 s, worst wait 1.3 → 1.6 s. No gain, and it leans on internal functions.
  */
 export function drainSteps(mode: QueueMode, syncWaitSeconds: number): DrainStep[] {
   if (!Number.isInteger(syncWaitSeconds) || syncWaitSeconds < 1) {

@@ -110,7 +110,7 @@ export class LocalTarget implements ChaosTarget {
     for (let i = 0; i < this.rabbitNodeCount; i++) {
       onStep(i, 'down');
       // What the chart's preStop does: wait for in-sync replicas elsewhere, then move clients and
-      // queue leaders/masters off the node, so the stop itself interrupts nobody.
+      // quorum leaders off the node (rabbitmq-cluster/drain.ts).
       await this.rabbit.drainNode(i, DEFAULT_SYNC_WAIT_SECONDS);
       await this.rabbit.stopNode(i);
       await this.rabbit.startNode(i);
