@@ -141,6 +141,14 @@ export enum ExposureKind {
 /** The first RabbitMQ version (major, minor) whose Kubernetes peer discovery seeds from the `-0` pod and needs no API access. */
 export const FIRST_VERSION_WITH_SEED_NODE_DISCOVERY = Object.freeze({ major: 4, minor: 1 } as const);
 
+/**
+ * What the RabbitMQ liveness check GETs on the Prometheus port: without a `family` query the
+ * detailed endpoint answers 200 with a few hundred bytes in ~10 ms (`/metrics` renders ~80 KB), and
+ * needs no credentials. A SIGSTOPped node accepts the TCP connection (the kernel does) but never
+ * answers: only an application-level check sees a hung node.
+ */
+export const RABBITMQ_LIVENESS_PATH = '/metrics/detailed';
+
 /** The first RabbitMQ major version that rejects `ha-mode` policies. */
 export const FIRST_VERSION_WITHOUT_MIRRORING = 4;
 

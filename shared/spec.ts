@@ -89,6 +89,22 @@ const PolicySchema = group('The HA policy (mirrored mode only).', {
   priority: intField({ doc: 'Policy priority.', default: 0, min: 0, max: 255 }),
 });
 
+const LivenessSchema = group(
+  'The liveness check that restarts a hung node (an HTTP GET the kubelet sends to the Prometheus port, and the local twin too). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed before its peers declare it down, so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
+  {
+    enabled: boolField({ doc: 'Whether hung nodes are restarted.', default: true }),
+    periodSeconds: intField({ doc: 'Seconds between checks.', default: 2, min: 1, max: 60 }),
+    timeoutSeconds: intField({ doc: 'Seconds a check may take.', default: 2, min: 1, max: 60 }),
+    failureThreshold: intField({ doc: 'Failed checks in a row that restart the node; with `periodSeconds`, long enough to ride out an autoheal restart of the rabbit app (~5-10 s, when the port is closed).', default: 5, min: 1, max: 100 }),
+    terminationGracePeriodSeconds: intField({ doc: 'Seconds between SIGTERM and SIGKILL when the check restarts the node (the probe-level grace; a hung VM only dies by SIGKILL).', default: 2, min: 1, max: 3600 }),
+  },
+);
+
+/** Seconds from a node hanging until the liveness check has it killed, at worst. */
+export function livenessKillSeconds(l: { readonly periodSeconds: number; readonly timeoutSeconds: number; readonly failureThreshold: number; readonly terminationGracePeriodSeconds: number }): number {
+  return Math.max(l.periodSeconds, l.timeoutSeconds) * l.failureThreshold + l.terminationGracePeriodSeconds;
+}
+
 const RabbitmqSchema = asGroup(
   'The RabbitMQ cluster.',
   fields({
@@ -116,6 +132,7 @@ const RabbitmqSchema = asGroup(
       min: 10,
       max: 600,
     }),
+    liveness: LivenessSchema,
     storageSize: quantity('Persistent volume size per node.', '8Gi'),
     storageClassName: stringField({ doc: 'StorageClass of the node volumes; empty for the cluster default.', default: '' }),
     resources: resources('each RabbitMQ node', { cpuRequest: '500m', cpuLimit: '', memoryRequest: '1Gi', memoryLimit: '2Gi' }),
@@ -136,6 +153,15 @@ const RabbitmqSchema = asGroup(
         path: ['queueMode'],
         message: `mirrored mode needs an ha-mode policy, which RabbitMQ ${r.version} rejects (classic mirrored queues were removed in 4.0)`,
         params: { fix: `set rabbitmq.queueMode to "${QueueMode.QUORUM}" (quorum queues, the replacement), or pin rabbitmq.version and rabbitmq.image to 3.13.x` },
+      });
+    }
+    const killS = livenessKillSeconds(r.liveness);
+    if (r.liveness.enabled && killS >= r.netTicktimeSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['liveness', 'failureThreshold'],
+        message: `a hung node is killed only after ${killS} s (max(periodSeconds, timeoutSeconds) × failureThreshold + terminationGracePeriodSeconds), not before its peers declare it down after netTicktimeSeconds (${r.netTicktimeSeconds} s): it would resume into a split cluster`,
+        params: { fix: `lower rabbitmq.liveness.failureThreshold or periodSeconds so the total stays below ${r.netTicktimeSeconds} s, or raise rabbitmq.netTicktimeSeconds` },
       });
     }
   }),

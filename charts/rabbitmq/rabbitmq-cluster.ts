@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import {
   MIN_COOKIE_LENGTH,
   QueueMode,
+  RABBITMQ_LIVENESS_PATH,
   SecretKeys,
   imageRef,
   objectNames,
@@ -229,8 +230,7 @@ export class RabbitmqCluster extends Construct {
           readiness: kplus.Probe.fromTcpSocket({ port: ports.amqp, initialDelaySeconds: Duration.seconds(10), periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
           // Generous: a node waiting for its peers' tables must not be killed (15 minutes).
           startup: kplus.Probe.fromTcpSocket({ port: ports.amqp, periodSeconds: Duration.seconds(10), failureThreshold: 90 }),
-          // Deliberately no liveness probe: restarting a slow or paused (pause_minority) node makes
-          // recovery worse; the process exits by itself on fatal errors.
+          liveness: rmq.liveness.enabled ? livenessProbe(rmq.liveness, ports.prometheus) : undefined,
           lifecycle: { preStop: kplus.Handler.fromCommand(['sh', '-c', drainScript(rmq.queueMode, syncWait)]) },
           // The image's entrypoint and Erlang write outside the mounted volumes (crash dumps in the
           // working directory), so the root filesystem stays writable.
@@ -244,6 +244,7 @@ export class RabbitmqCluster extends Construct {
         },
       ],
     });
+    if (rmq.liveness.enabled) this.setLivenessGracePeriod(rmq.liveness.terminationGracePeriodSeconds);
     this.statefulSet.select(kplus.LabelSelector.of({ labels }));
     restrictPods(this.statefulSet, 'RabbitmqCluster');
     // Spread nodes over hosts: two nodes on one host would lose the majority with that host.
@@ -262,6 +263,15 @@ export class RabbitmqCluster extends Construct {
 
     new PodDisruptionBudget(this, 'DisruptionBudget', { name: names.rabbitmq, selectorLabels: labels, maxUnavailable: 1 });
   }
+
+  /**
+   * A liveness kill gets its own grace period (the probe-level field, on by default since Kubernetes
+   * 1.22, GA in 1.27; cdk8s-plus-27 has no prop for it): a hung VM dies only by SIGKILL, and the
+   * pod's 600 s (for the preStop drain) would keep it hung that long.
+   */
+  private setLivenessGracePeriod(seconds: number): void {
+    ApiObject.of(this.statefulSet).addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/livenessProbe/terminationGracePeriodSeconds', seconds));
+  }
 }
 
 /**
@@ -273,6 +283,21 @@ export class RabbitmqCluster extends Construct {
  * default_user then) and as the conf.d snippet. Values are checked first, since the files cannot
  * carry whitespace, "#", quotes or backslashes.
  */
+/**
+ * The liveness check: a hung node (SIGSTOPped, a frozen VM) answers nothing while the kernel still
+ * accepts its TCP connections, so peers only declare it down after `net_ticktime`, and if it resumes
+ * first the cluster finds itself split (autoheal then restarted healthy nodes too: 62 s of stall in
+ * the quorum node-pause chaos scenario). The spec keeps the kill below `net_ticktime`.
+ */
+function livenessProbe(l: FeedkitSpec['rabbitmq']['liveness'], port: number): kplus.Probe {
+  return kplus.Probe.fromHttpGet(RABBITMQ_LIVENESS_PATH, {
+    port,
+    periodSeconds: Duration.seconds(l.periodSeconds),
+    timeoutSeconds: Duration.seconds(l.timeoutSeconds),
+    failureThreshold: l.failureThreshold,
+  });
+}
+
 function setupScript(): string {
   const USER = 'FEEDKITUSERPLACEHOLDER';
   const PASS = 'FEEDKITPASSWORDPLACEHOLDER';

@@ -48,6 +48,8 @@ export interface RabbitNode {
   readonly pid: number | undefined;
   /** Pid of the wrapper process (leader of the node's process group) while it runs. */
   readonly groupPid: number | undefined;
+  /** Being drained or stopped on purpose (a terminating pod, which the kubelet no longer probes). */
+  readonly terminating: boolean;
   /** `amqp://user:pass@127.0.0.1:port` (carries the password: never print it). */
   readonly amqpUrl: string;
   /** `http://127.0.0.1:port` of the management UI and HTTP API. */
@@ -75,6 +77,7 @@ export interface RabbitCluster {
   /**
    * Takes node i out of service before a planned stop, with the chart preStop's own steps
    * ({@link drainSteps}): waits at most `syncWaitSeconds` for in-sync replicas elsewhere, then drains it.
+   * The node counts as terminating until it is stopped.
    */
   drainNode(i: number, syncWaitSeconds: number): Promise<void>;
   /** Start a stopped node on its old data dir; waits until it runs and sees every other live node. */
@@ -158,11 +161,12 @@ export interface StartRabbitClusterOptions {
 }
 
 interface NodeState {
-  readonly base: Omit<RabbitNode, 'pid' | 'groupPid'>;
+  readonly base: Omit<RabbitNode, 'pid' | 'groupPid' | 'terminating'>;
   readonly env: Record<string, string>;
   proc: ManagedProcess | undefined;
   beamPid: number | undefined;
   paused: boolean;
+  terminating: boolean;
 }
 
 const EXTRA_ERL_ARGS = `-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}`;
@@ -310,7 +314,7 @@ async function planNode(settings: ClusterSettings, i: number, nodeNames: readonl
     dir,
     logFile: join(logBase, `${nodename}.log`),
   };
-  return { base, env, proc: undefined, beamPid: undefined, paused: false };
+  return { base, env, proc: undefined, beamPid: undefined, paused: false, terminating: false };
 }
 
 /** The cluster behind {@link startRabbitCluster}: node processes, their bookkeeping and the faults on them. */
@@ -364,6 +368,7 @@ class LocalRabbitCluster implements RabbitCluster {
       ...s.base,
       pid: s.proc?.running ? s.beamPid : undefined,
       groupPid: s.proc?.running ? s.proc.pid : undefined,
+      terminating: s.terminating,
     }));
   }
 
@@ -424,6 +429,8 @@ class LocalRabbitCluster implements RabbitCluster {
 
   async drainNode(i: number, syncWaitSeconds: number): Promise<void> {
     const s = this.node(i);
+    // The preStop hook runs as part of termination: from here until the stop, nobody restarts it.
+    s.terminating = true;
     for (const step of drainSteps(this.settings.spec.rabbitmq.queueMode, syncWaitSeconds)) {
       progress(`rabbitmq: ${s.base.nodename}: ${RABBITMQ_UPGRADE} ${step.args.join(' ')}`);
       try {
@@ -536,6 +543,7 @@ class LocalRabbitCluster implements RabbitCluster {
     // A stale pid file would be read as the new VM's pid.
     rmSync(s.env['RABBITMQ_PID_FILE']!, { force: true });
     s.paused = false;
+    s.terminating = false;
     s.beamPid = undefined;
     s.proc = spawnManaged(`rabbitmq:${s.base.nodename}`, join(RABBITMQ_BIN_DIR, 'rabbitmq-server'), [], {
       env: s.env,
@@ -548,7 +556,12 @@ class LocalRabbitCluster implements RabbitCluster {
     const s = this.node(i);
     if (s.proc?.running) {
       progress(`rabbitmq: stopping ${s.base.nodename}`);
-      await s.proc.stop(60_000);
+      s.terminating = true;
+      try {
+        await s.proc.stop(60_000);
+      } finally {
+        s.terminating = false;
+      }
     }
     s.beamPid = undefined;
     s.paused = false;

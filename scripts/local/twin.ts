@@ -15,6 +15,7 @@ import { REPO_ROOT, TWIN_DIR } from './paths.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { processStartTicks, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
+import { LivenessWatchdog } from './liveness.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
 import { TwinRole, isRecordedAlive, readTwinState, twinStateFile, type TwinProcessRecord, type TwinState, type TwinUrls } from './state.js';
 
@@ -227,6 +228,7 @@ class LocalTwin implements Twin {
   private readonly fronts: HaproxyInstance[] = [];
   private readonly frontPorts: FrontPorts[] = [];
   private readonly replicas: ReplicaSlot[] = [];
+  private liveness: LivenessWatchdog | undefined;
 
   static async start(opts: StartTwinOptions): Promise<LocalTwin> {
     const settings = twinSettings(opts);
@@ -371,6 +373,8 @@ class LocalTwin implements Twin {
   }
 
   release(): void {
+    // The watchdog lives in this process: a released twin runs without it.
+    void this.liveness?.stop();
     for (const p of [this.postgres.process, ...this.fronts.map((h) => h.process), ...this.replicas.map((a) => a.process), this.appFront.process]) p?.release();
     this.rabbit.release();
   }
@@ -380,6 +384,7 @@ class LocalTwin implements Twin {
     progress('twin: stopping');
     await Promise.allSettled([...this.replicas.map((a) => a.process?.stop(20_000)), this.frontForApps?.stop()]);
     await Promise.allSettled(this.fronts.map((h) => h.stop()));
+    await this.liveness?.stop();
     await this.rabbitCluster?.stop().catch(() => undefined);
     await this.postgresServer?.stop().catch(() => undefined);
     rmSync(this.stateFile, { force: true });
@@ -393,6 +398,7 @@ class LocalTwin implements Twin {
     await waitAll([this.startPostgres(), this.startRabbit()]);
     this.writeState();
     await this.waitForPolicy();
+    this.startLiveness();
     progress(`twin: PostgreSQL and ${this.rabbit.nodes.length} RabbitMQ nodes up after ${this.secondsSinceStart()} s`);
     await this.startHaproxies();
     await this.startApps();
@@ -412,6 +418,14 @@ class LocalTwin implements Twin {
       // Faults through the cluster handle change node pids: the state file is what `down` stops.
       onProcessesChanged: () => this.writeState(),
     });
+  }
+
+  /** What the kubelet's liveness probe does to the chart's nodes (scripts/local/liveness.ts), when the spec turns it on. */
+  private startLiveness(): void {
+    const l = this.spec.rabbitmq.liveness;
+    if (!l.enabled) return;
+    this.liveness = new LivenessWatchdog(this.rabbit, l);
+    progress(`twin: liveness check on every RabbitMQ node (every ${l.periodSeconds} s, restart after ${l.failureThreshold} failures)`);
   }
 
   /** In mirrored mode the policy comes from the rendered definitions at boot; every node must have it before any queue exists. */

@@ -7,7 +7,9 @@ import { describe, it } from 'node:test';
 import { RabbitmqConfigKeys, RabbitmqPaths } from '../../charts/index.js';
 import { DEFAULT_USER_DEFINITIONS_FILE, renderDefaultUserConf, renderDefaultUserDefinitions, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
 import {
+  DEFAULT_SPEC,
   MIRRORED_POLICY_DEFINITION,
+  RABBITMQ_LIVENESS_PATH,
   POLICY_NAME,
   QueueMode,
   SecretKeys,
@@ -137,11 +139,27 @@ describe('RabbitMQ chart', () => {
     }
   });
 
-  it('GIVEN the RabbitMQ container WHEN its probes are read THEN it has TCP readiness on AMQP and a startup probe but no liveness probe', () => {
-    const { main } = rabbit();
-    assert.equal(main.livenessProbe, undefined);
+  it('GIVEN the RabbitMQ container WHEN its probes are read THEN it has TCP readiness on AMQP, a startup probe, and an HTTP liveness probe that kills a hung node before net_ticktime', () => {
+    const { main, pod } = rabbit();
     assert.equal(main.readinessProbe.tcpSocket.port, 5672);
     assert.ok(main.startupProbe.failureThreshold * main.startupProbe.periodSeconds >= 600, 'a booting node gets at least 10 minutes');
+    const l = main.livenessProbe;
+    assert.deepEqual(l.httpGet, { path: RABBITMQ_LIVENESS_PATH, port: 15692, scheme: 'HTTP' });
+    const killS = Math.max(l.periodSeconds, l.timeoutSeconds) * l.failureThreshold + l.terminationGracePeriodSeconds;
+    assert.ok(killS < DEFAULT_SPEC.rabbitmq.netTicktimeSeconds, `killed after ${killS} s, before the peers declare it down`);
+    assert.ok(l.terminationGracePeriodSeconds < pod.terminationGracePeriodSeconds, 'a liveness kill does not wait out the drain grace period');
+  });
+
+  it('GIVEN liveness turned off WHEN synthesized THEN the node has no liveness probe', () => {
+    const { main } = rabbit(synth({ rabbitmq: { liveness: { enabled: false } } }));
+    assert.equal(main.livenessProbe, undefined);
+  });
+
+  it('GIVEN a liveness check slower than net_ticktime WHEN synthesized THEN it is refused naming rabbitmq.liveness.failureThreshold and the bound', () => {
+    assert.throws(
+      () => synth({ rabbitmq: { netTicktimeSeconds: 15, liveness: { periodSeconds: 3, failureThreshold: 5 } } }),
+      (e: unknown) => e instanceof SpecError && e.field === 'rabbitmq.liveness.failureThreshold' && /17 s/.test(e.message) && /netTicktimeSeconds/.test(e.message),
+    );
   });
 
   it('GIVEN the RabbitMQ container WHEN it is stopped THEN preStop waits for mirror sync and drains the node within the grace period', () => {

@@ -1,0 +1,142 @@
+/**
+ * The local twin's kubelet for RabbitMQ: the same liveness check the chart renders
+ * (`spec.rabbitmq.liveness`, an HTTP GET of {@link RABBITMQ_LIVENESS_PATH} on the Prometheus port),
+ * acted on the same way. A node that fails `failureThreshold` checks in a row, after having passed
+ * one since it started (what the startup probe gates), is killed after the probe's grace period and
+ * started again. Only nodes whose process runs and that are not being drained or stopped (a
+ * terminating pod) are checked: a node the twin stops is left alone.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RABBITMQ_LIVENESS_PATH, type FeedkitSpec } from '../../shared/index.js';
+import { progress } from './process.js';
+import type { RabbitCluster } from './rabbitmq.js';
+
+/** The check's settings, as the spec holds them. */
+export type LivenessSettings = FeedkitSpec['rabbitmq']['liveness'];
+
+/** What a check concluded. */
+export interface CheckResult {
+  readonly ok: boolean;
+  /** Why it failed (status, timeout, refused). */
+  readonly detail?: string;
+}
+
+/**
+ * One container's failure count, as the kubelet keeps it (pure). Failures count only once a check
+ * has passed since the process started; a success clears them.
+ */
+export class LivenessCounter {
+  private passedSinceStart = false;
+  private failures = 0;
+
+  constructor(private readonly failureThreshold: number) {
+    if (!Number.isInteger(failureThreshold) || failureThreshold < 1) throw new RangeError(`LivenessCounter: failureThreshold must be a whole number ≥ 1, got ${failureThreshold}`);
+  }
+
+  /** Failed checks in a row that count. */
+  get failuresInRow(): number {
+    return this.failures;
+  }
+
+  /** Records one check; true when it makes the container due for a restart. */
+  record(ok: boolean): boolean {
+    if (ok) {
+      this.passedSinceStart = true;
+      this.failures = 0;
+      return false;
+    }
+    if (!this.passedSinceStart) return false;
+    return ++this.failures >= this.failureThreshold;
+  }
+
+  /** A new process: back behind the startup gate. */
+  reset(): void {
+    this.passedSinceStart = false;
+    this.failures = 0;
+  }
+}
+
+/** One HTTP GET of the liveness path, bounded by `timeoutSeconds`; 2xx and 3xx pass, as for the kubelet. */
+export async function checkNode(port: number, timeoutSeconds: number): Promise<CheckResult> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${RABBITMQ_LIVENESS_PATH}`, { signal: AbortSignal.timeout(timeoutSeconds * 1000) });
+    await res.arrayBuffer();
+    return res.status >= 200 && res.status < 400 ? { ok: true } : { ok: false, detail: `HTTP ${res.status}` };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    return { ok: false, detail: err.name === 'TimeoutError' ? `no answer within ${timeoutSeconds} s` : (err.cause?.code ?? err.message) };
+  }
+}
+
+/** Runs the check on every node of `cluster` until {@link LivenessWatchdog.stop}. */
+export class LivenessWatchdog {
+  private readonly abort = new AbortController();
+  private readonly loops: Promise<void>[];
+  private restartCount = 0;
+
+  constructor(
+    private readonly cluster: RabbitCluster,
+    private readonly settings: LivenessSettings,
+  ) {
+    this.loops = cluster.nodes.map((n) => this.watch(n.index));
+  }
+
+  /** Restarts this watchdog has completed (the node ran again). */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled(this.loops);
+  }
+
+  private async watch(i: number): Promise<void> {
+    const counter = new LivenessCounter(this.settings.failureThreshold);
+    let pid: number | undefined;
+    while (!this.abort.signal.aborted) {
+      const node = this.cluster.nodes[i]!;
+      // Stopped, started again by someone else, or being drained and stopped: probing starts over.
+      if (node.groupPid !== pid || node.terminating) counter.reset();
+      pid = node.groupPid;
+      const started = Date.now();
+      if (pid !== undefined && !node.terminating) {
+        const result = await checkNode(node.prometheusPort, this.settings.timeoutSeconds);
+        // The node may have been stopped, replaced or drained during the check: that verdict is void.
+        const now = this.cluster.nodes[i]!;
+        if (now.groupPid === pid && !now.terminating && counter.record(result.ok)) await this.restart(i, pid, result);
+      }
+      await this.pause(this.settings.periodSeconds * 1000 - (Date.now() - started));
+    }
+  }
+
+  /** What the kubelet does to a container that failed its liveness probe: kill after the grace period, start again. */
+  private async restart(i: number, pid: number, last: CheckResult): Promise<void> {
+    const { nodename } = this.cluster.nodes[i]!;
+    const grace = this.settings.terminationGracePeriodSeconds;
+    progress(`liveness: ${nodename} failed ${this.settings.failureThreshold} checks in a row (${last.detail}); killing it after ${grace} s and starting it again`);
+    await this.pause(grace * 1000);
+    const now = this.cluster.nodes[i]!;
+    if (this.abort.signal.aborted || now.groupPid !== pid || now.terminating) return;
+    try {
+      await this.cluster.killNode(i);
+      // stop() does not wait out a boot: the twin stops the node with the rest.
+      if (!(await this.unlessStopped(this.cluster.startNode(i)))) return;
+      this.restartCount++;
+      progress(`liveness: ${nodename} restarted`);
+    } catch (e) {
+      progress(`liveness: restarting ${nodename} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Resolves true when `work` does, false as soon as the watchdog is stopped (`work` goes on unobserved). */
+  private async unlessStopped(work: Promise<void>): Promise<boolean> {
+    work.catch(() => undefined);
+    const stopped = new Promise<false>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(false), { once: true }));
+    return Promise.race([work.then(() => true), stopped]);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (ms > 0) await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+}
