@@ -90,7 +90,7 @@ const PolicySchema = group('The HA policy (mirrored mode only).', {
 });
 
 const LivenessSchema = group(
-  'The liveness check that restarts a hung node (an HTTP GET the kubelet sends to the Prometheus port, and the local twin too). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed before its peers declare it down, so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
+  'The liveness check that restarts a hung node (an HTTP GET the kubelet sends to the Prometheus port, and the local twin too). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed while still hung, so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
   {
     enabled: boolField({ doc: 'Whether hung nodes are restarted.', default: true }),
     periodSeconds: intField({ doc: 'Seconds between checks.', default: 2, min: 1, max: 60 }),
@@ -160,7 +160,7 @@ const RabbitmqSchema = asGroup(
       ctx.addIssue({
         code: 'custom',
         path: ['liveness', 'failureThreshold'],
-        message: `a hung node is killed only after ${killS} s (max(periodSeconds, timeoutSeconds) × failureThreshold + terminationGracePeriodSeconds), not before its peers declare it down after netTicktimeSeconds (${r.netTicktimeSeconds} s): it would resume into a split cluster`,
+        message: `a hung node is killed only after ${killS} s (max(periodSeconds, timeoutSeconds) × failureThreshold + terminationGracePeriodSeconds), not within netTicktimeSeconds (${r.netTicktimeSeconds} s), after which its peers have declared it down: a hang that ends before the kill would resume into a split cluster`,
         params: { fix: `lower rabbitmq.liveness.failureThreshold or periodSeconds so the total stays below ${r.netTicktimeSeconds} s, or raise rabbitmq.netTicktimeSeconds` },
       });
     }
