@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AppEnv, CANARY_WITNESS_BINDING_KEY, CANARY_WITNESS_QUEUE, EXCHANGE, QueueMode, Routes, sleep, waitFor } from '../../shared/index.js';
+import { AppEnv, CANARY_WITNESS_BINDING_KEY, CANARY_WITNESS_QUEUE, EXCHANGE, PartitionHandling, QueueMode, resolveSpec, Routes, sleep, waitFor } from '../../shared/index.js';
 import type { FeedApp } from '../../app/src/index.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi } from '../support/feed-client.js';
@@ -16,7 +16,8 @@ let backends: AppBackends;
 let replica: FeedApp;
 
 before(async () => {
-  backends = await startAppBackends('app-witness', 3);
+  // autoheal: the witness defends against its minority that keeps serving (pause_minority's would pause).
+  backends = await startAppBackends('app-witness', 3, resolveSpec({ rabbitmq: { partitionHandling: PartitionHandling.AUTOHEAL } }));
   replica = await backends.startReplica('witness-a', { [AppEnv.QUEUE_MODE]: QueueMode.MIRRORED, [AppEnv.AMQP_URLS]: backends.amqpUrls(0) });
 });
 

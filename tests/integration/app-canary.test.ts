@@ -199,7 +199,12 @@ async function tryToSubscribeWhileSilent(app: FeedApp, user: string, transitions
   }
 }
 
-/** After a pause past net_ticktime the others have dropped node 1: restart it if it does not rejoin (the part 4 removes this step). */
+/**
+ * After a pause past net_ticktime the others have dropped node 1, and under pause_minority it stays
+ * split: restart it if it does not rejoin. In a deployment the liveness check kills it while still
+ * hung (scripts/local/liveness.ts); these backends run no watchdog, to test the app alone. autoheal
+ * is no better here: on RabbitMQ 3.10.8 it was seen restarting the resumed node in a loop, ~65 s apart.
+ */
 async function heal(): Promise<void> {
   try {
     await backends.rabbit.waitForNode(PAUSED, 30_000);

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { destination, pino } from 'pino';
-import { AppEnv, DEFAULT_SPEC, MAX_POSTS_PER_MINUTE, MAX_SUBSCRIPTIONS_PER_USER, Routes, appEnvironment, waitFor } from '../../shared/index.js';
+import { AppEnv, DEFAULT_SPEC, type FeedkitSpec, MAX_POSTS_PER_MINUTE, MAX_SUBSCRIPTIONS_PER_USER, Routes, appEnvironment, waitFor } from '../../shared/index.js';
 import { configFromEnv, signToken, startFeedApp, type FeedApp } from '../../app/src/index.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { freePort } from '../../scripts/local/ports.js';
@@ -49,12 +49,12 @@ export function testWorkDir(prefix: string): string {
   return dir;
 }
 
-/** Starts RabbitMQ (one node unless told) and a PostgreSQL in a fresh folder under .local/. */
-export async function startAppBackends(name: string, rabbitNodes = 1): Promise<AppBackends> {
+/** Starts RabbitMQ (one node unless told, from `spec`) and a PostgreSQL in a fresh folder under .local/. */
+export async function startAppBackends(name: string, rabbitNodes = 1, spec: FeedkitSpec = DEFAULT_SPEC): Promise<AppBackends> {
   const dir = testWorkDir(name);
   const [postgres, rabbit] = await Promise.all([
     startPostgres({ workDir: join(dir, 'pg') }),
-    startRabbitCluster({ spec: DEFAULT_SPEC, workDir: join(dir, 'rabbit'), nodes: rabbitNodes, namePrefix: 'app' }),
+    startRabbitCluster({ spec, workDir: join(dir, 'rabbit'), nodes: rabbitNodes, namePrefix: 'app' }),
   ]);
   const jwtSecret = randomBytes(32).toString('hex');
   const apps: FeedApp[] = [];

@@ -190,7 +190,7 @@ describe('RabbitMQ chart', () => {
     const conf = config.data[RabbitmqConfigKeys.CONF];
     assert.match(conf, /^cluster_formation\.peer_discovery_backend = rabbit_peer_discovery_k8s$/m);
     assert.match(conf, new RegExp(`^cluster_formation\\.k8s\\.service_name = ${names.rabbitmqHeadless}$`, 'm'));
-    assert.match(conf, /^cluster_partition_handling = autoheal$/m);
+    assert.match(conf, /^cluster_partition_handling = pause_minority$/m);
     assert.match(config.data[RabbitmqConfigKeys.ENABLED_PLUGINS], /rabbitmq_management/);
     assert.match(config.data[RabbitmqConfigKeys.ENABLED_PLUGINS], /rabbitmq_prometheus/);
   });

@@ -30,15 +30,15 @@ function assertInputError(fn: () => unknown, field: string): void {
 }
 
 describe('rabbitmq.conf: clustering', () => {
-  test('GIVEN the default spec and any discovery WHEN rendered THEN a split heals itself (autoheal) and a silent peer is declared down after 15 s', () => {
+  test('GIVEN the default spec and any discovery WHEN rendered THEN the minority of a split pauses (pause_minority) and a silent peer is declared down after 15 s', () => {
     for (const c of [conf(k8s), conf(classic)]) {
-      assert.equal(c.get('cluster_partition_handling'), 'autoheal');
+      assert.equal(c.get('cluster_partition_handling'), 'pause_minority');
       assert.equal(c.get('net_ticktime'), '15');
     }
   });
 
-  test('GIVEN pause_minority in the spec WHEN rendered THEN a network split pauses the minority', () => {
-    assert.equal(conf(k8s, resolveSpec({ rabbitmq: { partitionHandling: PartitionHandling.PAUSE_MINORITY } })).get('cluster_partition_handling'), 'pause_minority');
+  test('GIVEN autoheal in the spec WHEN rendered THEN the losing side of a split restarts when it ends', () => {
+    assert.equal(conf(k8s, resolveSpec({ rabbitmq: { partitionHandling: PartitionHandling.AUTOHEAL } })).get('cluster_partition_handling'), 'autoheal');
   });
 
   test('GIVEN rabbitmq.partitionHandling and netTicktimeSeconds in the spec WHEN rendered THEN both reach rabbitmq.conf', () => {
