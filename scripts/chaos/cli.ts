@@ -1,7 +1,7 @@
 /** Command line of `npm run chaos`: parsing (pure) and the run over targets, modes and scenarios. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppEnv, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../shared/index.js';
+import { AppEnv, LOG_LEVELS, type LogLevel, mergeOverrides, overridesFromEnv, parseOverrides, QueueMode, resolveSpec } from '../../shared/index.js';
 import { BOOLEAN, enumFlag, listFlag, numberFlag, parseFlags, parseOrExitCode, STRING, UsageError } from '../cli-args.js';
 import { commitLabel, gitState } from '../local/git.js';
 import { REPO_ROOT } from '../local/paths.js';
@@ -47,11 +47,13 @@ export interface ChaosOptions {
   readonly clients: readonly ClientKind[];
   /** Stall budgets the verdict judges (`--budget`, `--no-budget`); issue 13's targets by default. */
   readonly budget: BudgetOverride;
+  /** The local twin's app replicas log at this level (`--app-log-level`; `info` shows every connect and canary round). @default 'warn' */
+  readonly appLogLevel: LogLevel;
 }
 
 export const USAGE = `usage: npm run chaos -- [--target local|kubernetes] [--scenario NAME[,NAME]|all] [--queue-mode mirrored|quorum|both]
                       [--duration S] [--seed N] [--smoke] [--users N] [--rate POSTS_PER_S] [--down S] [--apps N] [--out DIR] [--keep]
-                      [--clients ws,sse,graphql]
+                      [--clients ws,sse,graphql] [--app-log-level warn|info|debug]
                       [--budget KEY=DURATION[,KEY=DURATION] | --no-budget]
                       [--url URL --jwt-secret S --spec FILE]   (kubernetes target; JWT_SECRET also works)
        npm run chaos -- --render reports/chaos-<timestamp>.json   (print a saved report's summary table)
@@ -71,7 +73,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
   const v = parseFlags(argv, {
     target: STRING, scenario: STRING, 'queue-mode': STRING, duration: STRING, seed: STRING, smoke: BOOLEAN, users: STRING, rate: STRING,
     down: STRING, out: STRING, url: STRING, 'jwt-secret': STRING, spec: STRING, apps: STRING, render: STRING, keep: BOOLEAN,
-    budget: STRING, 'no-budget': BOOLEAN, clients: STRING,
+    budget: STRING, 'no-budget': BOOLEAN, clients: STRING, 'app-log-level': STRING,
   }).values;
   const target = enumFlag('target', v.target, Object.values(TargetKind)) ?? TargetKind.LOCAL;
   const smoke = v.smoke ?? false;
@@ -100,6 +102,7 @@ export function parseChaosArgs(argv: readonly string[], env: Readonly<Record<str
     keep: v.keep ?? false,
     budget: parseBudgetFlags(v.budget, v['no-budget'] ?? false),
     clients: parseClients(v.clients),
+    appLogLevel: enumFlag('app-log-level', v['app-log-level'], LOG_LEVELS) ?? 'warn',
     ...(v.url !== undefined ? { url: v.url } : {}),
     ...(jwtSecret !== undefined ? { jwtSecret } : {}),
     ...(v.spec !== undefined ? { specFile: v.spec } : {}),

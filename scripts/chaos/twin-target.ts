@@ -21,7 +21,7 @@ export async function openLocalTwin(mode: QueueMode, opts: ChaosOptions, log: (l
   const workDir = join(CHAOS_WORK_ROOT, `${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   log(`starting the local twin (${mode}, ${opts.appReplicas} app replicas) in ${workDir}`);
   const started = Date.now();
-  const twin = await startTwin({ workDir, queueMode: mode, appReplicas: opts.appReplicas, logLevel: 'warn' });
+  const twin = await startTwin({ workDir, queueMode: mode, appReplicas: opts.appReplicas, logLevel: opts.appLogLevel });
   log(`twin ready in ${Math.round((Date.now() - started) / 1000)} s at ${twin.baseUrl}`);
   const blocker = await partitionUnavailable();
   return {

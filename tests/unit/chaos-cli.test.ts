@@ -33,6 +33,12 @@ describe('chaos command line', () => {
     assert.equal(parseChaosArgs([], {}).keep, false);
   });
 
+  it('GIVEN --app-log-level WHEN parsing THEN the twin\'s replicas log at that level; warn without it, and an unknown level names the flag', () => {
+    assert.equal(parseChaosArgs([]).appLogLevel, 'warn');
+    assert.equal(parseChaosArgs(['--app-log-level', 'info']).appLogLevel, 'info');
+    assert.throws(() => parseChaosArgs(['--app-log-level', 'loud']), (e: unknown) => e instanceof UsageError && /--app-log-level/.test(e.message));
+  });
+
   it('GIVEN --smoke WHEN parsing THEN it is a node kill and an app kill in mirrored mode', () => {
     const o = parseChaosArgs(['--smoke', '--seed', '7'], {});
     assert.deepEqual(o.scenarios, ['node-kill', 'app-kill']);
