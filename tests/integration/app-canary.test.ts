@@ -207,12 +207,14 @@ async function tryToSubscribeWhileSilent(app: FeedApp, user: string, transitions
  */
 async function heal(): Promise<void> {
   try {
-    await backends.rabbit.waitForNode(PAUSED, 30_000);
+    // Every node's view, not the resumed node's own: it can see all three while the others have dropped it.
+    await waitClusterSettled(45_000);
+    return;
   } catch {
-    progress(`app-canary: node ${PAUSED} did not rejoin after the pause; restarting it`);
-    await backends.rabbit.stopNode(PAUSED);
-    await backends.rabbit.startNode(PAUSED);
+    progress(`app-canary: the cluster is not whole after the pause; restarting node ${PAUSED}`);
   }
+  await backends.rabbit.stopNode(PAUSED);
+  await backends.rabbit.startNode(PAUSED);
   await backends.rabbit.waitForRunningNodes(3, 120_000);
   await waitClusterSettled();
 }
@@ -221,17 +223,18 @@ async function heal(): Promise<void> {
 const SETTLED_S = 10;
 
 /**
- * autoheal restarts the resumed node's rabbit app a moment after it reconnects, which can be after
- * it first looked whole: the next scenario would then find its AMQP listener closed.
+ * Every node sees all three, for a while: a resumed node can see all three while the others have
+ * dropped it, and under autoheal its rabbit app restarts a moment after it first looked whole (the
+ * next scenario would then find its AMQP listener closed).
  */
-async function waitClusterSettled(): Promise<void> {
+async function waitClusterSettled(timeoutMs = 180_000): Promise<void> {
   let since: number | undefined;
   await waitFor(`every node to see all 3 running for ${SETTLED_S} s in a row`, async () => {
     const views = await Promise.all([0, 1, 2].map((i) => backends.rabbit.runningNodes(i).catch(() => [] as string[])));
     const whole = views.every((v) => v.length === 3);
     since = whole ? (since ?? Date.now()) : undefined;
     return since !== undefined && Date.now() - since >= SETTLED_S * 1000 ? true : undefined;
-  }, { timeoutMs: 180_000, intervalMs: 1000 });
+  }, { timeoutMs, intervalMs: 1000 });
 }
 
 describe('delivery canary', () => {
