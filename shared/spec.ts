@@ -101,7 +101,7 @@ const LivenessSchema = group(
 );
 
 /** Seconds from a node hanging until the liveness check has it killed, at worst. */
-export function livenessKillSeconds(l: { readonly periodSeconds: number; readonly timeoutSeconds: number; readonly failureThreshold: number; readonly terminationGracePeriodSeconds: number }): number {
+export function livenessKillSeconds(l: LivenessSpec): number {
   return Math.max(l.periodSeconds, l.timeoutSeconds) * l.failureThreshold + l.terminationGracePeriodSeconds;
 }
 
@@ -361,6 +361,7 @@ export type PostgresSpec = FeedkitSpec['postgres'];
 export type ImageSpec = RabbitmqSpec['image'];
 export type ResourceSpec = RabbitmqSpec['resources'];
 export type PolicySpec = RabbitmqSpec['policy'];
+export type LivenessSpec = RabbitmqSpec['liveness'];
 export type ExposureSpec = FeedkitSpec['exposure'];
 export type MonitoringSpec = FeedkitSpec['monitoring'];
 

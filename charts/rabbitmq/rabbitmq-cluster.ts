@@ -9,6 +9,7 @@ import {
   imageRef,
   objectNames,
   type FeedkitSpec,
+  type LivenessSpec,
 } from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
@@ -275,21 +276,12 @@ export class RabbitmqCluster extends Construct {
 }
 
 /**
- * Init container script. The cookie is copied (not mounted) into HOME with mode 0400 because
- * Erlang refuses a cookie file readable by others, and Secret volumes are group-readable under
- * fsGroup. RABBITMQ_ERLANG_COOKIE is deprecated since 3.9, so the env route is not used.
- * The default user is written from the Secret at start in the renderers' formats: as definitions
- * next to definitions.json (what a node that loads definitions actually imports; it does not seed
- * default_user then) and as the conf.d snippet. Values are checked first, since the files cannot
- * carry whitespace, "#", quotes or backslashes.
- */
-/**
  * The liveness check: a hung node (SIGSTOPped, a frozen VM) answers nothing while the kernel still
  * accepts its TCP connections, so peers only declare it down after `net_ticktime`, and if it resumes
  * first the cluster finds itself split (autoheal then restarted healthy nodes too: 62 s of stall in
  * the quorum node-pause chaos scenario). The spec keeps the kill below `net_ticktime`.
  */
-function livenessProbe(l: FeedkitSpec['rabbitmq']['liveness'], port: number): kplus.Probe {
+function livenessProbe(l: LivenessSpec, port: number): kplus.Probe {
   return kplus.Probe.fromHttpGet(RABBITMQ_LIVENESS_PATH, {
     port,
     periodSeconds: Duration.seconds(l.periodSeconds),
@@ -298,6 +290,15 @@ function livenessProbe(l: FeedkitSpec['rabbitmq']['liveness'], port: number): kp
   });
 }
 
+/**
+ * Init container script. The cookie is copied (not mounted) into HOME with mode 0400 because
+ * Erlang refuses a cookie file readable by others, and Secret volumes are group-readable under
+ * fsGroup. RABBITMQ_ERLANG_COOKIE is deprecated since 3.9, so the env route is not used.
+ * The default user is written from the Secret at start in the renderers' formats: as definitions
+ * next to definitions.json (what a node that loads definitions actually imports; it does not seed
+ * default_user then) and as the conf.d snippet. Values are checked first, since the files cannot
+ * carry whitespace, "#", quotes or backslashes.
+ */
 function setupScript(): string {
   const USER = 'FEEDKITUSERPLACEHOLDER';
   const PASS = 'FEEDKITPASSWORDPLACEHOLDER';

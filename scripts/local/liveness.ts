@@ -7,12 +7,9 @@
  * terminating pod) are checked: a node the twin stops is left alone.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RABBITMQ_LIVENESS_PATH, type FeedkitSpec } from '../../shared/index.js';
+import { RABBITMQ_LIVENESS_PATH, type LivenessSpec } from '../../shared/index.js';
 import { progress } from './process.js';
 import type { RabbitCluster } from './rabbitmq.js';
-
-/** The check's settings, as the spec holds them. */
-export type LivenessSettings = FeedkitSpec['rabbitmq']['liveness'];
 
 /** What a check concluded. */
 export interface CheckResult {
@@ -76,7 +73,7 @@ export class LivenessWatchdog {
 
   constructor(
     private readonly cluster: RabbitCluster,
-    private readonly settings: LivenessSettings,
+    private readonly settings: LivenessSpec,
   ) {
     this.loops = cluster.nodes.map((n) => this.watch(n.index));
   }

@@ -146,7 +146,7 @@ describe('RabbitMQ chart', () => {
     const l = main.livenessProbe;
     assert.deepEqual(l.httpGet, { path: RABBITMQ_LIVENESS_PATH, port: 15692, scheme: 'HTTP' });
     const killS = Math.max(l.periodSeconds, l.timeoutSeconds) * l.failureThreshold + l.terminationGracePeriodSeconds;
-    assert.ok(killS < DEFAULT_SPEC.rabbitmq.netTicktimeSeconds, `killed after ${killS} s, before the peers declare it down`);
+    assert.ok(killS < DEFAULT_SPEC.rabbitmq.netTicktimeSeconds, `the kill (${killS} s) must come before net_ticktime declares the node down (${DEFAULT_SPEC.rabbitmq.netTicktimeSeconds} s)`);
     assert.ok(l.terminationGracePeriodSeconds < pod.terminationGracePeriodSeconds, 'a liveness kill does not wait out the drain grace period');
   });
 
