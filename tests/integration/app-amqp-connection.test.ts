@@ -89,4 +89,24 @@ describe('AMQP connection over several fronts', () => {
       await conn.close();
     }
   });
+
+  it('GIVEN a connection lost again and again WHEN the next loss comes THEN it reconnects at once: the backoff is for URLs that fail, not for losses', async () => {
+    const [a, b] = fronts as [Front, Front];
+    const url = (f: Front) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
+    // A backoff of up to a minute: any backoff taken after a loss outlasts the wait below.
+    const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000 });
+    conn.start();
+    try {
+      assert.equal(await conn.waitUp(15_000), true, 'first connection');
+      for (let loss = 1; loss <= 6; loss++) {
+        const down = new Promise<void>((resolve) => conn.once('down', () => resolve()));
+        a.dropAll();
+        b.dropAll();
+        await down;
+        assert.equal(await conn.waitUp(10_000), true, `reconnected after loss ${loss}`);
+      }
+    } finally {
+      await conn.close();
+    }
+  });
 });
