@@ -42,6 +42,32 @@ describe('CanaryRounds', () => {
     assert.equal(r.expire(9000), undefined, 'a failed round fails once');
   });
 
+  it('GIVEN an unconfirmed round WHEN a fifth of the timeout passes THEN it is due to be sent again, once', () => {
+    const r = new CanaryRounds(5000);
+    const seq = r.begin(0);
+    assert.equal(r.resendAfterMs, 1000);
+    assert.equal(r.resendDue(999), undefined, 'not before a fifth of the timeout');
+    assert.equal(r.resendDue(1000), seq);
+    assert.equal(r.resendDue(2000), undefined, 'sent again once only');
+    assert.deepEqual(r.expire(5000), { phase: CanaryPhase.CONFIRM, waitedMs: 5000 }, 'the resend does not move the deadline');
+  });
+
+  it('GIVEN a confirmed round still waiting for its delivery WHEN the resend age passes THEN it is not sent again', () => {
+    const r = new CanaryRounds(5000);
+    const seq = r.begin(0);
+    r.confirmed(seq, 3);
+    assert.equal(r.resendDue(1500), undefined);
+  });
+
+  it('GIVEN a round sent again WHEN the resent copy is confirmed and delivered THEN the round completes from its first send', () => {
+    const r = new CanaryRounds(5000);
+    const seq = r.begin(0);
+    r.resendDue(1000);
+    r.confirmed(seq, 1012);
+    assert.equal(r.delivered(seq, 1015), 1015);
+    assert.equal(r.status, CanaryStatus.OK);
+  });
+
   it('GIVEN a confirmed round that never comes back WHEN the timeout passes THEN it fails in the delivery phase', () => {
     const r = new CanaryRounds(5000);
     const seq = r.begin(0);

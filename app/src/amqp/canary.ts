@@ -47,12 +47,23 @@ interface Round {
   readonly sentAt: number;
   confirmed: boolean;
   delivered: boolean;
+  resent: boolean;
 }
+
+/**
+ * A round still unconfirmed after this fraction of its timeout is published once more on a fresh
+ * channel. Seen in the mirrored leader-kill chaos scenario (RabbitMQ 3.10): the first round on a
+ * connection opened while the killed node's queues were failing over got no confirm in 5 s, and
+ * a fresh connection's round came back in 14 ms; the stale channel, not the node, was silent.
+ */
+export const CANARY_RESEND_FRACTION = 5;
 
 /**
  * The canary's rounds as a pure state machine (times are passed in): one round in flight at most;
  * a round completes when both its confirm and its delivery arrived, and fails when `timeoutMs`
- * passes first. Late or foreign deliveries (an earlier round, another process) are ignored.
+ * passes first. A round unconfirmed after {@link CanaryRounds.resendAfterMs} is due to be sent
+ * again once (either copy's confirm and delivery count). Late or foreign deliveries (an earlier
+ * round, another process) are ignored.
  */
 export class CanaryRounds {
   private round: Round | undefined;
@@ -77,10 +88,26 @@ export class CanaryRounds {
     return this.round !== undefined;
   }
 
+  /** Age at which an unconfirmed round is sent again: a fifth of the timeout. */
+  get resendAfterMs(): number {
+    return Math.round(this.timeoutMs / CANARY_RESEND_FRACTION);
+  }
+
+  /**
+   * When the round in flight is still unconfirmed at `resendAfterMs` and was not sent again yet:
+   * marks it sent again and returns its sequence number (the caller publishes it once more).
+   */
+  resendDue(now: number): number | undefined {
+    const r = this.round;
+    if (!r || r.confirmed || r.resent || now - r.sentAt < this.resendAfterMs) return undefined;
+    r.resent = true;
+    return r.seq;
+  }
+
   /** Starts a round at `now`; returns its sequence number. Throws while one is in flight. */
   begin(now: number): number {
     if (this.round) throw new Error(`canary round ${this.round.seq} is still in flight`);
-    this.round = { seq: ++this.seq, sentAt: now, confirmed: false, delivered: false };
+    this.round = { seq: ++this.seq, sentAt: now, confirmed: false, delivered: false, resent: false };
     return this.seq;
   }
 
@@ -143,6 +170,7 @@ export class DeliveryCanary {
   private readonly nonce = randomBytes(6).toString('hex');
   private channel: ConfirmChannel | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private resendTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private reason: string | undefined;
   /** Rounds failed since the last one that came back. */
@@ -207,6 +235,8 @@ export class DeliveryCanary {
   private schedule(ms: number | undefined): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.resendTimer);
+    this.resendTimer = undefined;
     if (ms === undefined || this.stopped || this.props.intervalMs === 0) return;
     this.timer = setTimeout(() => void this.send(), ms);
     this.timer.unref();
@@ -217,6 +247,22 @@ export class DeliveryCanary {
     const seq = this.rounds.begin(Date.now());
     this.timer = setTimeout(() => this.checkExpired(), this.props.timeoutMs);
     this.timer.unref();
+    this.resendTimer = setTimeout(() => this.resendIfDue(), this.rounds.resendAfterMs);
+    this.resendTimer.unref();
+    await this.publishRound(seq);
+  }
+
+  /** A round unconfirmed for a while goes again on a fresh channel (see {@link CANARY_RESEND_FRACTION}). */
+  private resendIfDue(): void {
+    this.resendTimer = undefined;
+    const seq = this.rounds.resendDue(Date.now());
+    if (seq === undefined || !this.props.amqp.channels) return;
+    this.props.log.info({ node: this.props.amqp.node, seq, afterMs: this.rounds.resendAfterMs }, 'canary: round unconfirmed; sending it again on a fresh channel');
+    this.dropChannel();
+    void this.publishRound(seq);
+  }
+
+  private async publishRound(seq: number): Promise<void> {
     try {
       const ch = this.channel ?? (await this.openChannel());
       // Not persistent and expiring: a canary never piles up in the queue while the consumer is away.
@@ -234,6 +280,8 @@ export class DeliveryCanary {
     ch.once('close', () => {
       if (this.channel === ch) this.channel = undefined;
     });
+    // A resend may have opened one while this open was pending: keep one channel, not a leak.
+    this.dropChannel();
     this.channel = ch;
     return ch;
   }
