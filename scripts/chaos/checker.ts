@@ -6,6 +6,9 @@
  */
 import type { AckedPost, Delivery, FaultEvent, History } from './history.js';
 import { perTransport, type TransportFigures } from './per-transport.js';
+import { quantile } from './quantile.js';
+
+export { quantile };
 import { faultWindowLatencies, faultWindows, followerWaits, type ExpectedPair } from './stall.js';
 
 /** What the latency figures measure. */
@@ -126,12 +129,6 @@ export interface CheckResult {
 
 const SAMPLE = 20;
 
-/** Nearest-rank quantile of an ascending array; 0 for an empty one. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1]!;
-}
 
 function pairKey(user: string, postId: string): string {
   return `${user}\u0000${postId}`;

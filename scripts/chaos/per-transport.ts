@@ -4,6 +4,7 @@
  */
 import { ClientKind } from './followers/kind.js';
 import type { History } from './history.js';
+import { quantile } from './quantile.js';
 import type { ExpectedPair } from './stall.js';
 
 /** What one transport's followers expected and got. */
@@ -18,6 +19,9 @@ export interface TransportFigures {
   readonly lost: number;
   /** Raw frames minus distinct (follower, post) pairs. */
   readonly duplicates: number;
+  /** Latency (receive − ack) of this transport's delivered pairs; absent when none was delivered. */
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
 }
 
 /** Transport of a follower in a history written before `--clients` existed: they all used the WebSocket. */
@@ -31,10 +35,10 @@ export function perTransport(history: History, pairs: readonly ExpectedPair[]): 
   const transportOf = new Map<string, string>();
   for (const f of history.followers ?? []) transportOf.set(f.user, f.transport);
   const of = (user: string) => transportOf.get(user) ?? LEGACY_TRANSPORT;
-  const rows = new Map<string, { followers: Set<string>; expected: number; delivered: number; frames: number; distinct: Set<string> }>();
+  const rows = new Map<string, { followers: Set<string>; expected: number; delivered: number; latencies: number[]; frames: number; distinct: Set<string> }>();
   const row = (transport: string) => {
     let r = rows.get(transport);
-    if (!r) rows.set(transport, (r = { followers: new Set(), expected: 0, delivered: 0, frames: 0, distinct: new Set() }));
+    if (!r) rows.set(transport, (r = { followers: new Set(), expected: 0, delivered: 0, latencies: [], frames: 0, distinct: new Set() }));
     return r;
   };
   for (const f of history.followers ?? []) row(f.transport).followers.add(f.user);
@@ -42,7 +46,9 @@ export function perTransport(history: History, pairs: readonly ExpectedPair[]): 
     const r = row(of(p.follower));
     r.followers.add(p.follower);
     r.expected++;
-    if (p.receivedAt !== undefined) r.delivered++;
+    if (p.receivedAt === undefined) continue;
+    r.delivered++;
+    r.latencies.push(Math.max(0, p.receivedAt - p.ackAt));
   }
   for (const d of history.deliveries) {
     const r = row(of(d.user));
@@ -51,7 +57,9 @@ export function perTransport(history: History, pairs: readonly ExpectedPair[]): 
   }
   const out: Record<string, TransportFigures> = {};
   for (const [transport, r] of rows) {
-    out[transport] = { followers: r.followers.size, expected: r.expected, delivered: r.delivered, lost: r.expected - r.delivered, duplicates: r.frames - r.distinct.size };
+    const sorted = r.latencies.sort((a, b) => a - b);
+    const latency = sorted.length > 0 ? { p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99) } : {};
+    out[transport] = { followers: r.followers.size, expected: r.expected, delivered: r.delivered, lost: r.expected - r.delivered, duplicates: r.frames - r.distinct.size, ...latency };
   }
   return out;
 }

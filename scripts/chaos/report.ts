@@ -8,6 +8,7 @@ import { commitLabel } from '../local/git.js';
 import { describeBudget, overBudget, type Budget } from './budget.js';
 import type { CheckResult, LatencyPoint } from './checker.js';
 import type { FaultEvent } from './history.js';
+import type { TransportFigures } from './per-transport.js';
 
 /** One scenario in one queue mode. */
 export interface ScenarioRun {
@@ -159,7 +160,8 @@ export function summaryRows(report: ChaosReport): string[][] {
 export function transportLine(r: CheckResult): string | undefined {
   const rows = Object.entries(r.byTransport ?? {});
   if (rows.length < 2) return undefined;
-  return `by transport: ${rows.map(([t, f]) => `${t} (${f.followers} followers) delivered ${f.delivered}/${f.expected} lost ${f.lost} dup ${f.duplicates}`).join('; ')}`;
+  const latency = (f: TransportFigures) => (f.p99Ms === undefined ? '' : ` p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms`);
+  return `by transport: ${rows.map(([t, f]) => `${t} (${f.followers} followers) delivered ${f.delivered}/${f.expected} lost ${f.lost} dup ${f.duplicates}${latency(f)}`).join('; ')}`;
 }
 
 function faultWindowCells(r: CheckResult): string[] {

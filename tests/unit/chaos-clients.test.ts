@@ -80,7 +80,7 @@ const post = (postId: string, ackAt: number): AckedPost => ({ postId, author: 'c
 const frame = (user: string, p: AckedPost, receivedAt: number): Delivery => ({ user, postId: p.postId, author: p.author, nonce: p.nonce, receivedAt });
 
 describe('chaos checker per transport', () => {
-  it('GIVEN the SSE follower missed a post and the GraphQL one got a duplicate WHEN checked THEN loss and duplicates are counted against their transport', () => {
+  it('GIVEN the SSE follower missed a post and the GraphQL one got a duplicate WHEN checked THEN loss, duplicates and latency are counted against their transport', () => {
     const p1 = post('p1', T0 + 100);
     const p2 = post('p2', T0 + 200);
     const r = check(
@@ -91,19 +91,19 @@ describe('chaos checker per transport', () => {
     );
     assert.equal(r.lost, 1);
     assert.deepEqual(r.byTransport, {
-      ws: { followers: 1, expected: 2, delivered: 2, lost: 0, duplicates: 0 },
-      sse: { followers: 1, expected: 2, delivered: 1, lost: 1, duplicates: 0 },
-      graphql: { followers: 1, expected: 2, delivered: 2, lost: 0, duplicates: 1 },
+      ws: { followers: 1, expected: 2, delivered: 2, lost: 0, duplicates: 0, p50Ms: 10, p99Ms: 10 },
+      sse: { followers: 1, expected: 2, delivered: 1, lost: 1, duplicates: 0, p50Ms: 20, p99Ms: 20 },
+      graphql: { followers: 1, expected: 2, delivered: 2, lost: 0, duplicates: 1, p50Ms: 30, p99Ms: 30 },
     });
   });
 
   it('GIVEN a history written before --clients WHEN checked THEN every follower counts as ws', () => {
     const p1 = post('p1', T0 + 100);
     const { followers: _, ...legacy } = mixedHistory({ acked: [p1], deliveries: [frame('alice', p1, T0 + 110)] });
-    assert.deepEqual(check(legacy).byTransport, { ws: { followers: 3, expected: 3, delivered: 1, lost: 2, duplicates: 0 } });
+    assert.deepEqual(check(legacy).byTransport, { ws: { followers: 3, expected: 3, delivered: 1, lost: 2, duplicates: 0, p50Ms: 10, p99Ms: 10 } });
   });
 
-  it('GIVEN a mixed run WHEN the summary is rendered THEN a line gives delivered and lost per transport', () => {
+  it('GIVEN a mixed run WHEN the summary is rendered THEN a line gives delivered, lost and latency per transport', () => {
     const p1 = post('p1', T0 + 100);
     const result = check(mixedHistory({ acked: [p1], deliveries: [frame('alice', p1, T0 + 110), frame('dave', p1, T0 + 130)] }));
     const report: ChaosReport = {
@@ -115,6 +115,6 @@ describe('chaos checker per transport', () => {
       options: { clients: ['ws', 'sse', 'graphql'] },
       runs: [{ scenario: 'app-kill', mode: 'mirrored', startedAt: T0, durationS: 1, result, faults: [], counters: {} }],
     };
-    assert.match(renderSummaryTable(report), /app-kill\/mirrored: by transport: ws \(1 followers\) delivered 1\/1 lost 0 dup 0; sse \(1 followers\) delivered 0\/1 lost 1 dup 0; graphql \(1 followers\) delivered 1\/1 lost 0 dup 0/);
+    assert.match(renderSummaryTable(report), /app-kill\/mirrored: by transport: ws \(1 followers\) delivered 1\/1 lost 0 dup 0 p50 10 ms p99 10 ms; sse \(1 followers\) delivered 0\/1 lost 1 dup 0; graphql \(1 followers\) delivered 1\/1 lost 0 dup 0 p50 30 ms p99 30 ms/);
   });
 });
