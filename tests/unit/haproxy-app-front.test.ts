@@ -72,6 +72,10 @@ describe('app front haproxy.cfg', () => {
     assert.ok(seconds(defaults, 'timeout http-request') <= 30);
   });
 
+  test('GIVEN streaming clients (SSE, WebSocket) WHEN rendered THEN small writes are forwarded at once, not held for more data', () => {
+    assert.ok(defaults.includes('option http-no-delay'));
+  });
+
   test('GIVEN any options WHEN rendered THEN clients are forwarded with X-Forwarded-For and the front takes its connection budget', () => {
     const front = section(cfg, `frontend ${AppFrontNames.FRONTEND}`);
     assert.ok(front.includes('option forwardfor'));
