@@ -20,12 +20,22 @@ export interface DrainStep {
    * still stop when they never catch up (Kubernetes kills it after the grace period anyway).
    */
   readonly bestEffort: boolean;
+  /** Runs of the step before it counts as failed (a second run picks up where a failed one stopped). */
+  readonly attempts: number;
 }
+
+/**
+ * Runs of `drain`. On RabbitMQ 3.10 it fails when a client connection it is closing exits by itself
+ * first (`{normal, {gen_server, call, [..., {shutdown, 'Node was put into maintenance mode'}]}}`,
+ * seen in a full chaos run: HAProxy's health checks open and close a connection every second).
+ * The node is in maintenance mode by then, so a second run closes what is left and moves the leaders.
+ */
+export const DRAIN_ATTEMPTS = 3;
 
 /**
  * 1. Wait (at most `syncWaitSeconds`) until stopping this node leaves every queue with an in-sync
  *    replica elsewhere: mirrors in mirrored mode, a quorum of members in quorum mode.
- * 2. `drain`: maintenance mode. The node suspends its client listeners, closes its client
+ * 2. `drain` (up to {@link DRAIN_ATTEMPTS} runs): maintenance mode. The node suspends its client listeners, closes its client
  *    connections (clients reconnect through the front to the other nodes), then hands its quorum
  *    leaders to other nodes and stops its quorum replicas. Mirrored masters are not moved (3.8.x
  *    dropped that from drain: slow with many queues); the stop promotes a synchronised mirror.
@@ -42,17 +52,19 @@ export function drainSteps(mode: QueueMode, syncWaitSeconds: number): DrainStep[
   }
   const await_ = mode === QueueMode.MIRRORED ? 'await_online_synchronized_mirror' : 'await_online_quorum_plus_one';
   return [
-    { args: [await_, '-t', String(syncWaitSeconds)], bestEffort: true },
-    { args: ['drain'], bestEffort: false },
+    { args: [await_, '-t', String(syncWaitSeconds)], bestEffort: true, attempts: 1 },
+    { args: ['drain'], bestEffort: false, attempts: DRAIN_ATTEMPTS },
   ];
 }
 
-/** The steps as one POSIX shell script (the preStop hook's command). */
+/** The steps as one POSIX shell script (the preStop hook's command); it exits non-zero when a required step failed every run. */
 export function drainScript(mode: QueueMode, syncWaitSeconds: number): string {
-  return drainSteps(mode, syncWaitSeconds)
-    .map((step) => {
-      const cmd = [RABBITMQ_UPGRADE, ...step.args].join(' ');
-      return step.bestEffort ? `${cmd} || echo "preStop: '${cmd}' failed or timed out; draining anyway" >&2` : cmd;
-    })
-    .join('; ');
+  return drainSteps(mode, syncWaitSeconds).map(stepScript).join('; ');
+}
+
+function stepScript(step: DrainStep): string {
+  const cmd = [RABBITMQ_UPGRADE, ...step.args].join(' ');
+  if (step.bestEffort) return `${cmd} || echo "preStop: '${cmd}' failed or timed out; draining anyway" >&2`;
+  if (step.attempts === 1) return cmd;
+  return `n=1; until ${cmd}; do [ "$n" -lt ${step.attempts} ] || exit 1; echo "preStop: '${cmd}' failed (run $n of ${step.attempts}); again" >&2; n=$((n + 1)); sleep 1; done`;
 }

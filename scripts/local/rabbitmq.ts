@@ -7,11 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, waitFor } from '../../shared/index.js';
+import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, sleep, waitFor } from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
   drainSteps,
+  type DrainStep,
   PeerDiscoveryKind,
   RABBITMQ_UPGRADE,
   renderDefaultUserConf,
@@ -432,12 +433,27 @@ class LocalRabbitCluster implements RabbitCluster {
     // The preStop hook runs as part of termination: from here until the stop, nobody restarts it.
     s.terminating = true;
     for (const step of drainSteps(this.settings.spec.rabbitmq.queueMode, syncWaitSeconds)) {
-      progress(`rabbitmq: ${s.base.nodename}: ${RABBITMQ_UPGRADE} ${step.args.join(' ')}`);
       try {
-        await this.cli(RABBITMQ_UPGRADE, i, step.args, (syncWaitSeconds + 60) * 1000);
+        await this.runDrainStep(i, step, syncWaitSeconds);
       } catch (e) {
         if (!step.bestEffort) throw e;
         progress(`rabbitmq: ${s.base.nodename}: ${step.args[0]} did not finish (${(e as Error).message.split('\n')[0]}); draining anyway`);
+      }
+    }
+  }
+
+  /** Runs one drain step up to its `attempts`, as the preStop script does; throws the last failure. */
+  private async runDrainStep(i: number, step: DrainStep, syncWaitSeconds: number): Promise<void> {
+    const name = this.node(i).base.nodename;
+    for (let run = 1; ; run++) {
+      progress(`rabbitmq: ${name}: ${RABBITMQ_UPGRADE} ${step.args.join(' ')}`);
+      try {
+        await this.cli(RABBITMQ_UPGRADE, i, step.args, (syncWaitSeconds + 60) * 1000);
+        return;
+      } catch (e) {
+        if (run >= step.attempts) throw e;
+        progress(`rabbitmq: ${name}: ${step.args[0]} failed (run ${run} of ${step.attempts}: ${(e as Error).message.split('\n').at(-1)}); again`);
+        await sleep(1000);
       }
     }
   }
