@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { pino } from 'pino';
-import { AppEnv, EXCHANGE, QueueMode, Routes, userRoutingKey } from '../../shared/index.js';
+import { AppEnv, EXCHANGE, QueueMode, Routes, userRoutingKey, waitFor } from '../../shared/index.js';
 import type { FeedApp, FeedFrame } from '../../app/src/index.js';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { CC_BATCH_MAX_RECIPIENTS, CcBatchPublisher, chunkRecipients } from '../../app/src/amqp/publisher.js';
@@ -177,6 +177,37 @@ describe('CcBatchPublisher on the broker', () => {
       assert.equal(decoded.frame.postId, entries[0]!.post.id);
       assert.deepEqual(decoded.recipients, lastChunk);
       assert.equal(await probeCh.get(queue, { noAck: true }), false, 'one copy only');
+    } finally {
+      await probe.close().catch(() => undefined);
+      await conn.close();
+    }
+  });
+
+  it('GIVEN a queue that refuses every publish (reject-publish at length 0) WHEN a batch routed to it is nacked THEN the entry stays unconfirmed and the retry goes out on a fresh channel', async () => {
+    const conn = new AmqpConnection({ urls: [brokerUrl()], log: pino({ level: 'silent' }) });
+    conn.onUp(async (ch) => {
+      await ch.consume.assertExchange(EXCHANGE, 'topic', { durable: true });
+    });
+    conn.start();
+    assert.ok(await conn.waitUp(10_000), 'connected');
+    const probe = await amqp.connect(brokerUrl());
+    try {
+      const recipient = uniqueUser('refused');
+      const probeCh = await probe.createChannel();
+      const { queue } = await probeCh.assertQueue('', { exclusive: true, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+      await probeCh.bindQueue(queue, EXCHANGE, userRoutingKey(recipient));
+      const entry = (id: string): OutboxEntry => ({ outboxId: id, post: { id: randomUUID(), authorId: 'author', text: `post ${id}`, cursor: id, createdAt: new Date().toISOString() }, followerIds: [recipient] });
+      const publisher = new CcBatchPublisher(conn, { perUserRoutedReplicaLive: async () => true });
+      const nackedOn = conn.channels!.publish;
+
+      const refused = await publisher.publish([entry('n1')]);
+      assert.deepEqual(refused.confirmed, []);
+      assert.match(refused.error ?? '', /nacked/);
+      await waitFor('a fresh publish channel', async () => (conn.channels?.publish !== nackedOn ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+
+      await probeCh.unbindQueue(queue, EXCHANGE, userRoutingKey(recipient));
+      const retried = await publisher.publish([entry('n2')]);
+      assert.deepEqual(retried.confirmed, ['n2'], 'the fresh channel publishes and gets confirms');
     } finally {
       await probe.close().catch(() => undefined);
       await conn.close();

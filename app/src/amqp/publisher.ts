@@ -81,6 +81,7 @@ async function publishTracked(
   let messages = 0;
   let open = 0;
   let error: string | undefined;
+  let nacked = false;
   let allSettled: (() => void) | undefined;
   const settledOne = () => {
     open--;
@@ -105,6 +106,7 @@ async function publishTracked(
           (err: unknown) => {
             if (err) {
               failed = true;
+              nacked = true;
               error ??= `broker nacked a message: ${String(err)}`;
             } else if (--waiting === 0 && !failed) {
               confirmed.push(e.outboxId);
@@ -145,6 +147,10 @@ async function publishTracked(
     clearTimeout(timer);
     if (onDown) amqp.off('down', onDown);
   }
+  // Seen in the quorum leader-kill chaos scenario (RabbitMQ 3.10): a channel that published while a
+  // queue's leader was re-elected had every publish nacked for 7 s, until the killed node came back,
+  // while a replica that connected 0.2 s later had none. The retry goes out on a fresh channel.
+  if (nacked) void amqp.renewPublishChannel(error ?? 'broker nacked a message');
   return { confirmed: [...confirmed], messages, ...(error !== undefined ? { error } : {}) };
 }
 
