@@ -20,7 +20,7 @@ export interface DrainStep {
    * still stop when they never catch up (Kubernetes kills it after the grace period anyway).
    */
   readonly bestEffort: boolean;
-  /** Runs of the step before it counts as failed (a second run picks up where a failed one stopped). */
+  /** Runs of a required step before it counts as failed (a second run picks up where a failed one stopped); a best-effort step runs once. */
   readonly attempts: number;
 }
 
@@ -31,6 +31,9 @@ export interface DrainStep {
  * The node is in maintenance mode by then, so a second run closes what is left and moves the leaders.
  */
 export const DRAIN_ATTEMPTS = 3;
+
+/** Seconds between two runs of a step that failed. */
+export const DRAIN_RETRY_PAUSE_SECONDS = 1;
 
 /**
  * 1. Wait (at most `syncWaitSeconds`) until stopping this node leaves every queue with an in-sync
@@ -62,9 +65,11 @@ export function drainScript(mode: QueueMode, syncWaitSeconds: number): string {
   return drainSteps(mode, syncWaitSeconds).map(stepScript).join('; ');
 }
 
+/** One step as shell: a best-effort step reports its failure and goes on; a required one is run again and exits with its last status. */
 function stepScript(step: DrainStep): string {
   const cmd = [RABBITMQ_UPGRADE, ...step.args].join(' ');
   if (step.bestEffort) return `${cmd} || echo "preStop: '${cmd}' failed or timed out; draining anyway" >&2`;
   if (step.attempts === 1) return cmd;
-  return `n=1; until ${cmd}; do [ "$n" -lt ${step.attempts} ] || exit 1; echo "preStop: '${cmd}' failed (run $n of ${step.attempts}); again" >&2; n=$((n + 1)); sleep 1; done`;
+  const again = `echo "preStop: '${cmd}' failed (run $n of ${step.attempts}); again" >&2; n=$((n + 1)); sleep ${DRAIN_RETRY_PAUSE_SECONDS}`;
+  return `n=1; until ${cmd}; do rc=$?; [ "$n" -lt ${step.attempts} ] || exit "$rc"; ${again}; done`;
 }

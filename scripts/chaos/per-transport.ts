@@ -19,8 +19,9 @@ export interface TransportFigures {
   readonly lost: number;
   /** Raw frames minus distinct (follower, post) pairs. */
   readonly duplicates: number;
-  /** Latency (receive − ack) of this transport's delivered pairs; absent when none was delivered. */
+  /** Median latency (receive − ack) of this transport's delivered pairs; absent when none was delivered. */
   readonly p50Ms?: number;
+  /** 99th percentile of the same latencies; absent when none was delivered. */
   readonly p99Ms?: number;
 }
 

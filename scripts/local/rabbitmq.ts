@@ -11,6 +11,7 @@ import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, sleep, waitFor } from
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
+  DRAIN_RETRY_PAUSE_SECONDS,
   drainSteps,
   type DrainStep,
   PeerDiscoveryKind,
@@ -23,7 +24,7 @@ import {
 } from '../../rabbitmq-cluster/index.js';
 import { freePort, isPortAnswering } from './ports.js';
 import { isPidAlive, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
-import { run } from '../shell.js';
+import { CommandError, run } from '../shell.js';
 
 /** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
 export const RABBITMQ_BIN_DIR = '/usr/lib/rabbitmq/bin';
@@ -451,9 +452,11 @@ class LocalRabbitCluster implements RabbitCluster {
         await this.cli(RABBITMQ_UPGRADE, i, step.args, (syncWaitSeconds + 60) * 1000);
         return;
       } catch (e) {
-        if (run >= step.attempts) throw e;
-        progress(`rabbitmq: ${name}: ${step.args[0]} failed (run ${run} of ${step.attempts}: ${(e as Error).message.split('\n').at(-1)}); again`);
-        await sleep(1000);
+        // A step that ran out of time is not run again: the pod's grace period would not allow it.
+        const exited = e instanceof CommandError && e.exitCode !== null;
+        if (run >= step.attempts || !exited) throw e;
+        progress(`rabbitmq: ${name}: ${step.args[0]} failed (run ${run} of ${step.attempts}: ${e.stderr.trim().split('\n').at(-1) ?? ''}); again`);
+        await sleep(DRAIN_RETRY_PAUSE_SECONDS * 1000);
       }
     }
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AmqpConnection } from '../../app/src/amqp/connection.js';
-import { DEFAULT_SPEC } from '../../shared/index.js';
+import { DEFAULT_SPEC, sleep } from '../../shared/index.js';
 import { startRabbitCluster, type RabbitCluster } from '../../scripts/local/rabbitmq.js';
 import { testWorkDir } from '../support/app-backends.js';
 
@@ -68,9 +68,10 @@ describe('AMQP connection over several fronts', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const url = (f: Front) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
+
   it('GIVEN a connection through the first front WHEN that front drops it THEN the reconnect goes through the next front, not back to the first', async () => {
     const [a, b] = fronts as [Front, Front];
-    const url = (f: Front) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
     const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 50 });
     conn.start();
     try {
@@ -90,21 +91,37 @@ describe('AMQP connection over several fronts', () => {
     }
   });
 
-  it('GIVEN a connection lost again and again WHEN the next loss comes THEN it reconnects at once: the backoff is for URLs that fail, not for losses', async () => {
+  it('GIVEN a connection lost again and again, each time after it was stable WHEN the next loss comes THEN it reconnects at once: the backoff is for URLs that fail, not for losses', async () => {
     const [a, b] = fronts as [Front, Front];
-    const url = (f: Front) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
-    // A backoff of up to a minute: any backoff taken after a loss outlasts the wait below.
-    const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000 });
+    // Any backoff taken after a loss would be 30 s or more: far beyond the wait below.
+    const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000, random: () => 0.5, minStableMs: 200 });
     conn.start();
     try {
       assert.equal(await conn.waitUp(15_000), true, 'first connection');
       for (let loss = 1; loss <= 6; loss++) {
+        await sleep(300);
         const down = new Promise<void>((resolve) => conn.once('down', () => resolve()));
         a.dropAll();
         b.dropAll();
         await down;
         assert.equal(await conn.waitUp(10_000), true, `reconnected after loss ${loss}`);
       }
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('GIVEN a connection dropped right after it came up (a node that accepts and drops) WHEN it is lost THEN the next attempt waits for the backoff', async () => {
+    const [a, b] = fronts as [Front, Front];
+    const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000, random: () => 0.5, minStableMs: 60_000 });
+    conn.start();
+    try {
+      assert.equal(await conn.waitUp(15_000), true, 'first connection');
+      const down = new Promise<void>((resolve) => conn.once('down', () => resolve()));
+      a.dropAll();
+      b.dropAll();
+      await down;
+      assert.equal(await conn.waitUp(2000), false, 'no reconnect during the 30 s backoff');
     } finally {
       await conn.close();
     }

@@ -51,12 +51,12 @@ interface Round {
 }
 
 /**
- * A round still unconfirmed after this fraction of its timeout is published once more on a fresh
+ * A round still unconfirmed after its timeout divided by this is published once more on a fresh
  * channel. Seen in the mirrored leader-kill chaos scenario (RabbitMQ 3.10): the first round on a
  * connection opened while the killed node's queues were failing over got no confirm in 5 s, and
  * a fresh connection's round came back in 14 ms; the stale channel, not the node, was silent.
  */
-export const CANARY_RESEND_FRACTION = 5;
+export const CANARY_RESEND_DIVISOR = 5;
 
 /**
  * The canary's rounds as a pure state machine (times are passed in): one round in flight at most;
@@ -90,7 +90,7 @@ export class CanaryRounds {
 
   /** Age at which an unconfirmed round is sent again: a fifth of the timeout. */
   get resendAfterMs(): number {
-    return Math.round(this.timeoutMs / CANARY_RESEND_FRACTION);
+    return Math.round(this.timeoutMs / CANARY_RESEND_DIVISOR);
   }
 
   /**
@@ -169,6 +169,8 @@ export class DeliveryCanary {
   /** Tells this process's canaries from those of an earlier process with the same replica id. */
   private readonly nonce = randomBytes(6).toString('hex');
   private channel: ConfirmChannel | undefined;
+  /** Bumped by every channel open and drop: an open that finishes after a newer one (or a drop) is discarded. */
+  private channelGeneration = 0;
   private timer: NodeJS.Timeout | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -252,7 +254,7 @@ export class DeliveryCanary {
     await this.publishRound(seq);
   }
 
-  /** A round unconfirmed for a while goes again on a fresh channel (see {@link CANARY_RESEND_FRACTION}). */
+  /** A round unconfirmed for a while goes again on a fresh channel (see {@link CANARY_RESEND_DIVISOR}). */
   private resendIfDue(): void {
     this.resendTimer = undefined;
     const seq = this.rounds.resendDue(Date.now());
@@ -275,13 +277,17 @@ export class DeliveryCanary {
     }
   }
 
+  /** Opens the canary channel; throws when a newer open or a drop came meanwhile (that one publishes the round). */
   private async openChannel(): Promise<ConfirmChannel> {
+    const generation = ++this.channelGeneration;
     const ch = await this.props.amqp.openConfirmChannel();
+    if (generation !== this.channelGeneration) {
+      void ch.close().catch(() => undefined);
+      throw new Error('canary channel superseded while opening');
+    }
     ch.once('close', () => {
       if (this.channel === ch) this.channel = undefined;
     });
-    // A resend may have opened one while this open was pending: keep one channel, not a leak.
-    this.dropChannel();
     this.channel = ch;
     return ch;
   }
@@ -290,6 +296,7 @@ export class DeliveryCanary {
   private dropChannel(): void {
     const ch = this.channel;
     this.channel = undefined;
+    this.channelGeneration++;
     void ch?.close().catch(() => undefined);
   }
 

@@ -32,6 +32,10 @@ export interface AmqpConnectionProps {
   readonly backoffBaseMs?: number;
   /** Largest backoff delay ceiling. @default 10000 */
   readonly backoffMaxMs?: number;
+  /** The backoff's random source, in [0, 1) (tests pin it). @default Math.random */
+  readonly random?: () => number;
+  /** A connection lost sooner than this after it came up counts as a failed attempt. @default {@link MIN_STABLE_CONNECTION_MS} */
+  readonly minStableMs?: number;
   /** Bound on the TCP connect and AMQP handshake of one attempt (a hung node accepts TCP and never answers). @default 5000 */
   readonly connectTimeoutMs?: number;
   /** Bound on the node probe plus the `onUp` hooks of one attempt; beyond it the attempt is destroyed and the next URL tried. @default 15000 */
@@ -45,6 +49,9 @@ export interface AmqpConnectionProps {
   /** Called each time {@link AmqpConnection.moveOffNode} drops a connection. */
   readonly onMove?: () => void;
 }
+
+/** A connection lost sooner than this after it came up counts as a failed attempt (backoff), not as a loss. */
+export const MIN_STABLE_CONNECTION_MS = 2000;
 
 /** Connections in a row that may land on the avoided node before one is accepted anyway (it may be the only node left). */
 export const MAX_AVOIDED_LANDINGS = 6;
@@ -226,12 +233,14 @@ export class AmqpConnection extends EventEmitter {
    * (its pending confirms fail, so their outbox rows are retried). Measured on RabbitMQ 3.10
    * (mirrored app-kill chaos): a channel that published to a mirrored queue whose consumer died
    * stops getting confirms for everything it publishes afterwards, even after that queue is
-   * deleted, while a new channel gets them at once. Call it after a confirm timeout.
+   * deleted, while a new channel gets them at once. Call it after a confirm timeout or a nack, with
+   * the channel that saw it: when that one was already replaced, nothing is done.
    */
-  async renewPublishChannel(reason: string): Promise<void> {
+  async renewPublishChannel(reason: string, stale?: ConfirmChannel): Promise<void> {
     const model = this.model;
     const cur = this.current;
     if (!model || !cur || this.renewing) return;
+    if (stale !== undefined && cur.publish !== stale) return;
     this.renewing = true;
     try {
       const publish = await model.createConfirmChannel();
@@ -272,24 +281,29 @@ export class AmqpConnection extends EventEmitter {
   }
 
   private async run(): Promise<void> {
-    const base = this.props.backoffBaseMs ?? 200;
-    const max = this.props.backoffMaxMs ?? 10_000;
     let failures = 0;
     while (!this.closing) {
       const up = await this.connectOnce();
       if (this.closing) break;
       if (up === undefined) {
-        failures++;
-        // Full jitter: replicas that lost the broker together do not reconnect in lockstep.
-        const delayMs = backoffMs(failures, { baseMs: base, capMs: max });
-        this.props.log.info({ failures, delayMs: Math.round(delayMs) }, 'amqp: no URL answered; retrying after a backoff');
-        await this.sleep(delayMs);
+        await this.backOff(++failures, 'amqp: no URL answered; retrying after a backoff');
         continue;
       }
-      // A loss is not a failure: the next round starts at once, at the next URL.
-      failures = 0;
+      const upAt = Date.now();
       await up.lost;
+      // A loss after a stable connection is not a failure: the next round starts at once, at the
+      // next URL. One lost right after connecting (a node that accepts and drops) backs off.
+      const stable = Date.now() - upAt >= (this.props.minStableMs ?? MIN_STABLE_CONNECTION_MS);
+      failures = stable ? 0 : failures + 1;
+      if (failures > 0) await this.backOff(failures, 'amqp: connection lost right after connecting; retrying after a backoff');
     }
+  }
+
+  /** Full jitter: replicas that lost the broker together do not reconnect in lockstep. */
+  private async backOff(failures: number, message: string): Promise<void> {
+    const delayMs = backoffMs(failures, { baseMs: this.props.backoffBaseMs ?? 200, capMs: this.props.backoffMaxMs ?? 10_000, random: this.props.random });
+    this.props.log.info({ failures, delayMs: Math.round(delayMs) }, message);
+    await this.sleep(delayMs);
   }
 
   /**

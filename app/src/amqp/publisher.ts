@@ -64,6 +64,13 @@ export interface OutgoingMessage {
   readonly body: Buffer;
 }
 
+/** amqplib's error for a `basic.nack` from the broker (a closing channel fails its callbacks with another). */
+const NACK_MESSAGE = 'message nacked';
+
+function isBrokerNack(err: unknown): boolean {
+  return err instanceof Error && err.message === NACK_MESSAGE;
+}
+
 /**
  * Publishes every entry's messages on the confirm channel and reports the entries whose messages
  * were all confirmed. Stops waiting on connection loss or after `confirmTimeoutMs`: those entries
@@ -106,8 +113,9 @@ async function publishTracked(
           (err: unknown) => {
             if (err) {
               failed = true;
-              nacked = true;
-              error ??= `broker nacked a message: ${String(err)}`;
+              // amqplib fails the callbacks of a closing channel too ('channel closed'): only a broker nack counts here.
+              if (isBrokerNack(err)) nacked = true;
+              error ??= isBrokerNack(err) ? 'broker nacked a message' : `no confirm: ${String(err)}`;
             } else if (--waiting === 0 && !failed) {
               confirmed.push(e.outboxId);
             }
@@ -135,7 +143,7 @@ async function publishTracked(
       timer = setTimeout(() => {
         error ??= `${open} publisher confirm(s) missing after ${confirmTimeoutMs} ms`;
         // A channel stuck this way stays stuck (mirrored queue that lost its consumer): start the retry on a fresh one.
-        void amqp.renewPublishChannel(error);
+        void amqp.renewPublishChannel(error, ch);
         resolve();
       }, confirmTimeoutMs);
       onDown = () => {
@@ -150,7 +158,7 @@ async function publishTracked(
   // Seen in the quorum leader-kill chaos scenario (RabbitMQ 3.10): a channel that published while a
   // queue's leader was re-elected had every publish nacked for 7 s, until the killed node came back,
   // while a replica that connected 0.2 s later had none. The retry goes out on a fresh channel.
-  if (nacked) void amqp.renewPublishChannel(error ?? 'broker nacked a message');
+  if (nacked) void amqp.renewPublishChannel(error ?? 'broker nacked a message', ch);
   return { confirmed: [...confirmed], messages, ...(error !== undefined ? { error } : {}) };
 }
 
