@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { EXCHANGE, EXCHANGE_TYPE, QueueMode, replicaQueueArguments, replicaQueueName, Routes, sleep, userRoutingKey, waitFor } from '../../shared/index.js';
-import { check, quantile, type CheckResult } from '../chaos/checker.js';
+import { check, type CheckResult } from '../chaos/checker.js';
+import { quantile } from '../chaos/quantile.js';
 import { mulberry32 } from '../chaos/graph.js';
 import { LocalTarget } from '../chaos/local-target.js';
 import { SCENARIOS, UnsupportedFault } from '../chaos/scenarios.js';

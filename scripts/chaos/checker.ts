@@ -9,8 +9,6 @@ import { perTransport, type TransportFigures } from './per-transport.js';
 import { quantile } from './quantile.js';
 import { faultWindowLatencies, faultWindows, followerWaits, type ExpectedPair } from './stall.js';
 
-export { quantile } from './quantile.js';
-
 /** What the latency figures measure. */
 export const LATENCY_BASIS = 'client receive time minus client ack time (first receipt per follower)';
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { check, quantile } from '../../scripts/chaos/checker.js';
+import { check } from '../../scripts/chaos/checker.js';
+import { quantile } from '../../scripts/chaos/quantile.js';
 import type { AckedPost, Delivery, History } from '../../scripts/chaos/history.js';
 import { historyOf, T0 } from '../support/chaos-history.js';
 

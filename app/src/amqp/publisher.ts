@@ -114,8 +114,9 @@ async function publishTracked(
             if (err) {
               failed = true;
               // amqplib fails the callbacks of a closing channel too ('channel closed'): only a broker nack counts here.
-              if (isBrokerNack(err)) nacked = true;
-              error ??= isBrokerNack(err) ? 'broker nacked a message' : `no confirm: ${String(err)}`;
+              const nack = isBrokerNack(err);
+              nacked ||= nack;
+              error ??= nack ? 'broker nacked a message' : `no confirm: ${String(err)}`;
             } else if (--waiting === 0 && !failed) {
               confirmed.push(e.outboxId);
             }
