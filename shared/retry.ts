@@ -24,9 +24,21 @@ export interface WaitForOptions {
 }
 
 /**
- * Probes until it returns a value (anything but `undefined`); a probe that throws counts as not yet.
- * After `timeoutMs` throws an error naming `what` and the last probe error, so a timeout says what
- * was awaited and why it never came.
+ * Thrown by a probe when what it waits for can no longer come (the process it waits on has exited):
+ * {@link waitFor} rethrows it at once instead of polling out its timeout.
+ */
+export class WaitHopeless extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WaitHopeless';
+  }
+}
+
+/**
+ * Probes until it returns a value (anything but `undefined`); a probe that throws counts as not yet,
+ * unless it throws {@link WaitHopeless}, which ends the wait with that error. After `timeoutMs`
+ * throws an error naming `what` and the last probe error, so a timeout says what was awaited and
+ * why it never came.
  */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, opts: WaitForOptions): Promise<T> {
   const start = Date.now();
@@ -38,6 +50,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       const v = await probe();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof WaitHopeless) throw e;
       lastError = e;
     }
     const elapsed = Date.now() - start;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, sleep, waitFor } from '../../shared/index.js';
+import { type FeedkitSpec, MIN_COOKIE_LENGTH, POLICY_NAME, sleep, waitFor, WaitHopeless } from '../../shared/index.js';
 import {
   DEFAULT_USER_DEFINITIONS_FILE,
   DEFINITIONS_FILE,
@@ -591,7 +591,8 @@ class LocalRabbitCluster implements RabbitCluster {
     const s = this.states[i]!;
     const t0 = Date.now();
     await waitFor(`RabbitMQ node ${s.base.nodename} to run and join the cluster (log: ${s.base.logFile})`, async () => {
-      if (!s.proc?.running) throw new Error(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
+      // Exited or stopped meanwhile (by the twin's own stop, too): no boot to wait out.
+      if (!s.proc?.running) throw new WaitHopeless(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
       const running = await this.runningNodes(i);
       const expected = this.states.filter((_, j) => this.isUp(j)).map((o) => o.base.nodename);
       if (!expected.every((n) => running.includes(n))) throw new Error(`${s.base.nodename} sees running [${running.join(', ')}], expected [${expected.join(', ')}]`);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '../../scripts/chaos/graph.js';
-import { backoffMs, Jitter, waitFor } from '../../shared/index.js';
+import { backoffMs, Jitter, waitFor, WaitHopeless } from '../../shared/index.js';
 
 describe('backoffMs', () => {
   it('GIVEN many reconnect attempts WHEN computing backoff THEN delays grow, stay within [cap/2, cap] and never exceed the cap', () => {
@@ -38,6 +38,21 @@ describe('waitFor', () => {
     }, { timeoutMs: 5000, intervalMs: 1 });
     assert.equal(v, 'ready');
     assert.equal(calls, 3);
+  });
+
+  it('GIVEN a probe that finds the awaited thing can no longer come WHEN it throws WaitHopeless THEN the wait ends at once with that error', async () => {
+    let calls = 0;
+    const t0 = Date.now();
+    await assert.rejects(
+      waitFor('a process that exited', async () => {
+        calls++;
+        if (calls === 2) throw new WaitHopeless('it exited with code 1');
+        throw new Error('not yet');
+      }, { timeoutMs: 60_000, intervalMs: 1 }),
+      (e: unknown) => e instanceof WaitHopeless && e.message === 'it exited with code 1',
+    );
+    assert.equal(calls, 2);
+    assert.ok(Date.now() - t0 < 5000, 'did not poll out the timeout');
   });
 
   it('GIVEN a probe that never succeeds WHEN the timeout passes THEN the error names what was awaited and the last probe error', async () => {
