@@ -24,7 +24,7 @@ const QUEUE_EXPIRES_MS = 600_000;
 const MOVE_BOUND_MS = 15_000;
 /**
  * When the broker itself stalls the queue, the replica can only stay not-ready: a hung mirror blocks
- * every mirrored queue's confirms until net_ticktime (15 s by default, +- 25 %) declares its node
+ * every mirrored queue's confirms until net_ticktime (10 s by default, +- 25 %) declares its node
  * down, and a quorum queue led from the paused node needs a new leader first.
  */
 const BROKER_BOUND_MS = 120_000;

@@ -157,7 +157,7 @@ describe('RabbitMQ chart', () => {
 
   it('GIVEN a liveness check slower than net_ticktime WHEN synthesized THEN it is refused naming rabbitmq.liveness.failureThreshold and the bound', () => {
     assert.throws(
-      () => synth({ rabbitmq: { netTicktimeSeconds: 15, liveness: { periodSeconds: 3, failureThreshold: 5 } } }),
+      () => synth({ rabbitmq: { netTicktimeSeconds: 15, liveness: { periodSeconds: 3, failureThreshold: 5, terminationGracePeriodSeconds: 2 } } }),
       (e: unknown) => e instanceof SpecError && e.field === 'rabbitmq.liveness.failureThreshold' && /17 s/.test(e.message) && /netTicktimeSeconds/.test(e.message),
     );
   });
