@@ -84,7 +84,7 @@ export const APP_SETTINGS = Object.freeze({
       default: DEFAULT_CANARY_TIMEOUT_MS,
       min: 100,
       max: 600_000,
-      fix: 'use a whole number of milliseconds from 100 to 600000, well above the normal round trip (milliseconds) and below net_ticktime (60 s)',
+      fix: 'use a whole number of milliseconds from 100 to 600000, well above the normal round trip (milliseconds) and below the cluster\'s net_ticktime (rabbitmq.netTicktimeSeconds, 10 s by default)',
     }),
   },
 } satisfies Record<string, AppSetting>);

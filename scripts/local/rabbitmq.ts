@@ -98,7 +98,7 @@ export interface RabbitCluster {
   managementApi<T = unknown>(i: number, path: string): Promise<T>;
   /** Waits until node i runs, answers AMQP and sees every other node that is up (e.g. after resumeNode). */
   waitForNode(i: number, timeoutMs: number): Promise<void>;
-  /** Waits until some reachable node reports exactly `count` running cluster members. */
+  /** Waits until every node whose process runs answers and reports exactly `count` running cluster members. */
   waitForRunningNodes(count: number, timeoutMs: number): Promise<void>;
   /** Names of running members as node i sees them (throws when node i does not answer). */
   runningNodes(i: number): Promise<string[]>;
@@ -485,20 +485,19 @@ class LocalRabbitCluster implements RabbitCluster {
   }
 
   async waitForRunningNodes(want: number, timeoutMs: number): Promise<void> {
-    await waitFor(`${want} running RabbitMQ node(s) in cluster ${this.settings.prefix}`, async () => {
-      let seen = 'no node answered';
-      for (let i = 0; i < this.states.length; i++) {
-        if (!this.isUp(i)) continue;
+    // Every node whose process runs must answer for itself: a node still booting (its Erlang VM
+    // already listed as running by the others, its rabbit app not up) does not count.
+    await waitFor(`${want} running RabbitMQ node(s) in cluster ${this.settings.prefix}, each answering for itself`, async () => {
+      const up = this.states.map((_, i) => i).filter((i) => this.isUp(i));
+      if (up.length === 0) throw new Error('no node process runs');
+      for (const i of up) {
         const nodename = this.states[i]!.base.nodename;
-        try {
-          const running = await this.runningNodes(i);
-          if (running.length === want) return true;
-          seen = `${nodename} sees ${running.length}: [${running.join(', ')}]`;
-        } catch (e) {
-          seen = `${nodename}: ${(e as Error).message}`;
-        }
+        const running = await this.runningNodes(i).catch((e: Error) => {
+          throw new Error(`${nodename}: ${e.message}`);
+        });
+        if (running.length !== want) throw new Error(`${nodename} sees ${running.length}: [${running.join(', ')}]`);
       }
-      throw new Error(seen);
+      return true;
     }, { timeoutMs, intervalMs: 500 });
   }
 
