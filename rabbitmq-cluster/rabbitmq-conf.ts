@@ -169,7 +169,7 @@ function partitionHandlingLines(spec: FeedkitSpec): string[] {
   return [
     ...why,
     `cluster_partition_handling = ${spec.rabbitmq.partitionHandling}`,
-    '# A peer silent for this long (up to 25 % more) is declared down: this bounds how long a hung',
+    '# A peer silent for this long (± 25 %) is declared down: this bounds how long a hung',
     '# node can block mirrored-queue confirms.',
     `net_ticktime = ${spec.rabbitmq.netTicktimeSeconds}`,
   ];

@@ -28,15 +28,12 @@ export interface WaitForOptions {
  * {@link waitFor} rethrows it at once instead of polling out its timeout.
  */
 export class WaitHopeless extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WaitHopeless';
-  }
+  override readonly name = 'WaitHopeless';
 }
 
 /**
  * Probes until it returns a value (anything but `undefined`); a probe that throws counts as not yet,
- * unless it throws {@link WaitHopeless}, which ends the wait with that error. After `timeoutMs`
+ * unless it throws {@link WaitHopeless}, which ends the wait at once (naming `what` and its message). After `timeoutMs`
  * throws an error naming `what` and the last probe error, so a timeout says what was awaited and
  * why it never came.
  */
@@ -50,7 +47,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       const v = await probe();
       if (v !== undefined) return v;
     } catch (e) {
-      if (e instanceof WaitHopeless) throw e;
+      if (e instanceof WaitHopeless) throw new WaitHopeless(`gave up waiting for ${what}: ${e.message}`, { cause: e });
       lastError = e;
     }
     const elapsed = Date.now() - start;

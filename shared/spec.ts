@@ -90,19 +90,24 @@ const PolicySchema = group('The HA policy (mirrored mode only).', {
 });
 
 const LivenessSchema = group(
-  'The liveness check that restarts a hung node (an HTTP GET the kubelet sends to the Prometheus port, and the local twin too). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed while still hung, so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
+  'The liveness check that restarts a hung node (an HTTP GET the kubelet sends to the Prometheus port, and the local twin too). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed while still hung (at worst `periodSeconds` + (`failureThreshold` − 1) × max(`periodSeconds`, `timeoutSeconds`) + `timeoutSeconds` + `terminationGracePeriodSeconds` after the hang starts; synth keeps that below `netTicktimeSeconds`), so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
   {
     enabled: boolField({ doc: 'Whether hung nodes are restarted.', default: true }),
     periodSeconds: intField({ doc: 'Seconds between checks.', default: 2, min: 1, max: 60 }),
     timeoutSeconds: intField({ doc: 'Seconds a check may take.', default: 2, min: 1, max: 60 }),
-    failureThreshold: intField({ doc: 'Failed checks in a row that restart the node; with `periodSeconds`, long enough to ride out a restart of the rabbit app inside the node (~5 s, when the port is closed), and short enough that the kill comes before `netTicktimeSeconds`.', default: 4, min: 1, max: 100 }),
+    failureThreshold: intField({ doc: 'Failed checks in a row that restart the node; with `periodSeconds` and `timeoutSeconds`, short enough that even at worst the kill comes before `netTicktimeSeconds` (synth checks it).', default: 3, min: 1, max: 100 }),
     terminationGracePeriodSeconds: intField({ doc: 'Seconds between SIGTERM and SIGKILL when the check restarts the node (the probe-level grace, 1 at least; a hung VM ignores SIGTERM and only dies by SIGKILL, so a longer grace only delays the kill).', default: 1, min: 1, max: 3600 }),
   },
 );
 
-/** Seconds from a node hanging until the liveness check has it killed, at worst. */
+/**
+ * Seconds from a node hanging until the liveness check has it killed, at worst: the hang starts
+ * just after a check passed, so the first failing check starts up to a period later, the failures
+ * follow a period (or a timeout, when longer) apart, and the last one takes its whole timeout
+ * before the grace period runs. At best (the hang starts just before a check) it is one period less.
+ */
 export function livenessKillSeconds(l: LivenessSpec): number {
-  return Math.max(l.periodSeconds, l.timeoutSeconds) * l.failureThreshold + l.terminationGracePeriodSeconds;
+  return l.periodSeconds + (l.failureThreshold - 1) * Math.max(l.periodSeconds, l.timeoutSeconds) + l.timeoutSeconds + l.terminationGracePeriodSeconds;
 }
 
 const RabbitmqSchema = asGroup(
@@ -128,10 +133,10 @@ const RabbitmqSchema = asGroup(
       default: PartitionHandling.PAUSE_MINORITY,
     }),
     netTicktimeSeconds: intField({
-      doc: 'Erlang `net_ticktime`: a peer that sends nothing for about this long (up to 25 % more) is declared down, which ends a hung mirror\'s block on confirms. Lower detects a hung node sooner but risks false partitions on a slow network.',
+      doc: 'Erlang `net_ticktime`: a peer that sends nothing for about this long (± 25 %) is declared down, which ends a hung mirror\'s block on confirms. Lower detects a hung node sooner but risks false partitions on a slow network.',
       // Erlang's default is 60 s. 10 s bounds what waits for a silent node to be declared down
       // (a hung mirror's block on confirms; a quorum queue's record still naming a cut-off leader,
-      // which new channels register with first) to 10-12.5 s. Chosen by chaos evidence and a
+      // which new channels register with first) to 7.5-12.5 s. Chosen by chaos evidence and a
       // 10-minute soak at the chaos load with no spurious partition (README "Partitions and hung nodes").
       default: 10,
       min: 10,
@@ -165,8 +170,8 @@ const RabbitmqSchema = asGroup(
       ctx.addIssue({
         code: 'custom',
         path: ['liveness', 'failureThreshold'],
-        message: `a hung node is killed only after ${killS} s (max(periodSeconds, timeoutSeconds) × failureThreshold + terminationGracePeriodSeconds), not within netTicktimeSeconds (${r.netTicktimeSeconds} s), after which its peers have declared it down: a hang that ends before the kill would resume into a split cluster`,
-        params: { fix: `lower rabbitmq.liveness.failureThreshold or periodSeconds so the total stays below ${r.netTicktimeSeconds} s, or raise rabbitmq.netTicktimeSeconds` },
+        message: `a hung node is killed only after ${killS} s at worst (periodSeconds + (failureThreshold - 1) × max(periodSeconds, timeoutSeconds) + timeoutSeconds + terminationGracePeriodSeconds), not within netTicktimeSeconds (${r.netTicktimeSeconds} s), after which its peers have declared it down: a hang that ends before the kill would resume into a split cluster`,
+        params: { fix: `lower rabbitmq.liveness.failureThreshold, periodSeconds, timeoutSeconds or terminationGracePeriodSeconds so the total stays below ${r.netTicktimeSeconds} s, or raise rabbitmq.netTicktimeSeconds` },
       });
     }
   }),

@@ -126,7 +126,7 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     },
     onSilent: (f) => {
       // Nothing reaches these subscribers until the path flows again (after a move, or a new quorum
-      // leader: ~15 s). Sent now, they replay from Postgres on a replica whose path flows, and new
+      // leader: up to ~10 s with the kit's liveness kill and net_ticktime). Sent now, they replay from Postgres on a replica whose path flows, and new
       // ones are refused here (FeedHttpServerProps.silent) until it does.
       log.warn({ sockets: hub.size, phase: f.phase }, 'canary: delivery path silent; closing local sockets with 1012 so they resume on another replica');
       void hub.closeAll(CloseCodes.SERVICE_RESTART, 'replica delivery path silent: reconnect with since', 5000, 'amqp_silent');

@@ -98,7 +98,11 @@ export interface RabbitCluster {
   managementApi<T = unknown>(i: number, path: string): Promise<T>;
   /** Waits until node i runs, answers AMQP and sees every other node that is up (e.g. after resumeNode). */
   waitForNode(i: number, timeoutMs: number): Promise<void>;
-  /** Waits until every node whose process runs answers and reports exactly `count` running cluster members. */
+  /**
+   * Waits until exactly `count` node processes run unpaused and each answers for itself that
+   * `count` members run. A node cut off or paused by pause_minority keeps its process running, so
+   * a smaller `count` cannot be met while one is.
+   */
   waitForRunningNodes(count: number, timeoutMs: number): Promise<void>;
   /** Names of running members as node i sees them (throws when node i does not answer). */
   runningNodes(i: number): Promise<string[]>;
@@ -485,20 +489,28 @@ class LocalRabbitCluster implements RabbitCluster {
   }
 
   async waitForRunningNodes(want: number, timeoutMs: number): Promise<void> {
-    // Every node whose process runs must answer for itself: a node still booting (its Erlang VM
-    // already listed as running by the others, its rabbit app not up) does not count.
     await waitFor(`${want} running RabbitMQ node(s) in cluster ${this.settings.prefix}, each answering for itself`, async () => {
       const up = this.states.map((_, i) => i).filter((i) => this.isUp(i));
-      if (up.length === 0) throw new Error('no node process runs');
-      for (const i of up) {
-        const nodename = this.states[i]!.base.nodename;
-        const running = await this.runningNodes(i).catch((e: Error) => {
-          throw new Error(`${nodename}: ${e.message}`);
-        });
-        if (running.length !== want) throw new Error(`${nodename} sees ${running.length}: [${running.join(', ')}]`);
-      }
+      if (up.length !== want) throw new Error(`${up.length} node process(es) run unpaused`);
+      const problems = (await Promise.all(up.map((i) => this.ownViewProblem(i, want)))).filter((p) => p !== undefined);
+      if (problems.length > 0) throw new Error(problems.join('; '));
       return true;
     }, { timeoutMs, intervalMs: 500 });
+  }
+
+  /**
+   * What is wrong with node i's own view of the cluster, if anything. Asked of every node: one
+   * that is still booting (its Erlang VM already listed as running by the others, its rabbit app
+   * not up) does not answer, and one cut off sees too few.
+   */
+  private async ownViewProblem(i: number, want: number): Promise<string | undefined> {
+    const nodename = this.states[i]!.base.nodename;
+    try {
+      const running = await this.runningNodes(i);
+      return running.length === want ? undefined : `${nodename} sees ${running.length}: [${running.join(', ')}]`;
+    } catch (e) {
+      return `${nodename}: ${(e as Error).message}`;
+    }
   }
 
   async runningNodes(i: number): Promise<string[]> {
@@ -589,9 +601,11 @@ class LocalRabbitCluster implements RabbitCluster {
   private async waitNodeReady(i: number, timeoutMs: number): Promise<void> {
     const s = this.states[i]!;
     const t0 = Date.now();
+    const booting = s.proc;
     await waitFor(`RabbitMQ node ${s.base.nodename} to run and join the cluster (log: ${s.base.logFile})`, async () => {
-      // Exited or stopped meanwhile (by the twin's own stop, too): no boot to wait out.
-      if (!s.proc?.running) throw new WaitHopeless(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
+      // The process this wait began with exited or was stopped (by the twin's own stop, too): no
+      // boot to wait out. A process started in its place since is still waited for.
+      if (!s.proc?.running && s.proc === booting) throw new WaitHopeless(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
       const running = await this.runningNodes(i);
       const expected = this.states.filter((_, j) => this.isUp(j)).map((o) => o.base.nodename);
       if (!expected.every((n) => running.includes(n))) throw new Error(`${s.base.nodename} sees running [${running.join(', ')}], expected [${expected.join(', ')}]`);

@@ -30,7 +30,7 @@ function assertInputError(fn: () => unknown, field: string): void {
 }
 
 describe('rabbitmq.conf: clustering', () => {
-  test('GIVEN the default spec and any discovery WHEN rendered THEN the minority of a split pauses (pause_minority) and a silent peer is declared down after 15 s', () => {
+  test('GIVEN the default spec and any discovery WHEN rendered THEN the minority of a split pauses (pause_minority) and a silent peer is declared down after 10 s', () => {
     for (const c of [conf(k8s), conf(classic)]) {
       assert.equal(c.get('cluster_partition_handling'), 'pause_minority');
       assert.equal(c.get('net_ticktime'), '10');

@@ -49,7 +49,7 @@ describe('waitFor', () => {
         if (calls === 2) throw new WaitHopeless('it exited with code 1');
         throw new Error('not yet');
       }, { timeoutMs: 60_000, intervalMs: 1 }),
-      (e: unknown) => e instanceof WaitHopeless && e.message === 'it exited with code 1',
+      (e: unknown) => e instanceof WaitHopeless && e.message === 'gave up waiting for a process that exited: it exited with code 1',
     );
     assert.equal(calls, 2);
     assert.ok(Date.now() - t0 < 5000, 'did not poll out the timeout');

@@ -2,8 +2,8 @@
  * The delivery canary: every `intervalMs` the replica publishes one small message, with a confirm,
  * routed to its own queue alone (`canary.<replica id>`, bound next to `user.#`), and its consumer
  * acks it without touching sockets. A hung or cut-off node keeps the TCP connection (and even
- * heartbeats through HAProxy) up while confirms and deliveries stop until `net_ticktime` (Erlang's
- * 60 s; the kit sets 10 s) declares it down; the canary sees that within `timeoutMs`: the replica reports not-ready and moves
+ * heartbeats through HAProxy) up while confirms and deliveries stop until `net_ticktime`
+ * (Erlang's 60 s; the kit sets 10 s) declares it down; the canary sees that within `timeoutMs`: the replica reports not-ready and moves
  * its connection to another node. Readiness comes back when a canary round-trips again.
  */
 import { randomBytes } from 'node:crypto';
