@@ -6,3 +6,4 @@ export * from './definitions.js';
 export * from './default-user.js';
 export * from './memory.js';
 export * from './drain.js';
+export * from './liveness-probe.js';

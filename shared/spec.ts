@@ -90,7 +90,7 @@ const PolicySchema = group('The HA policy (mirrored mode only).', {
 });
 
 const LivenessSchema = group(
-  'The liveness check that restarts a hung node (an HTTP GET the kubelet sends to the Prometheus port, and the local twin too). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed while still hung (at worst `periodSeconds` + (`failureThreshold` − 1) × max(`periodSeconds`, `timeoutSeconds`) + `timeoutSeconds` + `terminationGracePeriodSeconds` after the hang starts; synth keeps that below `netTicktimeSeconds`), so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
+  'The liveness check that restarts a hung node (a bash script the kubelet runs, and the local twin too: it GETs the Prometheus endpoint and fails when the node accepts the connection and does not answer; a refused connection passes, since pause_minority stops the rabbit app on purpose and starts it again at the heal). A node that answers nothing for about `periodSeconds` × `failureThreshold` is killed while still hung (at worst `periodSeconds` + (`failureThreshold` − 1) × max(`periodSeconds`, `timeoutSeconds`) + `timeoutSeconds` + `terminationGracePeriodSeconds` after the hang starts; synth keeps that below `netTicktimeSeconds`), so it restarts and rejoins cleanly instead of resuming into a split cluster, and its quorum leaders move at once. README "Partitions and hung nodes" says what it risks.',
   {
     enabled: boolField({ doc: 'Whether hung nodes are restarted.', default: true }),
     periodSeconds: intField({ doc: 'Seconds between checks.', default: 2, min: 1, max: 60 }),

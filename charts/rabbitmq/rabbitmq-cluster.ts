@@ -16,6 +16,7 @@ import {
   DEFINITIONS_FILE,
   DEFAULT_SYNC_WAIT_SECONDS,
   drainScript,
+  LIVENESS_SHELL,
   MIN_PASSWORD_LENGTH,
   NODE_NAME_PREFIX,
   PeerDiscoveryKind,
@@ -24,6 +25,7 @@ import {
   renderDefaultUserDefinitions,
   renderDefinitions,
   renderEnabledPlugins,
+  renderLivenessScript,
   memoryAvailableOverrideBytes,
   memoryQuantityBytes,
   renderRabbitmqConf,
@@ -279,11 +281,13 @@ export class RabbitmqCluster extends Construct {
  * The liveness check: a hung node (SIGSTOPped, a frozen VM) answers nothing while the kernel still
  * accepts its TCP connections, so peers only declare it down after `net_ticktime`, and if it resumes
  * first the cluster finds itself split (autoheal then restarted healthy nodes too: 62 s of stall in
- * the quorum node-pause chaos scenario). The spec keeps the kill below `net_ticktime`.
+ * the quorum node-pause chaos scenario). The spec keeps the kill below `net_ticktime`. An exec
+ * probe, not an HTTP one, so a node whose rabbit app pause_minority stopped is left to restart it
+ * (see `renderLivenessScript`).
  */
 function livenessProbe(l: LivenessSpec, port: number): kplus.Probe {
-  return kplus.Probe.fromHttpGet(RABBITMQ_LIVENESS_PATH, {
-    port,
+  const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds: l.timeoutSeconds });
+  return kplus.Probe.fromCommand([LIVENESS_SHELL, '-c', script], {
     periodSeconds: Duration.seconds(l.periodSeconds),
     timeoutSeconds: Duration.seconds(l.timeoutSeconds),
     failureThreshold: l.failureThreshold,

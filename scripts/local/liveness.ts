@@ -1,20 +1,26 @@
 /**
  * The local twin's kubelet for RabbitMQ: the same liveness check the chart renders
- * (`spec.rabbitmq.liveness`, an HTTP GET of {@link RABBITMQ_LIVENESS_PATH} on the Prometheus port),
- * acted on the same way. A node that fails `failureThreshold` checks in a row, after having passed
+ * (`spec.rabbitmq.liveness`, the bash script of `renderLivenessScript` against the Prometheus port:
+ * a node that accepts and does not answer fails, one with its rabbit app stopped passes), acted on
+ * the same way. A node that fails `failureThreshold` checks in a row, after having passed
  * one since it started (what the startup probe gates), is killed after the probe's grace period and
  * started again. Only nodes whose process runs and that are not being drained or stopped (a
  * terminating pod) are checked: a node the twin stops is left alone.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { $ } from 'zx';
+import { LIVENESS_PASS, LIVENESS_SHELL, renderLivenessScript } from '../../rabbitmq-cluster/index.js';
 import { RABBITMQ_LIVENESS_PATH, type LivenessSpec } from '../../shared/index.js';
 import { progress } from './process.js';
 import type { RabbitCluster } from './rabbitmq.js';
 
+/** Milliseconds a check may run past its timeout, so the script's own "no answer" line gets out. */
+const SCRIPT_REPORT_MARGIN_MS = 500;
+
 /** What a check concluded. */
 export interface CheckResult {
   readonly ok: boolean;
-  /** Why it failed (status, timeout, refused). */
+  /** What the check said when it failed (the status line, or no answer within the timeout). */
   readonly detail?: string;
 }
 
@@ -53,16 +59,18 @@ export class LivenessCounter {
   }
 }
 
-/** One HTTP GET of the liveness path, bounded by `timeoutSeconds`; 2xx and 3xx pass, as for the kubelet. */
+/**
+ * One run of the chart's liveness script ({@link renderLivenessScript}) against the node's
+ * Prometheus port, bounded by `timeoutSeconds` as the kubelet bounds an exec probe (plus a moment
+ * for the script to say why it failed).
+ */
 export async function checkNode(port: number, timeoutSeconds: number): Promise<CheckResult> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}${RABBITMQ_LIVENESS_PATH}`, { signal: AbortSignal.timeout(timeoutSeconds * 1000) });
-    await res.arrayBuffer();
-    return res.status >= 200 && res.status < 400 ? { ok: true } : { ok: false, detail: `HTTP ${res.status}` };
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    return { ok: false, detail: err.name === 'TimeoutError' ? `no answer within ${timeoutSeconds} s` : (err.cause?.code ?? err.message) };
-  }
+  const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds });
+  const limitMs = timeoutSeconds * 1000 + SCRIPT_REPORT_MARGIN_MS;
+  const out = await $({ nothrow: true, quiet: true, timeout: limitMs, timeoutSignal: 'SIGKILL' })`${LIVENESS_SHELL} -c ${script}`;
+  if (out.exitCode === LIVENESS_PASS) return { ok: true };
+  const said = out.stdout.trim();
+  return { ok: false, detail: said !== '' ? said : out.signal !== null ? `no result within ${limitMs} ms` : `exit ${String(out.exitCode)}` };
 }
 
 /** Runs the check on every node of `cluster` until {@link LivenessWatchdog.stop}. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RabbitmqConfigKeys, RabbitmqPaths } from '../../charts/index.js';
-import { DEFAULT_USER_DEFINITIONS_FILE, renderDefaultUserConf, renderDefaultUserDefinitions, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
+import { DEFAULT_USER_DEFINITIONS_FILE, LIVENESS_SHELL, renderDefaultUserConf, renderDefaultUserDefinitions, renderLivenessScript, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
 import {
   DEFAULT_SPEC,
   MIRRORED_POLICY_DEFINITION,
@@ -139,12 +139,12 @@ describe('RabbitMQ chart', () => {
     }
   });
 
-  it('GIVEN the RabbitMQ container WHEN its probes are read THEN it has TCP readiness on AMQP, a startup probe, and an HTTP liveness probe that kills a hung node before net_ticktime', () => {
+  it('GIVEN the RabbitMQ container WHEN its probes are read THEN it has TCP readiness on AMQP, a startup probe, and a liveness script that kills a hung node before net_ticktime', () => {
     const { main, pod } = rabbit();
     assert.equal(main.readinessProbe.tcpSocket.port, 5672);
     assert.ok(main.startupProbe.failureThreshold * main.startupProbe.periodSeconds >= 600, 'a booting node gets at least 10 minutes');
     const l = main.livenessProbe;
-    assert.deepEqual(l.httpGet, { path: RABBITMQ_LIVENESS_PATH, port: 15692, scheme: 'HTTP' });
+    assert.deepEqual(l.exec.command, [LIVENESS_SHELL, '-c', renderLivenessScript({ port: 15692, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds: l.timeoutSeconds })]);
     // At worst: the hang starts just after a check passed.
     const killS = l.periodSeconds + (l.failureThreshold - 1) * Math.max(l.periodSeconds, l.timeoutSeconds) + l.timeoutSeconds + l.terminationGracePeriodSeconds;
     assert.ok(killS < DEFAULT_SPEC.rabbitmq.netTicktimeSeconds, `the kill (${killS} s) must come before net_ticktime declares the node down (${DEFAULT_SPEC.rabbitmq.netTicktimeSeconds} s)`);

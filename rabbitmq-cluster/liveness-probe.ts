@@ -1,0 +1,56 @@
+/**
+ * The RabbitMQ liveness check as a bash script, shared by the chart (an exec probe) and the local
+ * twin's watchdog, so both judge a node the same way. Pure: the caller runs it with
+ * `bash -c <script>` and a deadline of the probe's timeout.
+ *
+ * Why a script and not an HTTP probe: the check must tell a hung node from a node whose rabbit app
+ * is stopped on purpose. A hung VM (SIGSTOP, a frozen VM) still completes TCP handshakes in the
+ * kernel and then answers nothing: that fails. A node paused by `pause_minority` (or restarting the
+ * rabbit app for autoheal) has no listener, so the connection is refused: that passes, because the
+ * VM that stopped the app is alive and starts it again when the cluster heals. An HTTP probe fails
+ * both, and the kill of a paused minority node made it boot while still cut off; twice in chaos
+ * runs the heal then came mid-boot and the boot hung in Erlang's `global` sync for minutes.
+ */
+import { RenderInputError } from '../shared/index.js';
+
+/** The shell the script needs (`/dev/tcp` and `read -t` are bash's). */
+export const LIVENESS_SHELL = 'bash';
+
+/** Exit status of a node that passes the check; anything else fails it. */
+export const LIVENESS_PASS = 0;
+
+/** Options of {@link renderLivenessScript}. */
+export interface LivenessScriptOptions {
+  /** Port of the node's Prometheus endpoint, on the loopback interface. */
+  readonly port: number;
+  /** Path to GET; it must answer without credentials. */
+  readonly path: string;
+  /** Seconds to wait for the status line after connecting. */
+  readonly timeoutSeconds: number;
+}
+
+/** Renders the check; it prints why it failed or passed on stdout (the kubelet records it in the probe's event). */
+export function renderLivenessScript(opts: LivenessScriptOptions): string {
+  checkOptions(opts);
+  const { port, path, timeoutSeconds } = opts;
+  return [
+    '# Liveness: fail only a node that accepts a connection and does not answer.',
+    `if ! exec 3<>/dev/tcp/127.0.0.1/${port}; then`,
+    '  # No listener: the rabbit app is stopped on purpose (pause_minority, an autoheal restart).',
+    `  echo "port ${port} refused: the rabbit app is stopped, the node is not hung"; exit ${LIVENESS_PASS}`,
+    'fi',
+    `printf 'GET ${path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3`,
+    `if ! IFS= read -r -t ${timeoutSeconds} status <&3; then echo "no answer within ${timeoutSeconds} s"; exit 1; fi`,
+    'case "$status" in',
+    `  'HTTP/1.'[01]' '[23]*) exit ${LIVENESS_PASS} ;;`,
+    '  *) echo "answered: ${status%$\'\\r\'}"; exit 1 ;;',
+    'esac',
+    '',
+  ].join('\n');
+}
+
+function checkOptions({ port, path, timeoutSeconds }: LivenessScriptOptions): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RenderInputError('port', `${port} is not a TCP port`, 'use a whole number from 1 to 65535');
+  if (!/^\/[A-Za-z0-9/_.-]*$/.test(path)) throw new RenderInputError('path', `"${path}" is not a plain absolute path`, 'use letters, digits and / _ . - only, e.g. "/metrics/detailed"');
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new RenderInputError('timeoutSeconds', `${timeoutSeconds} is not a whole number of seconds ≥ 1`, 'use 1 or more');
+}
