@@ -16,6 +16,9 @@ import { RenderInputError } from '../shared/index.js';
 /** The shell the script needs (`/dev/tcp` and `read -t` are bash's). */
 export const LIVENESS_SHELL = 'bash';
 
+/** Where the chart's check keeps its refused-since time: the container's own filesystem, gone with a restart. */
+export const LIVENESS_STATE_FILE = '/tmp/feedkit-liveness-refused-since';
+
 /** Exit status of a node that passes the check; anything else fails it. */
 export const LIVENESS_PASS = 0;
 
@@ -27,18 +30,32 @@ export interface LivenessScriptOptions {
   readonly path: string;
   /** Seconds to wait for the status line after connecting. */
   readonly timeoutSeconds: number;
+  /** Seconds of refused connections after which the check fails anyway (the rabbit app never came back). */
+  readonly refusedSeconds: number;
+  /**
+   * File that remembers since when connections are refused; it must not outlive the node's process
+   * (a container's `/tmp`), or a restarted node would inherit the old count.
+   */
+  readonly stateFile: string;
 }
 
 /** Renders the check; it prints why it failed or passed on stdout (the kubelet records it in the probe's event). */
 export function renderLivenessScript(opts: LivenessScriptOptions): string {
   checkOptions(opts);
-  const { port, path, timeoutSeconds } = opts;
+  const { port, path, timeoutSeconds, refusedSeconds, stateFile } = opts;
   return [
-    '# Liveness: fail only a node that accepts a connection and does not answer.',
+    '# Liveness: fail a node that accepts a connection and does not answer, or that has refused',
+    `# connections for ${refusedSeconds} s.`,
+    `state=${stateFile}`,
     `if ! exec 3<>/dev/tcp/127.0.0.1/${port}; then`,
-    '  # No listener: the rabbit app is stopped on purpose (pause_minority, an autoheal restart).',
-    `  echo "port ${port} refused: the rabbit app is stopped, the node is not hung"; exit ${LIVENESS_PASS}`,
+    '  # No listener: the rabbit app is stopped on purpose (pause_minority, an autoheal restart), for a while.',
+    '  now=$(date +%s)',
+    '  [ -s "$state" ] || echo "$now" > "$state"',
+    '  refused=$((now - $(cat "$state")))',
+    `  if [ "$refused" -ge ${refusedSeconds} ]; then echo "port ${port} refused for $refused s: the rabbit app has not come back"; exit 1; fi`,
+    `  echo "port ${port} refused for $refused s: the rabbit app is stopped, the node is not hung"; exit ${LIVENESS_PASS}`,
     'fi',
+    'rm -f "$state"',
     `printf 'GET ${path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3`,
     `if ! IFS= read -r -t ${timeoutSeconds} status <&3; then echo "no answer within ${timeoutSeconds} s"; exit 1; fi`,
     'case "$status" in',
@@ -49,8 +66,10 @@ export function renderLivenessScript(opts: LivenessScriptOptions): string {
   ].join('\n');
 }
 
-function checkOptions({ port, path, timeoutSeconds }: LivenessScriptOptions): void {
+function checkOptions({ port, path, timeoutSeconds, refusedSeconds, stateFile }: LivenessScriptOptions): void {
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RenderInputError('port', `${port} is not a TCP port`, 'use a whole number from 1 to 65535');
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(path)) throw new RenderInputError('path', `"${path}" is not a plain absolute path`, 'use letters, digits and / _ . - only, e.g. "/metrics/detailed"');
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new RenderInputError('timeoutSeconds', `${timeoutSeconds} is not a whole number of seconds ≥ 1`, 'use 1 or more');
+  if (!Number.isInteger(refusedSeconds) || refusedSeconds < 1) throw new RenderInputError('refusedSeconds', `${refusedSeconds} is not a whole number of seconds ≥ 1`, 'use 1 or more');
+  if (!/^\/[A-Za-z0-9/_.-]+$/.test(stateFile)) throw new RenderInputError('stateFile', `"${stateFile}" is not a plain absolute path`, 'use letters, digits and / _ . - only, e.g. "/tmp/feedkit-liveness-refused-since"');
 }

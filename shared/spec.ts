@@ -96,6 +96,7 @@ const LivenessSchema = group(
     periodSeconds: intField({ doc: 'Seconds between checks.', default: 2, min: 1, max: 60 }),
     timeoutSeconds: intField({ doc: 'Seconds a check may take.', default: 2, min: 1, max: 60 }),
     failureThreshold: intField({ doc: 'Failed checks in a row that restart the node; with `periodSeconds` and `timeoutSeconds`, short enough that even at worst the kill comes before `netTicktimeSeconds` (synth checks it).', default: 3, min: 1, max: 100 }),
+    refusedSeconds: intField({ doc: 'Seconds the node may refuse the check\'s connection (its rabbit app stopped: pause_minority waiting for a majority, an autoheal restart) before the check fails anyway; bounds a rabbit app that never comes back, e.g. a boot hung in Erlang\'s global sync when the app restarts just as a partition heals.', default: 60, min: 10, max: 3600 }),
     terminationGracePeriodSeconds: intField({ doc: 'Seconds between SIGTERM and SIGKILL when the check restarts the node (the probe-level grace, 1 at least; a hung VM ignores SIGTERM and only dies by SIGKILL, so a longer grace only delays the kill).', default: 1, min: 1, max: 3600 }),
   },
 );

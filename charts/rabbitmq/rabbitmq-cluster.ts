@@ -17,6 +17,7 @@ import {
   DEFAULT_SYNC_WAIT_SECONDS,
   drainScript,
   LIVENESS_SHELL,
+  LIVENESS_STATE_FILE,
   MIN_PASSWORD_LENGTH,
   NODE_NAME_PREFIX,
   PeerDiscoveryKind,
@@ -286,7 +287,7 @@ export class RabbitmqCluster extends Construct {
  * (see `renderLivenessScript`).
  */
 function livenessProbe(l: LivenessSpec, port: number): kplus.Probe {
-  const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds: l.timeoutSeconds });
+  const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds: l.timeoutSeconds, refusedSeconds: l.refusedSeconds, stateFile: LIVENESS_STATE_FILE });
   return kplus.Probe.fromCommand([LIVENESS_SHELL, '-c', script], {
     periodSeconds: Duration.seconds(l.periodSeconds),
     timeoutSeconds: Duration.seconds(l.timeoutSeconds),

@@ -7,6 +7,8 @@
  * started again. Only nodes whose process runs and that are not being drained or stopped (a
  * terminating pod) are checked: a node the twin stops is left alone.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
 import { LIVENESS_PASS, LIVENESS_SHELL, renderLivenessScript } from '../../rabbitmq-cluster/index.js';
@@ -16,6 +18,19 @@ import type { RabbitCluster } from './rabbitmq.js';
 
 /** Milliseconds a check may run past its timeout, so the script's own "no answer" line gets out. */
 const SCRIPT_REPORT_MARGIN_MS = 500;
+
+/** The twin's refused-since file, in each node's folder. */
+const LIVENESS_STATE_FILE_NAME = 'liveness-refused-since';
+
+/** What one check needs: the probe's settings and where it keeps its refused-since time. */
+export interface CheckSettings {
+  /** Seconds to wait for the status line. */
+  readonly timeoutSeconds: number;
+  /** Seconds of refused connections after which the check fails anyway. */
+  readonly refusedSeconds: number;
+  /** The refused-since file; the watchdog deletes it when the node's process changes, as a container restart empties `/tmp`. */
+  readonly stateFile: string;
+}
 
 /** What a check concluded. */
 export interface CheckResult {
@@ -64,8 +79,9 @@ export class LivenessCounter {
  * Prometheus port, bounded by `timeoutSeconds` as the kubelet bounds an exec probe (plus a moment
  * for the script to say why it failed).
  */
-export async function checkNode(port: number, timeoutSeconds: number): Promise<CheckResult> {
-  const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds });
+export async function checkNode(port: number, settings: CheckSettings): Promise<CheckResult> {
+  const { timeoutSeconds, refusedSeconds, stateFile } = settings;
+  const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds, refusedSeconds, stateFile });
   const limitMs = timeoutSeconds * 1000 + SCRIPT_REPORT_MARGIN_MS;
   const out = await $({ nothrow: true, quiet: true, timeout: limitMs, timeoutSignal: 'SIGKILL' })`${LIVENESS_SHELL} -c ${script}`;
   if (out.exitCode === LIVENESS_PASS) return { ok: true };
@@ -101,12 +117,18 @@ export class LivenessWatchdog {
     let pid: number | undefined;
     while (!this.abort.signal.aborted) {
       const node = this.cluster.nodes[i]!;
-      // Stopped, started again by someone else, or being drained and stopped: probing starts over.
-      if (node.groupPid !== pid || node.terminating) counter.reset();
+      const stateFile = join(node.dir, LIVENESS_STATE_FILE_NAME);
+      // Stopped, started again by someone else, or being drained and stopped: probing starts over,
+      // as a restarted container starts with an empty /tmp.
+      if (node.groupPid !== pid || node.terminating) {
+        counter.reset();
+        rmSync(stateFile, { force: true });
+      }
       pid = node.groupPid;
       const started = Date.now();
       if (pid !== undefined && !node.terminating) {
-        const result = await checkNode(node.prometheusPort, this.settings.timeoutSeconds);
+        const { timeoutSeconds, refusedSeconds } = this.settings;
+        const result = await checkNode(node.prometheusPort, { timeoutSeconds, refusedSeconds, stateFile });
         // The node may have been stopped, replaced or drained during the check: that verdict is void.
         const now = this.cluster.nodes[i]!;
         if (now.groupPid === pid && !now.terminating && counter.record(result.ok)) await this.restart(i, pid, result);

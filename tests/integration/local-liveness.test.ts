@@ -12,12 +12,17 @@ import { checkNode, LivenessWatchdog } from '../../scripts/local/liveness.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from '../../scripts/local/rabbitmq.js';
 
-const LIVENESS = { enabled: true, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3, terminationGracePeriodSeconds: 1 } as const;
+const LIVENESS = { enabled: true, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3, refusedSeconds: 60, terminationGracePeriodSeconds: 1 } as const;
 const root = join(REPO_ROOT, '.local');
 mkdirSync(root, { recursive: true });
 const workDir = mkdtempSync(join(root, 'it-liveness-'));
 let cluster: RabbitCluster;
 let watchdog: LivenessWatchdog | undefined;
+
+/** One check with the test's own refused-since file. */
+function check(port: number, timeoutSeconds: number) {
+  return checkNode(port, { timeoutSeconds, refusedSeconds: LIVENESS.refusedSeconds, stateFile: join(workDir, 'check-refused-since') });
+}
 
 before(async () => {
   const spec = resolveSpec({ rabbitmq: { version: installedRabbitmqVersion() ?? '3.10.8', liveness: LIVENESS } });
@@ -33,10 +38,10 @@ after(async () => {
 describe('liveness watchdog on a real node', () => {
   it('GIVEN a running node WHEN it is checked THEN it passes, and WHEN it is SIGSTOPped THEN the check times out', async () => {
     const port = cluster.nodes[0]!.prometheusPort;
-    assert.deepEqual(await checkNode(port, 2), { ok: true });
+    assert.deepEqual(await check(port, 2), { ok: true });
     cluster.pauseNode(0);
     try {
-      const r = await checkNode(port, 1);
+      const r = await check(port, 1);
       assert.equal(r.ok, false);
       assert.match(r.detail ?? '', /no answer within 1 s/);
     } finally {
@@ -53,7 +58,7 @@ describe('liveness watchdog on a real node', () => {
     assert.ok(cluster.isUp(0), 'running, not paused');
     assert.notEqual(cluster.nodes[0]!.groupPid, before, 'a new process');
     // Booted as far as AMQP; the Prometheus listener comes with the plugins a moment later.
-    await waitFor('the restarted node passing the check', async () => ((await checkNode(cluster.nodes[0]!.prometheusPort, 2)).ok || undefined), { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('the restarted node passing the check', async () => ((await check(cluster.nodes[0]!.prometheusPort, 2)).ok || undefined), { timeoutMs: 30_000, intervalMs: 200 });
   });
 
   it('GIVEN the watchdog WHEN the twin stops a node on purpose THEN it stays stopped', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RabbitmqConfigKeys, RabbitmqPaths } from '../../charts/index.js';
-import { DEFAULT_USER_DEFINITIONS_FILE, LIVENESS_SHELL, renderDefaultUserConf, renderDefaultUserDefinitions, renderLivenessScript, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
+import { DEFAULT_USER_DEFINITIONS_FILE, LIVENESS_SHELL, LIVENESS_STATE_FILE, renderDefaultUserConf, renderDefaultUserDefinitions, renderLivenessScript, rabbitmqNodeNames } from '../../rabbitmq-cluster/index.js';
 import {
   DEFAULT_SPEC,
   MIRRORED_POLICY_DEFINITION,
@@ -144,7 +144,7 @@ describe('RabbitMQ chart', () => {
     assert.equal(main.readinessProbe.tcpSocket.port, 5672);
     assert.ok(main.startupProbe.failureThreshold * main.startupProbe.periodSeconds >= 600, 'a booting node gets at least 10 minutes');
     const l = main.livenessProbe;
-    assert.deepEqual(l.exec.command, [LIVENESS_SHELL, '-c', renderLivenessScript({ port: 15692, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds: l.timeoutSeconds })]);
+    assert.deepEqual(l.exec.command, [LIVENESS_SHELL, '-c', renderLivenessScript({ port: 15692, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds: l.timeoutSeconds, refusedSeconds: DEFAULT_SPEC.rabbitmq.liveness.refusedSeconds, stateFile: LIVENESS_STATE_FILE })]);
     // At worst: the hang starts just after a check passed.
     const killS = l.periodSeconds + (l.failureThreshold - 1) * Math.max(l.periodSeconds, l.timeoutSeconds) + l.timeoutSeconds + l.terminationGracePeriodSeconds;
     assert.ok(killS < DEFAULT_SPEC.rabbitmq.netTicktimeSeconds, `the kill (${killS} s) must come before net_ticktime declares the node down (${DEFAULT_SPEC.rabbitmq.netTicktimeSeconds} s)`);
