@@ -6,18 +6,21 @@
  * Why a script and not an HTTP probe: the check must tell a hung node from a node whose rabbit app
  * is stopped on purpose. A hung VM (SIGSTOP, a frozen VM) still completes TCP handshakes in the
  * kernel and then answers nothing: that fails. A node paused by `pause_minority` (or restarting the
- * rabbit app for autoheal) has no listener, so the connection is refused: that passes, because the
- * VM that stopped the app is alive and starts it again when the cluster heals. An HTTP probe fails
- * both, and the kill of a paused minority node made it boot while still cut off; twice in chaos
+ * rabbit app for autoheal) has no listener, so the connection is refused: that passes for a
+ * while (`refusedSeconds`), because the VM that stopped the app is alive and starts it again when
+ * the cluster heals; an app that never comes back fails then. An HTTP probe fails both at once, and the kill of a paused minority node made it boot while still cut off; twice in chaos
  * runs the heal then came mid-boot and the boot hung in Erlang's `global` sync for minutes.
  */
-import { RenderInputError } from '../shared/index.js';
+import { checkListener, RenderInputError } from '../shared/index.js';
 
 /** The shell the script needs (`/dev/tcp` and `read -t` are bash's). */
 export const LIVENESS_SHELL = 'bash';
 
 /** Where the chart's check keeps its refused-since time: the container's own filesystem, gone with a restart. */
 export const LIVENESS_STATE_FILE = '/tmp/feedkit-liveness-refused-since';
+
+/** The loopback address the check connects to. */
+const LOOPBACK = '127.0.0.1';
 
 /** Exit status of a node that passes the check; anything else fails it. */
 export const LIVENESS_PASS = 0;
@@ -47,7 +50,7 @@ export function renderLivenessScript(opts: LivenessScriptOptions): string {
     '# Liveness: fail a node that accepts a connection and does not answer, or that has refused',
     `# connections for ${refusedSeconds} s.`,
     `state=${stateFile}`,
-    `if ! exec 3<>/dev/tcp/127.0.0.1/${port}; then`,
+    `if ! exec 3<>/dev/tcp/${LOOPBACK}/${port}; then`,
     '  # No listener: the rabbit app is stopped on purpose (pause_minority, an autoheal restart), for a while.',
     '  now=$(date +%s)',
     '  [ -s "$state" ] || echo "$now" > "$state"',
@@ -56,7 +59,7 @@ export function renderLivenessScript(opts: LivenessScriptOptions): string {
     `  echo "port ${port} refused for $refused s: the rabbit app is stopped, the node is not hung"; exit ${LIVENESS_PASS}`,
     'fi',
     'rm -f "$state"',
-    `printf 'GET ${path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3`,
+    `printf 'GET ${path} HTTP/1.0\\r\\nHost: ${LOOPBACK}\\r\\n\\r\\n' >&3`,
     `if ! IFS= read -r -t ${timeoutSeconds} status <&3; then echo "no answer within ${timeoutSeconds} s"; exit 1; fi`,
     'case "$status" in',
     `  'HTTP/1.'[01]' '[23]*) exit ${LIVENESS_PASS} ;;`,
@@ -67,9 +70,18 @@ export function renderLivenessScript(opts: LivenessScriptOptions): string {
 }
 
 function checkOptions({ port, path, timeoutSeconds, refusedSeconds, stateFile }: LivenessScriptOptions): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RenderInputError('port', `${port} is not a TCP port`, 'use a whole number from 1 to 65535');
-  if (!/^\/[A-Za-z0-9/_.-]*$/.test(path)) throw new RenderInputError('path', `"${path}" is not a plain absolute path`, 'use letters, digits and / _ . - only, e.g. "/metrics/detailed"');
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new RenderInputError('timeoutSeconds', `${timeoutSeconds} is not a whole number of seconds ≥ 1`, 'use 1 or more');
-  if (!Number.isInteger(refusedSeconds) || refusedSeconds < 1) throw new RenderInputError('refusedSeconds', `${refusedSeconds} is not a whole number of seconds ≥ 1`, 'use 1 or more');
-  if (!/^\/[A-Za-z0-9/_.-]+$/.test(stateFile)) throw new RenderInputError('stateFile', `"${stateFile}" is not a plain absolute path`, 'use letters, digits and / _ . - only, e.g. "/tmp/feedkit-liveness-refused-since"');
+  checkListener('liveness', { host: LOOPBACK, port });
+  checkPlainPath('path', path, '/metrics/detailed');
+  checkPlainPath('stateFile', stateFile, LIVENESS_STATE_FILE);
+  checkWholeSeconds('timeoutSeconds', timeoutSeconds);
+  checkWholeSeconds('refusedSeconds', refusedSeconds);
+}
+
+/** Paths are pasted into the script unquoted, so only characters no shell treats specially. */
+function checkPlainPath(field: string, path: string, example: string): void {
+  if (!/^\/[A-Za-z0-9/_.-]+$/.test(path)) throw new RenderInputError(field, `"${path}" is not a plain absolute path`, `use letters, digits and / _ . - only, e.g. "${example}"`);
+}
+
+function checkWholeSeconds(field: string, seconds: number): void {
+  if (!Number.isInteger(seconds) || seconds < 1) throw new RenderInputError(field, `${seconds} is not a whole number of seconds ≥ 1`, 'use 1 or more');
 }
