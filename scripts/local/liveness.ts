@@ -131,10 +131,22 @@ export class LivenessWatchdog {
         const result = await checkNode(node.prometheusPort, { timeoutSeconds, refusedSeconds, stateFile });
         // The node may have been stopped, replaced or drained during the check: that verdict is void.
         const now = this.cluster.nodes[i]!;
-        if (now.groupPid === pid && !now.terminating && counter.record(result.ok)) await this.restart(i, pid, result);
+        if (now.groupPid === pid && !now.terminating) await this.record(counter, i, pid, result);
       }
       await this.pause(this.settings.periodSeconds * 1000 - (Date.now() - started));
     }
+  }
+
+  /**
+   * Counts one verdict, restarting the node when it is due. Every failure that counts is logged, so a
+   * soak shows near misses (fewer failures in a row than the threshold), not only restarts.
+   */
+  private async record(counter: LivenessCounter, i: number, pid: number, result: CheckResult): Promise<void> {
+    const due = counter.record(result.ok);
+    if (!result.ok && counter.failuresInRow > 0 && !due) {
+      progress(`liveness: ${this.cluster.nodes[i]!.nodename} failed check ${counter.failuresInRow} of ${this.settings.failureThreshold} in a row (${result.detail})`);
+    }
+    if (due) await this.restart(i, pid, result);
   }
 
   /** What the kubelet does to a container that failed its liveness probe: kill after the grace period, start again. */
