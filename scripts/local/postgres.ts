@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
 import { progress, spawnManaged, type ManagedProcess } from './process.js';
-import { run } from '../shell.js';
+import { CommandError, run } from '../shell.js';
 import { waitFor } from '../../shared/index.js';
 
 
@@ -65,8 +65,12 @@ async function osUser(name: string): Promise<OsUser> {
     const uid = Number((await run('id', ['-u', name], { timeoutMs: 10_000 })).trim());
     const gid = Number((await run('id', ['-g', name], { timeoutMs: 10_000 })).trim());
     return { uid, gid };
-  } catch {
-    throw new Error(`OS user "${name}" does not exist. Fix: install PostgreSQL 15 (apt-get install -y postgresql-15), which creates it`);
+  } catch (e) {
+    // `id` says "no such user" and exits 1; anything else (a timeout, a spawn failure) is not that.
+    if (e instanceof CommandError && e.exitCode === 1 && /no such user/i.test(e.stderr)) {
+      throw new Error(`OS user "${name}" does not exist. Fix: install PostgreSQL 15 (apt-get install -y postgresql-15), which creates it`);
+    }
+    throw new Error(`could not look up OS user "${name}": ${(e as Error).message}`);
   }
 }
 
