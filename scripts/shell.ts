@@ -5,8 +5,35 @@
  * {@link CommandError} naming the command line and its stderr. Arguments are passed as an array,
  * so zx quotes each one: what reaches the program is exactly `args`.
  */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions, type SpawnSyncOptions } from 'node:child_process';
 import { $, type ProcessOutput } from 'zx';
+
+/**
+ * bash's flags that skip every startup file. zx runs each command as `bash -c <line>` with
+ * socketpairs for stdio, and bash takes a socket on stdin for an ssh session: below SHLVL 2 it then
+ * sources ~/.bashrc before the command. A user's rc file must not run inside the suite: on the
+ * development machine it ran `pyenv init`, whose rehash, killed by a timeout, left its lock behind,
+ * and from then on every command waited for that lock until its own timeout (two chaos runs lost).
+ */
+export const NO_STARTUP_FILES = ['--norc', '--noprofile'] as const;
+
+/** The line and shell Node would run for `spawn(file, args, { shell })`, run with {@link NO_STARTUP_FILES}. */
+function withoutStartupFiles(file: string, args: readonly string[], shell: unknown): [string, string[]] | undefined {
+  if (typeof shell !== 'string') return undefined;
+  return [shell, [...NO_STARTUP_FILES, '-c', [file, ...args].join(' ')]];
+}
+
+/** `child_process.spawn` for zx that starts its shell without startup files ({@link NO_STARTUP_FILES}). */
+export const spawnShell = ((file: string, args: readonly string[], options: SpawnOptions) => {
+  const direct = withoutStartupFiles(file, args, options.shell);
+  return direct ? spawn(direct[0], direct[1], { ...options, shell: false }) : spawn(file, args, options);
+}) as typeof spawn;
+
+/** `child_process.spawnSync` for zx, as {@link spawnShell}. */
+export const spawnShellSync = ((file: string, args: readonly string[], options: SpawnSyncOptions) => {
+  const direct = withoutStartupFiles(file, args, options.shell);
+  return direct ? spawnSync(direct[0], direct[1], { ...options, shell: false }) : spawnSync(file, args, options);
+}) as typeof spawnSync;
 
 /** Options of {@link run} and {@link runSync}. */
 export interface CommandOptions {
@@ -54,6 +81,7 @@ function zxOptions(opts: CommandOptions) {
   return {
     quiet: true,
     nothrow: true,
+    spawn: spawnShell,
     ...(opts.input !== undefined ? { input: opts.input } : {}),
     ...(opts.env !== undefined ? { env: opts.env } : {}),
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
@@ -73,7 +101,7 @@ export async function run(cmd: string, args: readonly string[], opts: CommandOpt
  */
 export function runSync(cmd: string, args: readonly string[], opts: CommandOptions): string {
   const spawnWithTimeout = ((file: string, argv: readonly string[], o: SpawnSyncOptions) =>
-    spawnSync(file, argv, { ...o, timeout: opts.timeoutMs, killSignal: 'SIGKILL' })) as typeof spawnSync;
+    spawnShellSync(file, argv, { ...o, timeout: opts.timeoutMs, killSignal: 'SIGKILL' })) as typeof spawnSync;
   const out = $({ ...zxOptions(opts), sync: true, spawnSync: spawnWithTimeout })`${cmd} ${[...args]}`;
   return stdoutOf(cmd, args, out, opts.timeoutMs);
 }

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
 import { LIVENESS_PASS, LIVENESS_SHELL, renderLivenessScript } from '../../rabbitmq-cluster/index.js';
 import { RABBITMQ_LIVENESS_PATH, type LivenessSpec } from '../../shared/index.js';
+import { NO_STARTUP_FILES, spawnShell } from '../shell.js';
 import { progress } from './process.js';
 import type { RabbitCluster } from './rabbitmq.js';
 
@@ -83,7 +84,7 @@ export async function checkNode(port: number, settings: CheckSettings): Promise<
   const { timeoutSeconds, refusedSeconds, stateFile } = settings;
   const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds, refusedSeconds, stateFile });
   const limitMs = timeoutSeconds * 1000 + SCRIPT_REPORT_MARGIN_MS;
-  const out = await $({ nothrow: true, quiet: true, timeout: limitMs, timeoutSignal: 'SIGKILL' })`${LIVENESS_SHELL} -c ${script}`;
+  const out = await $({ nothrow: true, quiet: true, timeout: limitMs, timeoutSignal: 'SIGKILL', spawn: spawnShell })`${LIVENESS_SHELL} ${[...NO_STARTUP_FILES, '-c', script]}`;
   if (out.exitCode === LIVENESS_PASS) return { ok: true };
   const said = out.stdout.trim();
   return { ok: false, detail: said !== '' ? said : out.signal !== null ? `no result within ${limitMs} ms` : `exit ${String(out.exitCode)}` };

@@ -1,4 +1,7 @@
 /** scripts/shell.ts on real programs (sh, cat, sleep): what reaches the program, and what a failure says. */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandError, run, runSync } from '../../scripts/shell.js';
@@ -34,6 +37,20 @@ describe('commands through zx', () => {
       const started = Date.now();
       await assert.rejects(call(), /^CommandError: sleep 30 failed: timed out after 0.3 s$/);
       assert.ok(Date.now() - started < 10_000);
+    }
+  });
+
+  it('GIVEN a user whose ~/.bashrc and ~/.profile leave a mark WHEN commands run (stdin a socket, SHLVL 0: bash would source ~/.bashrc) THEN neither file ran', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'feedkit-shell-home-'));
+    try {
+      for (const file of ['.bashrc', '.bash_profile', '.profile']) writeFileSync(join(home, file), `touch "$HOME/${file}-ran"\n`);
+      const env = { ...process.env, HOME: home, SHLVL: '0' };
+      await run('true', [], { timeoutMs: 10_000, env });
+      runSync('true', [], { timeoutMs: 10_000, env });
+      await run('cat', [], { timeoutMs: 10_000, env, input: 'x' });
+      for (const file of ['.bashrc', '.bash_profile', '.profile']) assert.equal(existsSync(join(home, `${file}-ran`)), false, `${file} ran`);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });
