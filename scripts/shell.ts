@@ -24,21 +24,27 @@ function withoutStartupFiles(file: string, args: readonly string[], shell: unkno
 }
 
 /** `child_process.spawn` for zx that starts its shell without startup files ({@link NO_STARTUP_FILES}). */
-export const spawnShell = ((file: string, args: readonly string[], options: SpawnOptions) => {
+const spawnShell = ((file: string, args: readonly string[], options: SpawnOptions) => {
   const direct = withoutStartupFiles(file, args, options.shell);
   return direct ? spawn(direct[0], direct[1], { ...options, shell: false }) : spawn(file, args, options);
 }) as typeof spawn;
 
 /** `child_process.spawnSync` for zx, as {@link spawnShell}. */
-export const spawnShellSync = ((file: string, args: readonly string[], options: SpawnSyncOptions) => {
+const spawnShellSync = ((file: string, args: readonly string[], options: SpawnSyncOptions) => {
   const direct = withoutStartupFiles(file, args, options.shell);
   return direct ? spawnSync(direct[0], direct[1], { ...options, shell: false }) : spawnSync(file, args, options);
 }) as typeof spawnSync;
 
-/** Options of {@link run} and {@link runSync}. */
+/** Options of {@link run}, {@link runOutput} and {@link runSync}. */
 export interface CommandOptions {
   /** Milliseconds before the command (and its children) are killed; no call may hang a run. */
   readonly timeoutMs: number;
+  /**
+   * The signal that stops a command at its timeout. A probe uses SIGKILL, as the kubelet does: a
+   * command stuck on a hung peer must not get to choose how long it takes to go.
+   * @default 'SIGTERM' ({@link runSync}: always SIGKILL)
+   */
+  readonly timeoutSignal?: NodeJS.Signals;
   /** Written to the command's stdin. */
   readonly input?: string;
   /** The environment. @default process.env */
@@ -88,10 +94,17 @@ function zxOptions(opts: CommandOptions) {
   };
 }
 
+/**
+ * Runs `cmd args…` and resolves with its whole outcome (exit code, signal, stdout, stderr), failed
+ * or not: for the callers to whom a failure is a verdict, not an error (a liveness check).
+ */
+export function runOutput(cmd: string, args: readonly string[], opts: CommandOptions): Promise<ProcessOutput> {
+  return $({ ...zxOptions(opts), timeout: opts.timeoutMs, timeoutSignal: opts.timeoutSignal ?? 'SIGTERM' })`${cmd} ${[...args]}`;
+}
+
 /** Runs `cmd args…`; resolves with its stdout, rejects with a {@link CommandError}. */
 export async function run(cmd: string, args: readonly string[], opts: CommandOptions): Promise<string> {
-  const out = await $({ ...zxOptions(opts), timeout: opts.timeoutMs })`${cmd} ${[...args]}`;
-  return stdoutOf(cmd, args, out, opts.timeoutMs);
+  return stdoutOf(cmd, args, await runOutput(cmd, args, opts), opts.timeoutMs);
 }
 
 /**

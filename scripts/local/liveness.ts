@@ -10,10 +10,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { $ } from 'zx';
 import { LIVENESS_PASS, LIVENESS_SHELL, renderLivenessScript } from '../../rabbitmq-cluster/index.js';
 import { RABBITMQ_LIVENESS_PATH, type LivenessSpec } from '../../shared/index.js';
-import { NO_STARTUP_FILES, spawnShell } from '../shell.js';
+import { NO_STARTUP_FILES, runOutput } from '../shell.js';
 import { progress } from './process.js';
 import type { RabbitCluster } from './rabbitmq.js';
 
@@ -84,10 +83,12 @@ export async function checkNode(port: number, settings: CheckSettings): Promise<
   const { timeoutSeconds, refusedSeconds, stateFile } = settings;
   const script = renderLivenessScript({ port, path: RABBITMQ_LIVENESS_PATH, timeoutSeconds, refusedSeconds, stateFile });
   const limitMs = timeoutSeconds * 1000 + SCRIPT_REPORT_MARGIN_MS;
-  const out = await $({ nothrow: true, quiet: true, timeout: limitMs, timeoutSignal: 'SIGKILL', spawn: spawnShell })`${LIVENESS_SHELL} ${[...NO_STARTUP_FILES, '-c', script]}`;
+  const out = await runOutput(LIVENESS_SHELL, [...NO_STARTUP_FILES, '-c', script], { timeoutMs: limitMs, timeoutSignal: 'SIGKILL' });
   if (out.exitCode === LIVENESS_PASS) return { ok: true };
   const said = out.stdout.trim();
-  return { ok: false, detail: said !== '' ? said : out.signal !== null ? `no result within ${limitMs} ms` : `exit ${String(out.exitCode)}` };
+  // Killed at the limit, the shell may die of the signal or exit with its child's 128 + 9: the time tells.
+  const timedOut = out.signal !== null || out.duration >= limitMs;
+  return { ok: false, detail: said !== '' ? said : timedOut ? `no result within ${limitMs} ms` : `exit ${String(out.exitCode)}` };
 }
 
 /** Runs the check on every node of `cluster` until {@link LivenessWatchdog.stop}. */
@@ -144,7 +145,8 @@ export class LivenessWatchdog {
    */
   private async record(counter: LivenessCounter, i: number, pid: number, result: CheckResult): Promise<void> {
     const due = counter.record(result.ok);
-    if (!result.ok && counter.failuresInRow > 0 && !due) {
+    // A pass zeroes the count, so a count above zero is a failure that counted.
+    if (counter.failuresInRow > 0 && !due) {
       progress(`liveness: ${this.cluster.nodes[i]!.nodename} failed check ${counter.failuresInRow} of ${this.settings.failureThreshold} in a row (${result.detail})`);
     }
     if (due) await this.restart(i, pid, result);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommandError, run, runSync } from '../../scripts/shell.js';
+import { CommandError, run, runOutput, runSync } from '../../scripts/shell.js';
 
 const ARGS = ['a b', "it's", 'jsonpath={.data.jwt-secret}', '$HOME', '*', ''];
 const PRINT_ARGS = ['-c', 'for a in "$@"; do printf "[%s]" "$a"; done', 'sh', ...ARGS];
@@ -40,6 +40,19 @@ describe('commands through zx', () => {
     }
   });
 
+  it('GIVEN a command that fails WHEN runOutput THEN it resolves with the exit code and the output instead of throwing', async () => {
+    const out = await runOutput('sh', ['-c', 'echo "status 503"; exit 3'], { timeoutMs: 10_000 });
+    assert.deepEqual([out.exitCode, out.stdout, out.signal], [3, 'status 503\n', null]);
+  });
+
+  it('GIVEN a command that ignores SIGTERM WHEN its timeout passes with timeoutSignal SIGKILL THEN it is killed by SIGKILL at once', async () => {
+    const started = Date.now();
+    const out = await runOutput('sh', ['-c', 'trap "" TERM; sleep 30'], { timeoutMs: 300, timeoutSignal: 'SIGKILL' });
+    // zx signals the shell's children too: the shell may die of the signal or report its child's (128 + 9).
+    assert.ok(out.signal === 'SIGKILL' || out.exitCode === 128 + 9, `signal ${out.signal}, exit code ${out.exitCode}`);
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  });
+
   it('GIVEN a user whose ~/.bashrc and ~/.profile leave a mark WHEN commands run (stdin a socket, SHLVL 0: bash would source ~/.bashrc) THEN neither file ran', async () => {
     const home = mkdtempSync(join(tmpdir(), 'feedkit-shell-home-'));
     try {
@@ -48,6 +61,7 @@ describe('commands through zx', () => {
       await run('true', [], { timeoutMs: 10_000, env });
       runSync('true', [], { timeoutMs: 10_000, env });
       await run('cat', [], { timeoutMs: 10_000, env, input: 'x' });
+      await runOutput('true', [], { timeoutMs: 10_000, env });
       for (const file of ['.bashrc', '.bash_profile', '.profile']) assert.equal(existsSync(join(home, `${file}-ran`)), false, `${file} ran`);
     } finally {
       rmSync(home, { recursive: true, force: true });
