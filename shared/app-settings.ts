@@ -80,7 +80,7 @@ export const APP_SETTINGS = Object.freeze({
   },
   [AppEnv.CANARY_TIMEOUT_MS]: {
     schema: intField({
-      doc: 'How long a canary\'s publish confirm and its delivery back may take before the replica declares its AMQP path silent, reports not-ready and moves its connection to another node.',
+      doc: 'How long a canary\'s publish confirm and its delivery back may take before the replica declares its AMQP path silent, reports not-ready and moves its connection to another node; also how long the outbox relay waits for a batch\'s confirms before it retries the batch on a fresh channel.',
       default: DEFAULT_CANARY_TIMEOUT_MS,
       min: 100,
       max: 600_000,

@@ -169,9 +169,14 @@ export async function startFeedApp(config: FeedAppConfig, opts: StartOptions = {
     reaped: metrics.replicaQueuesReaped,
     deferred: metrics.replicaReapsDeferred,
   });
+  // The relay waits for confirms as long as the canary does: a batch held longer is on a silent
+  // path, and the retry goes out on a renewed channel. Seen in a quorum partition chaos run
+  // (RabbitMQ 3.10): a fresh channel's batch, published on a healthy node just after the move,
+  // registered with the cut-off leader named in the queue's record and was nacked only 15 s later
+  // (the old bound), 22 s after the cut; its retry on a renewed channel went through at once.
   const relay = new OutboxRelay({
     store,
-    publisher: (opts.publisher ?? ((a) => new CcBatchPublisher(a, { perUserRoutedReplicaLive: () => perUserRoutedReplicaLive(registry, config.replicaStaleMs, log) })))(amqp),
+    publisher: (opts.publisher ?? ((a) => new CcBatchPublisher(a, { confirmTimeoutMs: config.canaryTimeoutMs, perUserRoutedReplicaLive: () => perUserRoutedReplicaLive(registry, config.replicaStaleMs, log) })))(amqp),
     // Only through a connection whose canary came back via the majority witness: a publish confirmed
     // by a node cut off in a minority is undone by the heal (autoheal), and nobody would replay it.
     brokerUp: () => amqp.channels !== undefined && canary.flowsOnConnection,

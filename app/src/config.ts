@@ -51,7 +51,7 @@ export interface FeedAppConfig {
   readonly replicaStaleMs: number;
   /** Delivery canary period; 0 turns it off. */
   readonly canaryIntervalMs: number;
-  /** Bound on a canary's confirm and delivery, and on the AMQP connect and setup waits. */
+  /** Bound on a canary's confirm and delivery, on the outbox relay's confirms, and on the AMQP connect and setup waits. */
   readonly canaryTimeoutMs: number;
   /** Posts one user may create in any 60 s, across replicas. */
   readonly postsPerUserPerMinute: number;

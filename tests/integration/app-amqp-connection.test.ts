@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -12,54 +11,16 @@ import { AmqpConnection } from '../../app/src/amqp/connection.js';
 import { DEFAULT_SPEC, sleep } from '../../shared/index.js';
 import { startRabbitCluster, type RabbitCluster } from '../../scripts/local/rabbitmq.js';
 import { testWorkDir } from '../support/app-backends.js';
-
-/** A TCP front that forwards to the node and can drop the connections it carries. */
-class Front {
-  readonly sockets = new Set<Socket>();
-  accepted = 0;
-  private constructor(readonly server: Server, readonly port: number) {}
-
-  static async open(targetPort: number): Promise<Front> {
-    let front: Front | undefined;
-    const server = createServer((client) => {
-      front!.accepted++;
-      const upstream = connect(targetPort, '127.0.0.1');
-      front!.sockets.add(client);
-      front!.sockets.add(upstream);
-      client.pipe(upstream).pipe(client);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        front!.sockets.delete(client);
-        front!.sockets.delete(upstream);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    front = new Front(server, (server.address() as { port: number }).port);
-    return front;
-  }
-
-  /** Cuts every connection it carries but keeps listening (a front that restarted at once). */
-  dropAll(): void {
-    for (const s of this.sockets) s.destroy();
-  }
-
-  close(): Promise<void> {
-    this.dropAll();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
+import { TcpFront } from '../support/tcp-front.js';
 
 describe('AMQP connection over several fronts', () => {
   const dir = testWorkDir('amqp-conn');
   let rabbit: RabbitCluster;
-  const fronts: Front[] = [];
+  const fronts: TcpFront[] = [];
 
   before(async () => {
     rabbit = await startRabbitCluster({ spec: DEFAULT_SPEC, workDir: join(dir, 'rabbit'), nodes: 1, namePrefix: 'conn' });
-    fronts.push(await Front.open(rabbit.nodes[0]!.amqpPort), await Front.open(rabbit.nodes[0]!.amqpPort));
+    fronts.push(await TcpFront.open(rabbit.nodes[0]!.amqpPort), await TcpFront.open(rabbit.nodes[0]!.amqpPort));
   });
 
   after(async () => {
@@ -68,10 +29,10 @@ describe('AMQP connection over several fronts', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const url = (f: Front) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
+  const url = (f: TcpFront) => `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${f.port}`;
 
   it('GIVEN a connection through the first front WHEN that front drops it THEN the reconnect goes through the next front, not back to the first', async () => {
-    const [a, b] = fronts as [Front, Front];
+    const [a, b] = fronts as [TcpFront, TcpFront];
     const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 50 });
     conn.start();
     try {
@@ -92,7 +53,7 @@ describe('AMQP connection over several fronts', () => {
   });
 
   it('GIVEN a connection lost again and again, each time after it was stable WHEN the next loss comes THEN it reconnects at once: the backoff is for URLs that fail, not for losses', async () => {
-    const [a, b] = fronts as [Front, Front];
+    const [a, b] = fronts as [TcpFront, TcpFront];
     // Any backoff taken after a loss would be 30 s or more: far beyond the wait below.
     const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000, random: () => 0.5, minStableMs: 200 });
     conn.start();
@@ -112,7 +73,7 @@ describe('AMQP connection over several fronts', () => {
   });
 
   it('GIVEN a connection dropped right after it came up (a node that accepts and drops) WHEN it is lost THEN the next attempt waits for the backoff', async () => {
-    const [a, b] = fronts as [Front, Front];
+    const [a, b] = fronts as [TcpFront, TcpFront];
     const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000, random: () => 0.5, minStableMs: 60_000 });
     conn.start();
     try {

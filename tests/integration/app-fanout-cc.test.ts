@@ -19,6 +19,7 @@ import { decodeFeedMessage, encodeBatchedBody } from '../../app/src/ws/frame.js'
 import { progress } from '../../scripts/local/process.js';
 import { startAppBackends, uniqueUser, type AppBackends } from '../support/app-backends.js';
 import { callApi, FeedClient } from '../support/feed-client.js';
+import { TcpFront } from '../support/tcp-front.js';
 
 const CONTRACT_KEYS = ['author_user_id', 'createdAt', 'cursor', 'postId', 'postText'];
 
@@ -51,10 +52,10 @@ async function post(author: string, text: string): Promise<string> {
   return r.body.id;
 }
 
-/** An AMQP URL with the test broker's credentials. */
-function brokerUrl(): string {
+/** An AMQP URL with the test broker's credentials, to its node or to another port forwarding there. */
+function brokerUrl(port: number = backends.rabbit.nodes[0]!.amqpPort): string {
   const { rabbit } = backends;
-  return `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${rabbit.nodes[0]!.amqpPort}`;
+  return `amqp://${encodeURIComponent(rabbit.username)}:${encodeURIComponent(rabbit.password)}@127.0.0.1:${port}`;
 }
 
 before(async () => {
@@ -211,6 +212,31 @@ describe('CcBatchPublisher on the broker', () => {
     } finally {
       await probe.close().catch(() => undefined);
       await conn.close();
+    }
+  });
+
+  it('GIVEN a broker that goes silent after taking the batch (a hung node behind its front) WHEN the confirms do not come THEN the publisher gives up at its confirm timeout and leaves the entry unconfirmed for a retry', async () => {
+    const front = await TcpFront.open(backends.rabbit.nodes[0]!.amqpPort);
+    const conn = new AmqpConnection({ urls: [brokerUrl(front.port)], log: pino({ level: 'silent' }) });
+    conn.onUp(async (ch) => {
+      await ch.consume.assertExchange(EXCHANGE, 'topic', { durable: true });
+    });
+    conn.start();
+    try {
+      assert.ok(await conn.waitUp(10_000), 'connected through the front');
+      const confirmTimeoutMs = 500;
+      const post = { id: randomUUID(), authorId: 'author', text: 'post s1', cursor: 's1', createdAt: new Date().toISOString() };
+      front.silenceReplies();
+      const started = Date.now();
+      const result = await new CcBatchPublisher(conn, { confirmTimeoutMs }).publish([{ outboxId: 's1', post, followerIds: [uniqueUser('silent')] }]);
+      const tookMs = Date.now() - started;
+      assert.deepEqual(result.confirmed, []);
+      assert.equal(result.error, `1 publisher confirm(s) missing after ${confirmTimeoutMs} ms`);
+      // The bound is the publisher's own: a silent node answers nothing that would end the wait sooner or later.
+      assert.ok(tookMs >= confirmTimeoutMs && tookMs < confirmTimeoutMs + 2000, `gave up after ${tookMs} ms`);
+    } finally {
+      await conn.close();
+      await front.close();
     }
   });
 });
