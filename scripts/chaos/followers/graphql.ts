@@ -34,6 +34,20 @@ export function graphqlFrame(p: PostAdded): WireFrame {
   return { postId: String(p.postId), author: String(p.authorUserId), postText: p.postText, cursor: String(p.cursor), createdAt: p.createdAt };
 }
 
+/**
+ * ws's WebSocket with an 'error' listener of its own. graphql-ws's `terminate()` closes a socket
+ * still in its handshake and then clears `onerror`; ws reports that close as an 'error' event a tick
+ * later, and an EventEmitter with no 'error' listener throws: a follower giving up on a hung
+ * handshake killed a full chaos run (d418227, mirrored partition). Errors still reach graphql-ws
+ * through `onerror` while it listens.
+ */
+class TerminableWebSocket extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on('error', () => undefined);
+  }
+}
+
 /** The close code of a graphql-ws error, when it is a close event. */
 function closeCode(e: unknown): number | undefined {
   return e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
@@ -47,7 +61,7 @@ export class GraphqlFollower extends ReconnectingFollower {
     const url = new URL(Routes.GRAPHQL, this.props.baseUrl.replace(/^http/, 'ws'));
     const client: Client = createClient({
       url: url.toString(),
-      webSocketImpl: WebSocket,
+      webSocketImpl: TerminableWebSocket,
       connectionParams: { token: this.props.token },
       retryAttempts: 0,
       // Protocol pings: each pong is a sign of life for the stall detector.
