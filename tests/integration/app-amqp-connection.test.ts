@@ -72,6 +72,31 @@ describe('AMQP connection over several fronts', () => {
     }
   });
 
+  it('GIVEN a publish channel stuck in the broker (its close never answered) WHEN it is renewed, and the new one must be renewed too THEN both renewals happen: closing the old channel holds nothing back', async () => {
+    const front = await TcpFront.open(rabbit.nodes[0]!.amqpPort);
+    const conn = new AmqpConnection({ urls: [url(front)], log: pino({ level: 'silent' }) });
+    const channelNumber = (ch: unknown) => (ch as { ch: number }).ch;
+    const within = <T>(what: string, p: Promise<T>) => Promise.race([p, sleep(5000).then(() => Promise.reject(new Error(`${what} did not return within 5 s`)))]);
+    conn.start();
+    try {
+      assert.equal(await conn.waitUp(15_000), true, 'connected through the front');
+      const first = conn.channels!.publish;
+      front.withholdChannel(channelNumber(first));
+      await within('the first renewal', conn.renewPublishChannel('test: first channel stuck', first));
+      const second = conn.channels!.publish;
+      assert.notEqual(second, first, 'renewed once');
+      front.withholdChannel(channelNumber(second));
+      await within('the second renewal', conn.renewPublishChannel('test: second channel stuck', second));
+      const third = conn.channels!.publish;
+      assert.ok(third !== second && third !== first, 'renewed again while the first channel\'s close is unanswered');
+      third.publish('', 'feedkit-test-no-such-queue', Buffer.from('{}'));
+      await within('a confirm on the third channel', third.waitForConfirms());
+    } finally {
+      await conn.close();
+      await front.close();
+    }
+  });
+
   it('GIVEN a connection dropped right after it came up (a node that accepts and drops) WHEN it is lost THEN the next attempt waits for the backoff', async () => {
     const [a, b] = fronts as [TcpFront, TcpFront];
     const conn = new AmqpConnection({ urls: [url(a), url(b)], log: pino({ level: 'silent' }), backoffBaseMs: 60_000, backoffMaxMs: 60_000, random: () => 0.5, minStableMs: 60_000 });

@@ -1,8 +1,13 @@
 /**
- * A TCP front on loopback that forwards to one port (standing in for HAProxy in front of a node):
- * it can drop the connections it carries, or go silent on them as a hung node does.
+ * A TCP front on loopback that forwards to a RabbitMQ node's AMQP port (standing in for HAProxy in
+ * front of it): it can drop the connections it carries, go silent on them as a hung node does, or
+ * withhold the broker's frames on one channel as a channel stuck inside the broker does.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/** Bytes of an AMQP frame header (type, channel, payload size) and of its end marker. */
+const FRAME_HEADER_BYTES = 7;
+const FRAME_END_BYTES = 1;
 
 /** One client connection and its upstream. */
 interface Carried {
@@ -14,6 +19,8 @@ export class TcpFront {
   /** Connections accepted since it opened. */
   accepted = 0;
   private readonly carried = new Set<Carried>();
+  private readonly withheldChannels = new Set<number>();
+  private silent = false;
 
   private constructor(
     private readonly server: Server,
@@ -39,14 +46,16 @@ export class TcpFront {
   }
 
   /**
-   * Stops passing the upstream's bytes to the clients while keeping every connection open and still
+   * Stops passing the broker's bytes to the clients while keeping every connection open and still
    * passing the clients' bytes up: what a client sees of a node that hung after reading its request.
    */
   silenceReplies(): void {
-    for (const { client, upstream } of this.carried) {
-      upstream.unpipe(client);
-      upstream.pause();
-    }
+    this.silent = true;
+  }
+
+  /** From now on the broker's frames on AMQP channel `channel` are dropped, every other channel's pass. */
+  withholdChannel(channel: number): void {
+    this.withheldChannels.add(channel);
   }
 
   close(): Promise<void> {
@@ -58,7 +67,11 @@ export class TcpFront {
     this.accepted++;
     const pair = { client, upstream };
     this.carried.add(pair);
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    let pending: Buffer = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      pending = this.forwardFrames(Buffer.concat([pending, chunk]), client);
+    });
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -66,5 +79,17 @@ export class TcpFront {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
+  }
+
+  /** Writes each whole frame of `bytes` that may pass to `client`; returns the incomplete tail. */
+  private forwardFrames(bytes: Buffer, client: Socket): Buffer {
+    let at = 0;
+    while (bytes.length - at >= FRAME_HEADER_BYTES) {
+      const size = FRAME_HEADER_BYTES + bytes.readUInt32BE(at + 3) + FRAME_END_BYTES;
+      if (bytes.length - at < size) break;
+      if (!this.silent && !this.withheldChannels.has(bytes.readUInt16BE(at + 1))) client.write(bytes.subarray(at, at + size));
+      at += size;
+    }
+    return bytes.subarray(at);
   }
 }
