@@ -71,12 +71,20 @@ export function commandLine(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].join(' ');
 }
 
+/**
+ * Whether a command that failed was stopped at its timeout. zx signals the shell's children too, so
+ * the shell may die of the signal or exit with its child's 128 + signal: the duration tells.
+ */
+export function timedOut(out: ProcessOutput, timeoutMs: number): boolean {
+  return !out.ok && out.duration >= timeoutMs;
+}
+
 function stdoutOf(cmd: string, args: readonly string[], out: ProcessOutput, timeoutMs: number): string {
   if (out.ok) return out.stdout;
   const line = commandLine(cmd, args);
   const stderr = out.stderr.trim();
   const why =
-    out.signal !== null && out.duration >= timeoutMs
+    timedOut(out, timeoutMs)
       ? `timed out after ${timeoutMs / 1000} s${stderr ? ` (${stderr})` : ''}`
       : stderr || (out.exitCode !== null ? `exit code ${out.exitCode}` : `killed by ${out.signal ?? 'an error'}`);
   throw new CommandError(`${line} failed: ${why}`, line, stderr, out.exitCode);

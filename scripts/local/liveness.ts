@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LIVENESS_PASS, LIVENESS_SHELL, renderLivenessScript } from '../../rabbitmq-cluster/index.js';
 import { RABBITMQ_LIVENESS_PATH, type LivenessSpec } from '../../shared/index.js';
-import { NO_STARTUP_FILES, runOutput } from '../shell.js';
+import { NO_STARTUP_FILES, runOutput, timedOut } from '../shell.js';
 import { progress } from './process.js';
 import type { RabbitCluster } from './rabbitmq.js';
 
@@ -86,9 +86,7 @@ export async function checkNode(port: number, settings: CheckSettings): Promise<
   const out = await runOutput(LIVENESS_SHELL, [...NO_STARTUP_FILES, '-c', script], { timeoutMs: limitMs, timeoutSignal: 'SIGKILL' });
   if (out.exitCode === LIVENESS_PASS) return { ok: true };
   const said = out.stdout.trim();
-  // Killed at the limit, the shell may die of the signal or exit with its child's 128 + 9: the time tells.
-  const timedOut = out.signal !== null || out.duration >= limitMs;
-  return { ok: false, detail: said !== '' ? said : timedOut ? `no result within ${limitMs} ms` : `exit ${String(out.exitCode)}` };
+  return { ok: false, detail: said !== '' ? said : timedOut(out, limitMs) ? `no result within ${limitMs} ms` : `exit ${String(out.exitCode)}` };
 }
 
 /** Runs the check on every node of `cluster` until {@link LivenessWatchdog.stop}. */

@@ -8,6 +8,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /** Bytes of an AMQP frame header (type, channel, payload size) and of its end marker. */
 const FRAME_HEADER_BYTES = 7;
 const FRAME_END_BYTES = 1;
+/** The byte every AMQP frame ends with. */
+const FRAME_END = 0xce;
 
 /** One client connection and its upstream. */
 interface Carried {
@@ -48,12 +50,13 @@ export class TcpFront {
   /**
    * Stops passing the broker's bytes to the clients while keeping every connection open and still
    * passing the clients' bytes up: what a client sees of a node that hung after reading its request.
+   * Holds for connections made later too.
    */
   silenceReplies(): void {
     this.silent = true;
   }
 
-  /** From now on the broker's frames on AMQP channel `channel` are dropped, every other channel's pass. */
+  /** From now on the broker's frames on AMQP channel `channel` are dropped (on every connection, later ones too), every other channel's pass. */
   withholdChannel(channel: number): void {
     this.withheldChannels.add(channel);
   }
@@ -70,7 +73,11 @@ export class TcpFront {
     client.pipe(upstream);
     let pending: Buffer = Buffer.alloc(0);
     upstream.on('data', (chunk: Buffer) => {
-      pending = this.forwardFrames(Buffer.concat([pending, chunk]), client);
+      try {
+        pending = this.forwardFrames(Buffer.concat([pending, chunk]), client);
+      } catch {
+        drop(); // out of step with the frames: forwarding further would only mislead the test
+      }
     });
     const drop = () => {
       client.destroy();
@@ -81,12 +88,13 @@ export class TcpFront {
     upstream.on('error', drop).on('close', drop);
   }
 
-  /** Writes each whole frame of `bytes` that may pass to `client`; returns the incomplete tail. */
+  /** Writes each whole frame of `bytes` that may pass to `client`; returns the incomplete tail, throws on a broken frame. */
   private forwardFrames(bytes: Buffer, client: Socket): Buffer {
     let at = 0;
     while (bytes.length - at >= FRAME_HEADER_BYTES) {
       const size = FRAME_HEADER_BYTES + bytes.readUInt32BE(at + 3) + FRAME_END_BYTES;
       if (bytes.length - at < size) break;
+      if (bytes[at + size - 1] !== FRAME_END) throw new Error(`no frame end at byte ${at + size - 1}`);
       if (!this.silent && !this.withheldChannels.has(bytes.readUInt16BE(at + 1))) client.write(bytes.subarray(at, at + size));
       at += size;
     }

@@ -32,8 +32,9 @@ describe('GraphQL follower', () => {
       follower.connect();
       await waitFor('the upgrade request held by the server', async () => (held.length > 0 ? true : undefined), { timeoutMs: 5000, intervalMs: 10 });
       follower.keepAlive(Date.now() + CONNECT_TIMEOUT_MS + 1);
-      // ws reports a close during the handshake as an 'error' event a tick later.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // ws emits the 'error' of a close during the handshake with process.nextTick (abortHandshake):
+      // every nextTick callback has run before the next setImmediate.
+      await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(uncaught, []);
       assert.deepEqual([counters['connectTimeouts'], counters['reconnects']], [1, 1]);
     } finally {

@@ -230,7 +230,9 @@ export class AmqpConnection extends EventEmitter {
 
   /**
    * Replaces the confirm channel of the live connection with a fresh one and closes the old one
-   * (its pending confirms fail, so their outbox rows are retried). Measured on RabbitMQ 3.10
+   * (its pending confirms fail once the broker answers the close; a channel stuck in the broker may
+   * not answer until the heal, so the publisher's own confirm timeout is what gives its rows back to
+   * the outbox for a retry). Measured on RabbitMQ 3.10
    * (mirrored app-kill chaos): a channel that published to a mirrored queue whose consumer died
    * stops getting confirms for everything it publishes afterwards, even after that queue is
    * deleted, while a new channel gets them at once. Call it after a confirm timeout or a nack, with
