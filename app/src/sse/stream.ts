@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Principal } from '../auth/jwt.js';
 import type { FeedFrame } from '../ws/frame.js';
-import type { EndReason, FeedSocketHub, SubscriberSink } from '../ws/hub.js';
+import { cursorOf, type EndReason, type FeedSocketHub, type SubscriberSink } from '../ws/hub.js';
 
 /** Name of this transport in metrics and logs. */
 export const SSE_TRANSPORT = 'sse';
@@ -27,9 +27,6 @@ export const SSE_HEADERS = Object.freeze({
   connection: 'keep-alive',
 });
 
-/** The cursor as a number for comparison (cursors are decimal bigints). */
-const cursorValue = (cursor: string): bigint => BigInt(cursor);
-
 class EventStreamSink implements SubscriberSink {
   /**
    * The `id:` of each event is the highest cursor this stream has sent (or was resumed from), which
@@ -42,7 +39,7 @@ class EventStreamSink implements SubscriberSink {
     private readonly res: ServerResponse,
     since: string | undefined,
   ) {
-    this.resumeFrom = since === undefined ? undefined : cursorValue(since);
+    this.resumeFrom = since === undefined ? undefined : cursorOf(since);
   }
 
   get open(): boolean {
@@ -54,9 +51,10 @@ class EventStreamSink implements SubscriberSink {
   }
 
   send(frame: FeedFrame): void {
-    const cursor = cursorValue(frame.cursor);
-    if (this.resumeFrom === undefined || cursor > this.resumeFrom) this.resumeFrom = cursor;
-    this.res.write(`id: ${this.resumeFrom}\ndata: ${JSON.stringify(frame)}\n\n`);
+    const cursor = cursorOf(frame.cursor);
+    if (cursor !== undefined && (this.resumeFrom === undefined || cursor > this.resumeFrom)) this.resumeFrom = cursor;
+    const id = this.resumeFrom === undefined ? '' : `id: ${this.resumeFrom}\n`;
+    this.res.write(`${id}data: ${JSON.stringify(frame)}\n\n`);
   }
 
   end(reason: EndReason): void {

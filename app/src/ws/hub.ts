@@ -9,7 +9,9 @@
  * subscribers), so a subscriber is subscribed the moment it is registered: "open" means
  * "subscribed". With `since` the replay is queried after that, live frames are held back until the
  * replay is sent, and the overlap is dropped by postId (also live copies that land within
- * {@link REPLAY_OVERLAP_MS} after the replay).
+ * {@link REPLAY_OVERLAP_MS} after the replay). A live frame of the post whose cursor is `since` is
+ * dropped too: the client got that post, and the replay (posts after it) does not name it. Earlier
+ * cursors stay: relays publish out of order, so a client holding `since` may lack one of them.
  */
 import type { Logger } from 'pino';
 import { CloseCodes } from '../../../shared/constants.js';
@@ -20,6 +22,11 @@ import { toFrame, type FeedFrame } from './frame.js';
 
 /** A cursor as clients pass it back (`since`, Last-Event-ID): a decimal bigint. */
 export const CURSOR = /^\d{1,19}$/;
+
+/** The cursor's value, or undefined when `cursor` is not one (a frame from an unknown publisher). */
+export function cursorOf(cursor: string): bigint | undefined {
+  return CURSOR.test(cursor) ? BigInt(cursor) : undefined;
+}
 
 /** Retry-After (seconds) of a subscription refused by the per-user cap: a slot frees when one of the user's own subscriptions ends. */
 export const SUBSCRIPTION_CAP_RETRY_AFTER_S = 5;
@@ -91,7 +98,14 @@ export class Subscriber {
     readonly userId: string,
     readonly transport: string,
     private readonly hub: FeedSocketHub,
+    /** The `since` it subscribed with: the cursor of a post the client has. */
+    readonly resumedAt: bigint | undefined,
   ) {}
+
+  /** Whether this is the post the client resumed from (it has it; no other cursor tells). */
+  resumedFrom(cursor: bigint | undefined): boolean {
+    return cursor !== undefined && cursor === this.resumedAt;
+  }
 
   /** Ends it from the hub or the transport (e.g. 1008 for inbound data); the first reason wins. */
   end(reason: EndReason): void {
@@ -142,7 +156,7 @@ export class FeedSocketHub {
    * already receives every user's posts. The caller checks {@link admits} in the same tick.
    */
   subscribe(principal: Principal, since: string | undefined, sink: SubscriberSink, transport: string): Subscriber {
-    const sub = new Subscriber(sink, principal.userId, transport, this);
+    const sub = new Subscriber(sink, principal.userId, transport, this, since === undefined ? undefined : cursorOf(since));
     let set = this.byUser.get(sub.userId);
     if (!set) this.byUser.set(sub.userId, (set = new Set()));
     set.add(sub);
@@ -167,7 +181,10 @@ export class FeedSocketHub {
   deliver(userId: string, frame: FeedFrame): void {
     const set = this.byUser.get(userId);
     if (!set) return;
+    // The relay publishes after the commit, so a subscriber that came back with this post's cursor can see its fan-out later.
+    const cursor = cursorOf(frame.cursor);
     for (const sub of set) {
+      if (sub.resumedFrom(cursor)) continue;
       if (sub.held) {
         sub.held.push(frame);
         continue;
