@@ -10,6 +10,7 @@ export interface FeedMetrics {
   readonly deliveryLatency: Histogram;
   readonly outboxBacklog: Gauge;
   readonly published: Counter;
+  readonly resent: Counter;
   readonly amqpReconnects: Counter;
   readonly consumerCancels: Counter;
   readonly postsCreated: Counter;
@@ -53,6 +54,11 @@ export function createMetrics(backlog: () => Promise<number>, defaultMetrics: bo
       },
     }),
     published: new Counter({ name: 'feed_outbox_published_total', help: 'Outbox rows whose messages the broker confirmed in full', registers }),
+    resent: new Counter({
+      name: 'feed_outbox_resent_messages_total',
+      help: "Messages the outbox relay sent again on a fresh channel because the first channel's confirms stopped (clients dedupe the copies by postId)",
+      registers,
+    }),
     amqpReconnects: new Counter({ name: 'feed_amqp_reconnects_total', help: 'AMQP connections re-established after a loss', registers }),
     consumerCancels: new Counter({ name: 'feed_amqp_consumer_cancels_total', help: 'Broker-side consumer cancels (mirror failover, queue deleted) recovered by re-subscribing', registers }),
     postsCreated: new Counter({ name: 'feed_posts_created_total', help: 'Posts stored', registers }),

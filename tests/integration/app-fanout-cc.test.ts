@@ -231,10 +231,48 @@ describe('CcBatchPublisher on the broker', () => {
       const result = await new CcBatchPublisher(conn, { confirmTimeoutMs }).publish([{ outboxId: 's1', post, followerIds: [uniqueUser('silent')] }]);
       const tookMs = Date.now() - started;
       assert.deepEqual(result.confirmed, []);
-      assert.equal(result.error, `1 publisher confirm(s) missing after ${confirmTimeoutMs} ms`);
+      assert.equal(result.error, `1 entry without publisher confirms after ${confirmTimeoutMs} ms`);
       // The bound is the publisher's own: a silent node answers nothing that would end the wait sooner or later.
       assert.ok(tookMs >= confirmTimeoutMs && tookMs < confirmTimeoutMs + 2000, `gave up after ${tookMs} ms`);
     } finally {
+      await conn.close();
+      await front.close();
+    }
+  });
+
+  it('GIVEN a publish channel whose confirms stop (a channel stuck on a cut-off quorum leader) WHEN entries are published THEN they go again on a fresh channel and are confirmed there, long before the timeout', async () => {
+    const front = await TcpFront.open(backends.rabbit.nodes[0]!.amqpPort);
+    const conn = new AmqpConnection({ urls: [brokerUrl(front.port)], log: pino({ level: 'silent' }) });
+    conn.onUp(async (ch) => {
+      await ch.consume.assertExchange(EXCHANGE, 'topic', { durable: true });
+    });
+    conn.start();
+    const probe = await amqp.connect(brokerUrl());
+    try {
+      assert.ok(await conn.waitUp(10_000), 'connected through the front');
+      const recipient = uniqueUser('stuck');
+      const probeCh = await probe.createChannel();
+      const { queue } = await probeCh.assertQueue('', { exclusive: true });
+      await probeCh.bindQueue(queue, EXCHANGE, userRoutingKey(recipient));
+      const stuck = conn.channels!.publish;
+      front.withholdChannel((stuck as unknown as { ch: number }).ch);
+      const post = { id: randomUUID(), authorId: 'author', text: 'post r1', cursor: 'r1', createdAt: new Date().toISOString() };
+      const timing = { confirmTimeoutMs: 10_000, resendAfterMs: 300 };
+
+      const started = Date.now();
+      const result = await new CcBatchPublisher(conn, timing).publish([{ outboxId: 'r1', post, followerIds: [recipient] }]);
+      const tookMs = Date.now() - started;
+
+      assert.deepEqual(result.confirmed, ['r1']);
+      assert.equal(result.error, undefined);
+      assert.equal(result.resent, 1, 'its one message sent once more');
+      assert.notEqual(conn.channels!.publish, stuck, 'the stuck channel was left behind');
+      assert.ok(tookMs < timing.confirmTimeoutMs / 2, `confirmed after ${tookMs} ms`);
+      // The stuck channel's publish reached the broker too (only its confirms were withheld): two copies, one postId.
+      const copies = await waitFor('both copies in the queue', async () => ((await probeCh.checkQueue(queue)).messageCount === 2 ? 2 : undefined), { timeoutMs: 5000 });
+      assert.equal(copies, 2);
+    } finally {
+      await probe.close().catch(() => undefined);
       await conn.close();
       await front.close();
     }

@@ -3,49 +3,14 @@
  * local change: one message per follower (the original encoding), or one message per chunk of
  * followers with the `CC` header (the default; see app/README.md#fan-out).
  */
-import type { ConfirmChannel } from 'amqplib';
-import { EXCHANGE, userRoutingKey } from '../../../shared/constants.js';
+import { userRoutingKey } from '../../../shared/constants.js';
 import type { OutboxEntry } from '../db/store.js';
 import { encodeBatchedBody, toFrame } from '../ws/frame.js';
+import { CANARY_RESEND_DIVISOR } from './canary.js';
+import { publishConfirmed, type ConfirmTiming, type OutgoingMessage, type PublishResult } from './confirms.js';
 import type { AmqpConnection } from './connection.js';
 
-/**
- * Resolves when the channel can take more; rejects if it closes first or after `timeoutMs` (a relay
- * must never hang holding its rows: a hung node stops reading and keeps the socket open).
- */
-function drained(ch: ConfirmChannel, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      ch.off('drain', onDrain);
-      ch.off('close', onClose);
-    };
-    const onDrain = () => {
-      done();
-      resolve();
-    };
-    const onClose = () => {
-      done();
-      reject(new Error('channel closed while waiting for drain'));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`channel not drained within ${timeoutMs} ms`));
-    }, timeoutMs);
-    ch.once('drain', onDrain);
-    ch.once('close', onClose);
-  });
-}
-
-/** What one publish call achieved. */
-export interface PublishResult {
-  /** Outbox ids whose every message the broker confirmed: these rows may be marked published. */
-  readonly confirmed: readonly string[];
-  /** Messages sent (confirmed or not). */
-  readonly messages: number;
-  /** Why some entries are not confirmed (nack, timeout, connection loss); undefined when all are. */
-  readonly error?: string;
-}
+export type { OutgoingMessage, PublishResult } from './confirms.js';
 
 export interface FeedPublisher {
   /**
@@ -55,123 +20,44 @@ export interface FeedPublisher {
   publish(entries: readonly OutboxEntry[]): Promise<PublishResult>;
 }
 
-/** One broker message of an outbox entry. */
-export interface OutgoingMessage {
-  /** The first recipient's routing key. */
-  readonly routingKey: string;
-  /** The other recipients' routing keys (sender-selected distribution: the broker routes on each). */
-  readonly cc?: readonly string[];
-  readonly body: Buffer;
+/** How long a publisher waits for confirms. */
+export interface ConfirmWaitProps {
+  /** How long to wait for the broker's confirms before the entries count as unconfirmed. @default 15000 */
+  readonly confirmTimeoutMs?: number;
+  /**
+   * A channel that has confirmed nothing for this long while confirms are due is left behind, and
+   * the unconfirmed entries go again on a fresh one (the canary's trick, for the same reason).
+   * @default confirmTimeoutMs / {@link CANARY_RESEND_DIVISOR}
+   */
+  readonly resendAfterMs?: number;
 }
 
-/** amqplib's error for a `basic.nack` from the broker (a closing channel fails its callbacks with another). */
-const NACK_MESSAGE = 'message nacked';
-
-function isBrokerNack(err: unknown): boolean {
-  return err instanceof Error && err.message === NACK_MESSAGE;
-}
-
-/**
- * Publishes every entry's messages on the confirm channel and reports the entries whose messages
- * were all confirmed. Stops waiting on connection loss or after `confirmTimeoutMs`: those entries
- * stay unconfirmed and the outbox retries them.
- */
-async function publishTracked(
-  amqp: AmqpConnection,
-  confirmTimeoutMs: number,
-  entries: readonly OutboxEntry[],
-  messagesOf: (e: OutboxEntry) => readonly OutgoingMessage[],
-): Promise<PublishResult> {
-  const ch = amqp.channels?.publish;
-  if (!ch) throw new Error('amqp is down');
-  const confirmed: string[] = [];
-  let messages = 0;
-  let open = 0;
-  let error: string | undefined;
-  let nacked = false;
-  let allSettled: (() => void) | undefined;
-  const settledOne = () => {
-    open--;
-    if (open === 0) allSettled?.();
-  };
-  publishing: for (const e of entries) {
-    const outgoing = messagesOf(e);
-    let waiting = outgoing.length;
-    let failed = false;
-    if (waiting === 0) confirmed.push(e.outboxId);
-    const timestamp = Math.floor(Date.parse(e.post.createdAt) / 1000);
-    for (const m of outgoing) {
-      open++;
-      messages++;
-      let ok: boolean;
-      try {
-        ok = ch.publish(
-          EXCHANGE,
-          m.routingKey,
-          m.body,
-          { persistent: true, contentType: 'application/json', messageId: e.post.id, timestamp, ...(m.cc !== undefined && m.cc.length > 0 ? { CC: [...m.cc] } : {}) },
-          (err: unknown) => {
-            if (err) {
-              failed = true;
-              // amqplib fails the callbacks of a closing channel too ('channel closed'): only a broker nack counts here.
-              const nack = isBrokerNack(err);
-              nacked ||= nack;
-              error ??= nack ? 'broker nacked a message' : `no confirm: ${String(err)}`;
-            } else if (--waiting === 0 && !failed) {
-              confirmed.push(e.outboxId);
-            }
-            settledOne();
-          },
-        );
-      } catch (err) {
-        if (amqp.channels?.publish !== ch) throw err; // the connection is gone (a closed channel throws): as before
-        // amqplib throws while encoding a message it cannot send (e.g. an oversized header) after it
-        // queued the confirm callback: later confirms would match the wrong messages. Stop, and
-        // replace the connection; nothing unconfirmed counts, the outbox retries it.
-        error ??= `could not publish a message: ${(err as Error).message}`;
-        amqp.fail('publisher confirms out of step after a failed publish');
-        break publishing;
-      }
-      if (!ok) await drained(ch, confirmTimeoutMs);
-    }
+/** The timing `props` ask for, validated (the error names the publisher and the field). */
+function confirmTiming(publisher: string, props: ConfirmWaitProps): ConfirmTiming {
+  const confirmTimeoutMs = props.confirmTimeoutMs ?? 15_000;
+  if (!Number.isFinite(confirmTimeoutMs) || confirmTimeoutMs <= 0) {
+    throw new RangeError(`${publisher}: confirmTimeoutMs must be a positive number of milliseconds, got ${props.confirmTimeoutMs}`);
   }
-  if (open > 0) {
-    // Confirms pending when the connection drops may never settle: stop waiting on loss or timeout.
-    let timer: NodeJS.Timeout | undefined;
-    let onDown: (() => void) | undefined;
-    await new Promise<void>((resolve) => {
-      allSettled = resolve;
-      timer = setTimeout(() => {
-        error ??= `${open} publisher confirm(s) missing after ${confirmTimeoutMs} ms`;
-        // A channel stuck this way stays stuck (mirrored queue that lost its consumer): start the retry on a fresh one.
-        void amqp.renewPublishChannel(error, ch);
-        resolve();
-      }, confirmTimeoutMs);
-      onDown = () => {
-        error ??= 'amqp connection lost before the confirms';
-        resolve();
-      };
-      amqp.once('down', onDown);
-    });
-    clearTimeout(timer);
-    if (onDown) amqp.off('down', onDown);
+  const resendAfterMs = props.resendAfterMs ?? Math.round(confirmTimeoutMs / CANARY_RESEND_DIVISOR);
+  if (!Number.isFinite(resendAfterMs) || resendAfterMs <= 0) {
+    throw new RangeError(`${publisher}: resendAfterMs must be a positive number of milliseconds, got ${props.resendAfterMs}`);
   }
-  // Seen in the quorum leader-kill chaos scenario (RabbitMQ 3.10): a channel that published while a
-  // queue's leader was re-elected had every publish nacked for 7 s, until the killed node came back,
-  // while a replica that connected 0.2 s later had none. The retry goes out on a fresh channel.
-  if (nacked) void amqp.renewPublishChannel(error ?? 'broker nacked a message', ch);
-  return { confirmed: [...confirmed], messages, ...(error !== undefined ? { error } : {}) };
+  return { confirmTimeoutMs, resendAfterMs };
 }
 
 /** One message per follower, routing key `user.{followerId}`, body the frame. */
 export class PerFollowerPublisher implements FeedPublisher {
+  private readonly timing: ConfirmTiming;
+
   constructor(
     private readonly amqp: AmqpConnection,
-    private readonly confirmTimeoutMs = 15_000,
-  ) {}
+    props: ConfirmWaitProps = {},
+  ) {
+    this.timing = confirmTiming('PerFollowerPublisher', props);
+  }
 
   publish(entries: readonly OutboxEntry[]): Promise<PublishResult> {
-    return publishTracked(this.amqp, this.confirmTimeoutMs, entries, (e) => {
+    return publishConfirmed(this.amqp, this.timing, entries, (e) => {
       const body = Buffer.from(JSON.stringify(toFrame(e.post)));
       return e.followerIds.map((follower) => ({ routingKey: userRoutingKey(follower), body }));
     });
@@ -218,9 +104,7 @@ export function chunkRecipients(ids: readonly string[], max: number = CC_BATCH_M
   return chunks;
 }
 
-export interface CcBatchPublisherProps {
-  /** How long to wait for the broker's confirms before the entries count as unconfirmed. @default 15000 */
-  readonly confirmTimeoutMs?: number;
+export interface CcBatchPublisherProps extends ConfirmWaitProps {
   /** Most recipients per message. @default CC_BATCH_MAX_RECIPIENTS */
   readonly maxRecipientsPerMessage?: number;
   /**
@@ -240,26 +124,23 @@ export interface CcBatchPublisherProps {
  * entry counts as confirmed only when every one of its chunks is.
  */
 export class CcBatchPublisher implements FeedPublisher {
-  private readonly confirmTimeoutMs: number;
+  private readonly timing: ConfirmTiming;
   private readonly maxRecipients: number;
 
   constructor(
     private readonly amqp: AmqpConnection,
     private readonly props: CcBatchPublisherProps = {},
   ) {
-    this.confirmTimeoutMs = props.confirmTimeoutMs ?? 15_000;
+    this.timing = confirmTiming('CcBatchPublisher', props);
     this.maxRecipients = props.maxRecipientsPerMessage ?? CC_BATCH_MAX_RECIPIENTS;
     if (!Number.isInteger(this.maxRecipients) || this.maxRecipients < 1 || this.maxRecipients > CC_BATCH_MAX_RECIPIENTS) {
       throw new RangeError(`CcBatchPublisher: maxRecipientsPerMessage must be an integer from 1 to ${CC_BATCH_MAX_RECIPIENTS} (the CC header must fit in one AMQP frame), got ${props.maxRecipientsPerMessage}`);
-    }
-    if (!Number.isFinite(this.confirmTimeoutMs) || this.confirmTimeoutMs <= 0) {
-      throw new RangeError(`CcBatchPublisher: confirmTimeoutMs must be a positive number of milliseconds, got ${props.confirmTimeoutMs}`);
     }
   }
 
   async publish(entries: readonly OutboxEntry[]): Promise<PublishResult> {
     const keys = (await this.props.perUserRoutedReplicaLive?.()) === true ? RecipientKeys.ALL : RecipientKeys.FIRST;
-    return publishTracked(this.amqp, this.confirmTimeoutMs, entries, (e) => batchedMessages(e, this.maxRecipients, keys));
+    return publishConfirmed(this.amqp, this.timing, entries, (e) => batchedMessages(e, this.maxRecipients, keys));
   }
 }
 
