@@ -35,6 +35,12 @@ export const LOCAL_NODE_HOST = 'localhost';
 /** Loopback address every listener binds. */
 export const LOOPBACK = '127.0.0.1';
 
+/**
+ * How long after a node's process exits on its own it is started again: the kubelet's first
+ * CrashLoopBackOff delay for a container with `restartPolicy: Always` (the StatefulSet's pods).
+ */
+export const KUBELET_RESTART_DELAY_MS = 10_000;
+
 /** One node of a {@link RabbitCluster}. */
 export interface RabbitNode {
   /** 0-based position in the cluster. */
@@ -52,6 +58,8 @@ export interface RabbitNode {
   readonly groupPid: number | undefined;
   /** Being drained or stopped on purpose (a terminating pod, which the kubelet no longer probes). */
   readonly terminating: boolean;
+  /** Its process exited on its own and is due to be started again ({@link StartRabbitClusterOptions.restartExitedAfterMs}). */
+  readonly restartPending: boolean;
   /** `amqp://user:pass@127.0.0.1:port` (carries the password: never print it). */
   readonly amqpUrl: string;
   /** `http://127.0.0.1:port` of the management UI and HTTP API. */
@@ -164,15 +172,26 @@ export interface StartRabbitClusterOptions {
    * @default none: each node measures the machine
    */
   readonly totalMemoryAvailableBytes?: number;
+  /**
+   * A node whose process exits on its own (not through {@link RabbitCluster.killNode},
+   * {@link RabbitCluster.stopNode} or a stop of the cluster) is started again this long after, as
+   * the kubelet restarts a container; a wait for that node's boot keeps waiting meanwhile. The twin
+   * passes {@link KUBELET_RESTART_DELAY_MS}.
+   * @default undefined: an exited node stays down, and a wait for its boot gives up at once
+   */
+  readonly restartExitedAfterMs?: number;
 }
 
 interface NodeState {
-  readonly base: Omit<RabbitNode, 'pid' | 'groupPid' | 'terminating'>;
+  readonly base: Omit<RabbitNode, 'pid' | 'groupPid' | 'terminating' | 'restartPending'>;
   readonly env: Record<string, string>;
   proc: ManagedProcess | undefined;
   beamPid: number | undefined;
   paused: boolean;
   terminating: boolean;
+  /** The cluster itself stops or kills the current process: its exit is not a crash. */
+  exitExpected: boolean;
+  restartPending: boolean;
 }
 
 const EXTRA_ERL_ARGS = `-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}`;
@@ -232,12 +251,17 @@ interface ClusterSettings {
   readonly totalMemoryAvailableBytes: number | undefined;
   readonly bootTimeoutMs: number;
   readonly onProcessesChanged: () => void;
+  readonly restartExitedAfterMs: number | undefined;
 }
 
 function clusterSettings(opts: StartRabbitClusterOptions): ClusterSettings {
   const count = opts.nodes ?? opts.spec.rabbitmq.replicas;
   if (!Number.isInteger(count) || count < 1) throw new Error(`startRabbitCluster: nodes must be a positive whole number, got ${count}`);
   const cookie = opts.cookie ?? randomBytes(24).toString('hex');
+  const restartMs = opts.restartExitedAfterMs;
+  if (restartMs !== undefined && (!Number.isFinite(restartMs) || restartMs < 0)) {
+    throw new Error(`startRabbitCluster: restartExitedAfterMs must be a number of milliseconds >= 0, got ${restartMs}. Fix: omit it to leave exited nodes down`);
+  }
   if (cookie.length < MIN_COOKIE_LENGTH || !/^[A-Za-z0-9]+$/.test(cookie)) {
     throw new Error(`startRabbitCluster: cookie must be at least ${MIN_COOKIE_LENGTH} letters or digits. Fix: omit it to generate one`);
   }
@@ -253,6 +277,7 @@ function clusterSettings(opts: StartRabbitClusterOptions): ClusterSettings {
     cookie,
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 180) * 1000,
     onProcessesChanged: opts.onProcessesChanged ?? (() => undefined),
+    restartExitedAfterMs: opts.restartExitedAfterMs,
   };
 }
 
@@ -320,7 +345,7 @@ async function planNode(settings: ClusterSettings, i: number, nodeNames: readonl
     dir,
     logFile: join(logBase, `${nodename}.log`),
   };
-  return { base, env, proc: undefined, beamPid: undefined, paused: false, terminating: false };
+  return { base, env, proc: undefined, beamPid: undefined, paused: false, terminating: false, exitExpected: false, restartPending: false };
 }
 
 /** The cluster behind {@link startRabbitCluster}: node processes, their bookkeeping and the faults on them. */
@@ -329,6 +354,8 @@ class LocalRabbitCluster implements RabbitCluster {
   readonly password: string;
   readonly cookie: string;
   private readonly authHeader: string;
+  /** Stopped or released: nothing is restarted any more. */
+  private closed = false;
 
   /** Boots a new cluster; on failure stops what it started and rethrows. */
   static async start(opts: StartRabbitClusterOptions): Promise<LocalRabbitCluster> {
@@ -375,6 +402,7 @@ class LocalRabbitCluster implements RabbitCluster {
       pid: s.proc?.running ? s.beamPid : undefined,
       groupPid: s.proc?.running ? s.proc.pid : undefined,
       terminating: s.terminating,
+      restartPending: s.restartPending,
     }));
   }
 
@@ -382,6 +410,7 @@ class LocalRabbitCluster implements RabbitCluster {
     const s = this.node(i);
     if (!s.proc?.running) throw new Error(`${s.base.nodename} is not running`);
     progress(`rabbitmq: kill -9 ${s.base.nodename} (pid ${s.beamPid ?? s.proc.pid})`);
+    s.exitExpected = true;
     // The VM first: killing only the wrapper's group could leave a VM that escaped it.
     if (s.beamPid !== undefined && isPidAlive(s.beamPid)) process.kill(s.beamPid, 'SIGKILL');
     await s.proc.kill9();
@@ -533,11 +562,14 @@ class LocalRabbitCluster implements RabbitCluster {
   }
 
   release(): void {
+    // The restarts live in this process: a released cluster runs without them, as without the liveness check.
+    this.closed = true;
     for (const s of this.states) s.proc?.release();
     this.epmd.release();
   }
 
   async stop(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled(this.states.map((_, i) => this.stopNodeProcess(i)));
     await this.epmd.stop(5000);
   }
@@ -574,16 +606,52 @@ class LocalRabbitCluster implements RabbitCluster {
     rmSync(s.env['RABBITMQ_PID_FILE']!, { force: true });
     s.paused = false;
     s.terminating = false;
+    s.exitExpected = false;
+    s.restartPending = false;
     s.beamPid = undefined;
-    s.proc = spawnManaged(`rabbitmq:${s.base.nodename}`, join(RABBITMQ_BIN_DIR, 'rabbitmq-server'), [], {
+    const proc = spawnManaged(`rabbitmq:${s.base.nodename}`, join(RABBITMQ_BIN_DIR, 'rabbitmq-server'), [], {
       env: s.env,
       cwd: s.base.dir,
       logFile: join(s.base.dir, 'stdout.log'),
     });
+    s.proc = proc;
+    void proc.exited.then((code) => this.exitedOnItsOwn(i, proc, code));
+  }
+
+  /** Whether a node whose process is gone will be started again by the cluster (it exited on its own, and restarts are on). */
+  private restartsAfterExit(s: NodeState): boolean {
+    return this.settings.restartExitedAfterMs !== undefined && !s.exitExpected && !this.closed;
+  }
+
+  /**
+   * The kubelet's part for a container that exits (RabbitMQ 3.10 stops the VM with code 0 on a
+   * feature-flag sync race during a parallel boot): started again after the delay, unless the
+   * cluster stopped, killed or started it meanwhile.
+   */
+  private exitedOnItsOwn(i: number, proc: ManagedProcess, code: unknown): void {
+    const s = this.states[i]!;
+    const delayMs = this.settings.restartExitedAfterMs;
+    if (delayMs === undefined || s.proc !== proc || !this.restartsAfterExit(s)) return;
+    progress(`rabbitmq: ${s.base.nodename} exited on its own (code ${String(code)}); starting it again in ${Math.round(delayMs / 1000)} s, as the kubelet would`);
+    s.beamPid = undefined;
+    s.paused = false;
+    s.restartPending = true;
+    this.settings.onProcessesChanged();
+    setTimeout(() => this.restartExited(i, proc), delayMs).unref();
+  }
+
+  private restartExited(i: number, exited: ManagedProcess): void {
+    const s = this.states[i]!;
+    if (s.proc !== exited || !this.restartsAfterExit(s)) return;
+    this.spawnNode(i);
+    this.settings.onProcessesChanged();
+    this.waitNodeReady(i, this.settings.bootTimeoutMs).catch((e: Error) => progress(`rabbitmq: ${s.base.nodename} did not come back after its restart: ${e.message}`));
   }
 
   private async stopNodeProcess(i: number): Promise<void> {
     const s = this.node(i);
+    s.exitExpected = true;
+    s.restartPending = false;
     if (s.proc?.running) {
       progress(`rabbitmq: stopping ${s.base.nodename}`);
       s.terminating = true;
@@ -605,7 +673,7 @@ class LocalRabbitCluster implements RabbitCluster {
     await waitFor(`RabbitMQ node ${s.base.nodename} to run and join the cluster (log: ${s.base.logFile})`, async () => {
       // The process this wait began with exited or was stopped (by the twin's own stop, too): no
       // boot to wait out. A process started in its place since is still waited for.
-      if (!s.proc?.running && s.proc === booting) throw new WaitHopeless(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
+      if (!s.proc?.running && s.proc === booting && !this.restartsAfterExit(s)) throw new WaitHopeless(`${s.base.nodename} exited (code ${String(await s.proc?.exited)}); see ${s.base.logFile} and ${join(s.base.dir, 'stdout.log')}`);
       const running = await this.runningNodes(i);
       const expected = this.states.filter((_, j) => this.isUp(j)).map((o) => o.base.nodename);
       if (!expected.every((n) => running.includes(n))) throw new Error(`${s.base.nodename} sees running [${running.join(', ')}], expected [${expected.join(', ')}]`);

@@ -16,7 +16,7 @@ import { freePort, isPortAnswering } from './ports.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 import { processStartTicks, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
 import { LivenessWatchdog } from './liveness.js';
-import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
+import { installedRabbitmqVersion, KUBELET_RESTART_DELAY_MS, startRabbitCluster, type RabbitCluster } from './rabbitmq.js';
 import { TwinRole, isRecordedAlive, readTwinState, twinStateFile, type TwinProcessRecord, type TwinState, type TwinUrls } from './state.js';
 
 /** `items` starting at `start` (mod length) and wrapping around. */
@@ -417,6 +417,8 @@ class LocalTwin implements Twin {
       namePrefix: 'twin',
       // Faults through the cluster handle change node pids: the state file is what `down` stops.
       onProcessesChanged: () => this.writeState(),
+      // The StatefulSet's pods restart a container that exits (restartPolicy Always).
+      restartExitedAfterMs: KUBELET_RESTART_DELAY_MS,
     });
   }
 

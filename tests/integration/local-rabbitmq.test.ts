@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { EXCHANGE, MIRRORED_POLICY_DEFINITION, POLICY_NAME, QueueMode, resolveSpec } from '../../shared/index.js';
+import { EXCHANGE, MIRRORED_POLICY_DEFINITION, POLICY_NAME, QueueMode, resolveSpec, sleep, waitFor } from '../../shared/index.js';
 import { parseStatsCsv, startHaproxy, type HaproxyInstance } from '../../scripts/local/haproxy.js';
 import { installedRabbitmqVersion, startRabbitCluster, type RabbitCluster, type RabbitNode } from '../../scripts/local/rabbitmq.js';
 import { REPO_ROOT } from '../../scripts/local/paths.js';
@@ -32,7 +32,9 @@ async function sessionTotals(haproxy: HaproxyInstance): Promise<Map<string, numb
 // The quorum cluster boots while the mirrored suite runs: node boots mostly wait, so this halves the file's run time.
 const quorumSpec = resolveSpec({ rabbitmq: { version, queueMode: QueueMode.QUORUM } });
 const quorumWorkDir = mkdtempSync(join(root, 'it-rabbit-quorum-'));
-const quorumStarting = startRabbitCluster({ spec: quorumSpec, workDir: quorumWorkDir, nodes: 3, namePrefix: 'rfkq' });
+// Exits on their own are restarted after a second here (the twin waits the kubelet's 10 s).
+const RESTART_AFTER_MS = 1000;
+const quorumStarting = startRabbitCluster({ spec: quorumSpec, workDir: quorumWorkDir, nodes: 3, namePrefix: 'rfkq', restartExitedAfterMs: RESTART_AFTER_MS });
 quorumStarting.catch(() => undefined); // awaited (and reported) by the quorum suite
 
 describe('local RabbitMQ cluster in mirrored mode, behind HAProxy', () => {
@@ -127,5 +129,25 @@ describe('local RabbitMQ cluster in quorum mode', () => {
     for (const node of cluster.nodes) assert.equal(await cluster.policy(node.index, POLICY_NAME), undefined);
     const exchange = await cluster.managementApi<{ name: string; type: string; durable: boolean }>(0, `/api/exchanges/%2F/${EXCHANGE}`);
     assert.equal(exchange.durable, true);
+  });
+
+  test('GIVEN restarts after an exit WHEN a node stops on its own THEN it is started again and rejoins; WHEN the cluster kills a node THEN it stays down', async () => {
+    const victim = cluster.nodes[2]!;
+    const before = victim.groupPid;
+    // `rabbitmqctl stop` ends the VM with code 0, as RabbitMQ 3.10 does on a feature-flag sync race during a parallel boot.
+    await cluster.rabbitmqctl(victim.index, ['stop'], 30_000);
+    await waitFor('the node started again', async () => {
+      const n = cluster.nodes[victim.index]!;
+      return n.groupPid !== undefined && n.groupPid !== before ? true : undefined;
+    }, { timeoutMs: RESTART_AFTER_MS + 10_000, intervalMs: 100 });
+    await cluster.waitForNode(victim.index, 120_000);
+    await cluster.waitForRunningNodes(3, 30_000);
+
+    await cluster.killNode(victim.index);
+    // An absence has nothing to poll for: three restart delays pass without one.
+    await sleep(RESTART_AFTER_MS * 3);
+    assert.equal(cluster.nodes[victim.index]!.groupPid, undefined, 'a node the cluster killed is not restarted');
+    assert.equal(cluster.nodes[victim.index]!.restartPending, false);
+    await cluster.startNode(victim.index);
   });
 });
