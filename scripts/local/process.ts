@@ -71,8 +71,16 @@ function installExitHandlers(): void {
   }
 }
 
+let stoppingAll = false;
+
+/** Whether this process is stopping everything it started (a signal, or {@link stopAllManaged}): an exit now is not a crash. */
+export function stoppingAllManaged(): boolean {
+  return stoppingAll;
+}
+
 /** Stops every process started here that was not released, in parallel. */
 export async function stopAllManaged(timeoutMs = 15_000): Promise<void> {
+  stoppingAll = true;
   await Promise.allSettled([...live].map((p) => p.stop(timeoutMs)));
 }
 

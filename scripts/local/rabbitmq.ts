@@ -23,7 +23,7 @@ import {
   renderRabbitmqConf,
 } from '../../rabbitmq-cluster/index.js';
 import { freePort, isPortAnswering } from './ports.js';
-import { isPidAlive, progress, spawnManaged, waitAll, type ManagedProcess } from './process.js';
+import { isPidAlive, progress, spawnManaged, stoppingAllManaged, waitAll, type ManagedProcess } from './process.js';
 import { CommandError, run } from '../shell.js';
 
 /** Debian's RabbitMQ scripts (run directly: /usr/sbin/rabbitmq-server would switch to the rabbitmq user). */
@@ -40,6 +40,9 @@ export const LOOPBACK = '127.0.0.1';
  * CrashLoopBackOff delay for a container with `restartPolicy: Always` (the StatefulSet's pods).
  */
 export const KUBELET_RESTART_DELAY_MS = 10_000;
+
+/** CrashLoopBackOff's ceiling: the delay doubles with each exit that follows a restart, up to this. */
+export const KUBELET_RESTART_DELAY_MAX_MS = 300_000;
 
 /** One node of a {@link RabbitCluster}. */
 export interface RabbitNode {
@@ -175,8 +178,10 @@ export interface StartRabbitClusterOptions {
   /**
    * A node whose process exits on its own (not through {@link RabbitCluster.killNode},
    * {@link RabbitCluster.stopNode} or a stop of the cluster) is started again this long after, as
-   * the kubelet restarts a container; a wait for that node's boot keeps waiting meanwhile. The twin
-   * passes {@link KUBELET_RESTART_DELAY_MS}.
+   * the kubelet restarts a container; a wait for that node's boot keeps waiting meanwhile. The delay
+   * doubles while the node keeps exiting before it boots, up to {@link KUBELET_RESTART_DELAY_MAX_MS}.
+   * Only once the cluster has formed: a node that cannot boot at all fails the start at once. The
+   * twin passes {@link KUBELET_RESTART_DELAY_MS}.
    * @default undefined: an exited node stays down, and a wait for its boot gives up at once
    */
   readonly restartExitedAfterMs?: number;
@@ -192,6 +197,8 @@ interface NodeState {
   /** The cluster itself stops or kills the current process: its exit is not a crash. */
   exitExpected: boolean;
   restartPending: boolean;
+  /** Exits on its own since the node last booted: the backoff's exponent. */
+  exitsSinceBoot: number;
 }
 
 const EXTRA_ERL_ARGS = `-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}`;
@@ -345,7 +352,7 @@ async function planNode(settings: ClusterSettings, i: number, nodeNames: readonl
     dir,
     logFile: join(logBase, `${nodename}.log`),
   };
-  return { base, env, proc: undefined, beamPid: undefined, paused: false, terminating: false, exitExpected: false, restartPending: false };
+  return { base, env, proc: undefined, beamPid: undefined, paused: false, terminating: false, exitExpected: false, restartPending: false, exitsSinceBoot: 0 };
 }
 
 /** The cluster behind {@link startRabbitCluster}: node processes, their bookkeeping and the faults on them. */
@@ -356,6 +363,8 @@ class LocalRabbitCluster implements RabbitCluster {
   private readonly authHeader: string;
   /** Stopped or released: nothing is restarted any more. */
   private closed = false;
+  /** The first formation is over: from here an exit is restarted (before, it fails the start). */
+  private formed = false;
 
   /** Boots a new cluster; on failure stops what it started and rethrows. */
   static async start(opts: StartRabbitClusterOptions): Promise<LocalRabbitCluster> {
@@ -586,6 +595,7 @@ class LocalRabbitCluster implements RabbitCluster {
     for (const i of rest) this.spawnNode(i);
     await this.waitAllReady(rest);
     await this.waitForRunningNodes(count, 30_000);
+    this.formed = true;
   }
 
   /** Waits for every node booting, so none is left unobserved when one fails. */
@@ -620,7 +630,8 @@ class LocalRabbitCluster implements RabbitCluster {
 
   /** Whether a node whose process is gone will be started again by the cluster (it exited on its own, and restarts are on). */
   private restartsAfterExit(s: NodeState): boolean {
-    return this.settings.restartExitedAfterMs !== undefined && !s.exitExpected && !this.closed;
+    // A terminating pod is not restarted either; and the exits of a shutdown (a signal) are not crashes.
+    return this.settings.restartExitedAfterMs !== undefined && this.formed && !this.closed && !s.exitExpected && !s.terminating && !stoppingAllManaged();
   }
 
   /**
@@ -630,22 +641,42 @@ class LocalRabbitCluster implements RabbitCluster {
    */
   private exitedOnItsOwn(i: number, proc: ManagedProcess, code: unknown): void {
     const s = this.states[i]!;
-    const delayMs = this.settings.restartExitedAfterMs;
-    if (delayMs === undefined || s.proc !== proc || !this.restartsAfterExit(s)) return;
-    progress(`rabbitmq: ${s.base.nodename} exited on its own (code ${String(code)}); starting it again in ${Math.round(delayMs / 1000)} s, as the kubelet would`);
+    const baseMs = this.settings.restartExitedAfterMs;
+    if (baseMs === undefined || s.proc !== proc || !this.restartsAfterExit(s)) return;
+    const delayMs = Math.min(KUBELET_RESTART_DELAY_MAX_MS, baseMs * 2 ** Math.min(s.exitsSinceBoot, 16));
+    s.exitsSinceBoot++;
+    progress(`rabbitmq: ${s.base.nodename} exited on its own (code ${String(code)}); starting it again in ${(delayMs / 1000).toFixed(1)} s, as the kubelet would`);
     s.beamPid = undefined;
     s.paused = false;
     s.restartPending = true;
-    this.settings.onProcessesChanged();
+    this.processesChanged();
     setTimeout(() => this.restartExited(i, proc), delayMs).unref();
   }
 
   private restartExited(i: number, exited: ManagedProcess): void {
     const s = this.states[i]!;
     if (s.proc !== exited || !this.restartsAfterExit(s)) return;
-    this.spawnNode(i);
-    this.settings.onProcessesChanged();
-    this.waitNodeReady(i, this.settings.bootTimeoutMs).catch((e: Error) => progress(`rabbitmq: ${s.base.nodename} did not come back after its restart: ${e.message}`));
+    try {
+      this.spawnNode(i);
+    } catch (e) {
+      progress(`rabbitmq: could not start ${s.base.nodename} again: ${(e as Error).message}`);
+      return;
+    }
+    this.processesChanged();
+    const restarted = s.proc;
+    this.waitNodeReady(i, this.settings.bootTimeoutMs).catch((e: Error) => {
+      // A kill or stop of the cluster's own ends the wait too: that is no failure of the restart.
+      if (s.proc === restarted && !s.exitExpected) progress(`rabbitmq: ${s.base.nodename} did not come back after its restart: ${e.message}`);
+    });
+  }
+
+  /** Tells the owner, from a timer or an exit handler: its failure is logged, never thrown into an event callback. */
+  private processesChanged(): void {
+    try {
+      this.settings.onProcessesChanged();
+    } catch (e) {
+      progress(`rabbitmq: recording the node processes failed: ${(e as Error).message}`);
+    }
   }
 
   private async stopNodeProcess(i: number): Promise<void> {
@@ -681,6 +712,7 @@ class LocalRabbitCluster implements RabbitCluster {
       return true;
     }, { timeoutMs, intervalMs: 500, onProgress: everyTenSeconds(`node ${s.base.nodename}`) });
     s.beamPid = readPidFile(s.env['RABBITMQ_PID_FILE']!);
+    s.exitsSinceBoot = 0;
     progress(`rabbitmq: ${s.base.nodename} running (amqp ${s.base.amqpPort}, management ${s.base.managementPort}) after ${Math.round((Date.now() - t0) / 1000)} s`);
   }
 }

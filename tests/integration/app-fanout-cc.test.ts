@@ -257,7 +257,7 @@ describe('CcBatchPublisher on the broker', () => {
       const stuck = conn.channels!.publish;
       front.withholdChannel((stuck as unknown as { ch: number }).ch);
       const post = { id: randomUUID(), authorId: 'author', text: 'post r1', cursor: 'r1', createdAt: new Date().toISOString() };
-      const timing = { confirmTimeoutMs: 10_000, resendAfterMs: 300 };
+      const timing = { confirmTimeoutMs: 10_000, resendAfterMs: 1000 };
 
       const started = Date.now();
       const result = await new CcBatchPublisher(conn, timing).publish([{ outboxId: 'r1', post, followerIds: [recipient] }]);
@@ -265,12 +265,13 @@ describe('CcBatchPublisher on the broker', () => {
 
       assert.deepEqual(result.confirmed, ['r1']);
       assert.equal(result.error, undefined);
-      assert.equal(result.resent, 1, 'its one message sent once more');
+      // Once, unless the fresh channel too was quiet for a second (a loaded machine).
+      assert.ok((result.resent ?? 0) >= 1, `its one message sent again (${result.resent} copies)`);
       assert.notEqual(conn.channels!.publish, stuck, 'the stuck channel was left behind');
       assert.ok(tookMs < timing.confirmTimeoutMs / 2, `confirmed after ${tookMs} ms`);
-      // The stuck channel's publish reached the broker too (only its confirms were withheld): two copies, one postId.
-      const copies = await waitFor('both copies in the queue', async () => ((await probeCh.checkQueue(queue)).messageCount === 2 ? 2 : undefined), { timeoutMs: 5000 });
-      assert.equal(copies, 2);
+      // The stuck channel's publish reached the broker too (only its confirms were withheld): every copy is queued, one postId.
+      const copies = 1 + result.resent!;
+      await waitFor(`${copies} copies in the queue`, async () => ((await probeCh.checkQueue(queue)).messageCount === copies ? true : undefined), { timeoutMs: 5000 });
     } finally {
       await probe.close().catch(() => undefined);
       await conn.close();

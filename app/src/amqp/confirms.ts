@@ -24,8 +24,8 @@ export interface PublishResult {
   readonly confirmed: readonly string[];
   /** Messages sent (confirmed or not), the copies sent again included. */
   readonly messages: number;
-  /** Messages sent again on a fresh channel because the first one's confirms stopped. */
-  readonly resent: number;
+  /** Messages sent again on a fresh channel because the first one's confirms stopped. @default 0 */
+  readonly resent?: number;
   /** Why some entries are not confirmed (nack, timeout, connection loss); undefined when all are. */
   readonly error?: string;
 }
@@ -73,7 +73,7 @@ function drained(ch: ConfirmChannel, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Wakes a waiter on any news (a confirm, a nack, the connection's loss), or after its own bound. */
+/** Wakes the one waiter on any news (a confirm, a nack, the connection's loss), or after its own bound. */
 class Wakeup {
   private wake: (() => void) | undefined;
 
@@ -83,15 +83,26 @@ class Wakeup {
 
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.max(0, ms));
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wake = undefined;
+        if (this.wake === done) this.wake = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      timer.unref();
       this.wake = done;
     });
+  }
+}
+
+/** Waits for `work` at most `ms`; true when it settled in time (a late one goes on unobserved). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -101,8 +112,11 @@ class ConfirmRound {
   readonly confirmed = new Set<string>();
   /** Entries with a message this channel has neither confirmed nor failed yet. */
   readonly pending = new Set<string>();
+  /** Messages published on this channel. */
   messages = 0;
+  /** The broker refused one of them (`basic.nack`): this channel is renewed after the call. */
   nacked = false;
+  /** The first failure this channel saw: a nack, a failed publish, or its callbacks failed by a close. */
   error: string | undefined;
   /** When this channel last sent or heard a confirm: a long quiet with entries pending means it is stuck. */
   lastNewsAt = Date.now();
@@ -197,7 +211,9 @@ class ConfirmedPublish {
   private readonly news = new Wakeup();
   private readonly rounds: ConfirmRound[] = [];
   private readonly deadline: number;
+  /** The connection went down (or is being replaced after a failed publish): nothing more will be confirmed. */
   private lost = false;
+  /** Copies sent on fresh channels. */
   private resent = 0;
   /** Why the wait ended with entries unconfirmed (timeout, loss), ahead of any channel's own error. */
   private failure: string | undefined;
@@ -220,11 +236,18 @@ class ConfirmedPublish {
     try {
       const round = new ConfirmRound(ch, this.amqp, this.news);
       this.rounds.push(round);
-      if (await round.send(this.entries, this.messagesOf, this.timing.confirmTimeoutMs)) await this.awaitConfirms();
+      // After a failed publish the connection is being replaced: what was sent may still be confirmed before it goes.
+      const resendable = await round.send(this.entries, this.messagesOf, this.left());
+      await this.awaitConfirms(resendable);
       return this.result();
     } finally {
       this.amqp.off('down', onDown);
     }
+  }
+
+  /** Milliseconds to the call's deadline (at least 1: a bound of 0 would not wait at all). */
+  private left(): number {
+    return Math.max(1, this.deadline - Date.now());
   }
 
   private get current(): ConfirmRound {
@@ -240,14 +263,20 @@ class ConfirmedPublish {
     return this.entries.filter((e) => !this.isConfirmed(e.outboxId) && this.rounds.some((r) => r.pending.has(e.outboxId)));
   }
 
-  private async awaitConfirms(): Promise<void> {
+  /**
+   * Waits until every entry is confirmed somewhere or can no longer be, the connection is lost, or
+   * the deadline. A resend is due when the current channel has confirms pending and has said
+   * nothing for `resendAfterMs`; a channel that nacked everything it had is left to the retry.
+   */
+  private async awaitConfirms(resendable: boolean): Promise<void> {
     for (;;) {
       const due = this.unsettled();
       if (due.length === 0 || this.lost) return;
       const now = Date.now();
       if (now >= this.deadline) return this.giveUp(due.length);
-      const resendAt = this.current.lastNewsAt + this.timing.resendAfterMs;
-      if (now >= resendAt && this.current.pending.size > 0) await this.resend(due);
+      const quiet = resendable && this.current.pending.size > 0;
+      const resendAt = quiet ? this.current.lastNewsAt + this.timing.resendAfterMs : this.deadline;
+      if (now >= resendAt) await this.resend(due);
       else await this.news.wait(Math.min(this.deadline, resendAt) - now);
     }
   }
@@ -255,21 +284,37 @@ class ConfirmedPublish {
   /** The current channel went quiet with confirms due: send `due` again on a fresh channel. */
   private async resend(due: readonly OutboxEntry[]): Promise<void> {
     const stale = this.current;
-    const reason = `no publisher confirm for ${this.timing.resendAfterMs} ms; ${due.length} entr${due.length === 1 ? 'y' : 'ies'} sent again`;
-    if (this.amqp.channels?.publish === stale.ch) {
-      // The channel open is not bounded by the broker (a hung node never answers it): the call's deadline is.
-      await Promise.race([this.amqp.renewPublishChannel(reason, stale.ch), this.news.wait(this.deadline - Date.now())]);
-    }
-    const fresh = this.amqp.channels?.publish;
-    if (fresh === undefined || fresh === stale.ch || this.rounds.some((r) => r.ch === fresh)) {
+    const fresh = await this.freshChannel(stale.ch, due.length);
+    if (fresh === undefined) {
       stale.lastNewsAt = Date.now(); // no fresh channel now: the next try is one resend period later
       return;
     }
     const round = new ConfirmRound(fresh, this.amqp, this.news);
     this.rounds.push(round);
-    const sent = await round.send(due, this.messagesOf, Math.max(1, this.deadline - Date.now())).catch(() => false);
+    const sent = await round.send(due, this.messagesOf, this.left()).catch((e: Error) => {
+      round.error ??= `resend failed: ${e.message}`;
+      return false;
+    });
     this.resent += round.messages;
-    if (!sent) this.lost = true;
+    if (!sent) {
+      this.failure ??= round.error;
+      this.lost = true;
+    }
+  }
+
+  /**
+   * A publish channel of the connection other than `stale` and every earlier round's: the current
+   * one if someone renewed it meanwhile, else a renewed one; undefined when none came in time.
+   */
+  private async freshChannel(stale: ConfirmChannel, due: number): Promise<ConfirmChannel | undefined> {
+    if (this.amqp.channels?.publish === stale) {
+      const reason = `no publisher confirm for ${this.timing.resendAfterMs} ms with ${due} entr${due === 1 ? 'y' : 'ies'} due; sending them again on a fresh channel`;
+      // Bounded by the deadline alone (a hung node never answers the open), not by news: a renewal
+      // left behind would still retire the old channel and fail its callbacks after the call moved on.
+      await settlesWithin(this.amqp.renewPublishChannel(reason, stale), this.left());
+    }
+    const fresh = this.amqp.channels?.publish;
+    return fresh === undefined || this.rounds.some((r) => r.ch === fresh) ? undefined : fresh;
   }
 
   private giveUp(missing: number): void {
@@ -284,10 +329,16 @@ class ConfirmedPublish {
     // queue's leader was re-elected had every publish nacked for 7 s, until the killed node came back,
     // while a replica that connected 0.2 s later had none. The retry goes out on a fresh channel.
     const nacked = this.rounds.find((r) => r.nacked);
-    if (nacked) void this.amqp.renewPublishChannel(nacked.error ?? 'broker nacked a message', this.current.ch);
+    if (nacked) void this.amqp.renewPublishChannel(nacked.error ?? 'broker nacked a message', nacked.ch);
     const confirmed = this.entries.filter((e) => this.isConfirmed(e.outboxId)).map((e) => e.outboxId);
-    const error = confirmed.length === this.entries.length ? undefined : (this.failure ?? this.rounds.map((r) => r.error).find((e) => e !== undefined) ?? 'unconfirmed');
     const messages = this.rounds.reduce((n, r) => n + r.messages, 0);
+    const error = confirmed.length === this.entries.length ? undefined : this.why(nacked);
     return { confirmed, messages, resent: this.resent, ...(error !== undefined ? { error } : {}) };
+  }
+
+  /** Why entries stayed unconfirmed: a nack first (the broker's own answer), then the call's end, then the latest channel's error. */
+  private why(nacked: ConfirmRound | undefined): string {
+    const latest = [...this.rounds].reverse().find((r) => r.error !== undefined)?.error;
+    return nacked?.error ?? this.failure ?? latest ?? 'unconfirmed';
   }
 }

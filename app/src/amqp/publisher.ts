@@ -34,6 +34,8 @@ export interface ConfirmWaitProps {
 
 /** The timing `props` ask for, validated (the error names the publisher and the field). */
 function confirmTiming(publisher: string, props: ConfirmWaitProps): ConfirmTiming {
+  // The constructor took the timeout as a bare number before: a JavaScript caller must not silently get the default.
+  if (typeof props !== 'object' || props === null) throw new TypeError(`${publisher}: pass the confirm wait as { confirmTimeoutMs, resendAfterMs }, got ${String(props)}`);
   const confirmTimeoutMs = props.confirmTimeoutMs ?? 15_000;
   if (!Number.isFinite(confirmTimeoutMs) || confirmTimeoutMs <= 0) {
     throw new RangeError(`${publisher}: confirmTimeoutMs must be a positive number of milliseconds, got ${props.confirmTimeoutMs}`);

@@ -75,7 +75,7 @@ export class OutboxRelay {
     const { locked, published } = await this.props.store.publishOutboxBatch(this.props.batchSize ?? 100, async (entries) => {
       const r = await this.props.publisher.publish(entries);
       this.props.metrics.published.inc(r.confirmed.length);
-      this.props.metrics.resent.inc(r.resent);
+      this.props.metrics.resent.inc(r.resent ?? 0);
       error = r.error;
       return r.confirmed;
     });
