@@ -10,7 +10,7 @@ import { CONNECT_TIMEOUT_SECONDS, HaproxyNames, checkServers, haproxyAddress, re
 
 /** Options of {@link renderAppFrontCfg}. */
 export interface AppFrontCfgOptions {
-  /** The app replicas, in the order round robin visits them. */
+  /** The app replicas (the order is the stats page's; each request picks one at random). */
   readonly servers: readonly HaproxyServer[];
   /** HTTP and WebSocket listener. */
   readonly bind: Listener;
@@ -105,7 +105,11 @@ export function renderAppFrontCfg(spec: FeedkitSpec, options: AppFrontCfgOptions
     `  default_backend ${AppFrontNames.BACKEND}`,
     '',
     `backend ${AppFrontNames.BACKEND}`,
-    '  balance roundrobin',
+    '  # Random, as kube-proxy in its default iptables mode picks an endpoint: round robin rotates',
+    '  # in step with periodic clients, so a client whose requests come once per rotation (a writer',
+    '  # posting every 200 ms among two others) is sent to the same replica every time, and after an',
+    '  # app-kill chaos fault every reconnect of such a client hit the dead replica until the check.',
+    '  balance random',
     '  # As a Kubernetes Service: a request goes to one replica, once. A failed connect or a replica',
     '  # dying mid-request is an error to the client (503/502), never a retry on another replica:',
     '  # no retries, no "option redispatch", no "retry-on".',

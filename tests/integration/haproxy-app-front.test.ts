@@ -1,6 +1,6 @@
 /**
  * The app front's rendered haproxy.cfg on the real HAProxy, before three tiny HTTP/WebSocket
- * backends on loopback: `haproxy -c` accepts it, round robin skips a replica whose /readyz fails
+ * backends on loopback: `haproxy -c` accepts it, the random balance skips a replica whose /readyz fails
  * (requests and WebSocket upgrades alike), and a request that fails on one replica is an error to
  * the client, never retried on another — as through a Kubernetes Service. Skips when haproxy is missing.
  */
@@ -121,11 +121,22 @@ describe('HAProxy app front before real HTTP backends', { skip: haproxyMissing }
     assert.match(`${r.stdout}${r.stderr}`, /Configuration file is valid/);
   });
 
-  test('GIVEN three ready backends WHEN six requests arrive THEN each answers two, with X-Forwarded-For set', async () => {
+  test('GIVEN three ready backends WHEN 90 requests arrive THEN every backend answers a share of them, with X-Forwarded-For set', async () => {
     const answers = [];
-    for (let i = 0; i < 6; i++) answers.push((await hit()).body);
-    for (const b of backends) assert.equal(answers.filter((a) => a === b.name).length, 2, answers.join(','));
+    for (let i = 0; i < 90; i++) answers.push((await hit()).body);
+    // 30 each on average; fewer than 10 for any of the three happens about once in 1.3 million runs.
+    for (const b of backends) assert.ok(answers.filter((a) => a === b.name).length >= 10, answers.join(','));
     assert.equal(backends[0]!.forwardedFor, '127.0.0.1');
+  });
+
+  test('GIVEN three clients whose requests come in lockstep, one per rotation each WHEN they repeat THEN a client is not sent to the same backend every time', async () => {
+    const seenByFirst = new Set<string>();
+    for (let round = 0; round < 12; round++) {
+      const [first] = [await hit(), await hit(), await hit()];
+      seenByFirst.add(first!.body);
+    }
+    // Round robin sends the first of every three requests to the same backend; at random, all 12 alike is 1 in 177,000.
+    assert.ok(seenByFirst.size > 1, `the first client always reached ${[...seenByFirst].join(',')}`);
   });
 
   test('GIVEN two backends whose /readyz answers 503 WHEN requests and WebSocket upgrades arrive THEN only the ready one gets them', async () => {
@@ -167,9 +178,10 @@ describe('HAProxy app front before real HTTP backends', { skip: haproxyMissing }
     await victim.kill();
     // Well within the 2 failed checks (1 s apart) the front needs to take it out of rotation.
     const early = [];
-    for (let i = 0; i < 6; i++) early.push(await hit());
+    for (let i = 0; i < 30; i++) early.push(await hit());
     const failed = early.filter((r) => r.status !== 200);
-    assert.ok(failed.length > 0, `round robin sent no request to the killed backend: ${early.map((r) => r.body).join(',')}`);
+    // None of 30 at random is 1 in 190,000.
+    assert.ok(failed.length > 0, `no request was sent to the killed backend: ${early.map((r) => r.body).join(',')}`);
     for (const r of failed) {
       assert.equal(r.status, 503, `request ${r.id}: ${r.status} ${r.body}`);
       const receivers = backends.filter((b) => b.seen.includes(r.id)).map((b) => b.name);

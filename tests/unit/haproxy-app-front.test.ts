@@ -38,9 +38,9 @@ const defaults = section(cfg, 'defaults');
 const seconds = (lines: string[], name: string) => Number(new RegExp(`^${name} (\\d+)s$`).exec(lines.find((l) => l.startsWith(`${name} `)) ?? '')?.[1]);
 
 describe('app front haproxy.cfg', () => {
-  test('GIVEN three replicas WHEN rendered THEN HTTP mode balances round robin over them in the given order', () => {
+  test('GIVEN three replicas WHEN rendered THEN HTTP mode balances at random over them, as kube-proxy, each listed once', () => {
     assert.ok(defaults.includes('mode http'));
-    assert.ok(backend.includes('balance roundrobin'));
+    assert.ok(backend.includes('balance random'));
     const servers = backend.filter((l) => l.startsWith('server '));
     assert.deepEqual(servers, ['server app-0 127.0.0.1:43003', 'server app-1 127.0.0.1:43001', 'server app-2 127.0.0.1:43002']);
     assert.ok(section(cfg, `frontend ${AppFrontNames.FRONTEND}`).includes(`default_backend ${AppFrontNames.BACKEND}`));
