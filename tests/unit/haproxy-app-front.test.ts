@@ -40,7 +40,7 @@ const seconds = (lines: string[], name: string) => Number(new RegExp(`^${name} (
 describe('app front haproxy.cfg', () => {
   test('GIVEN three replicas WHEN rendered THEN HTTP mode balances at random over them, as kube-proxy, each listed once', () => {
     assert.ok(defaults.includes('mode http'));
-    assert.ok(backend.includes('balance random'));
+    assert.ok(backend.includes('balance random(1)'), 'one draw: no preference for the least loaded');
     const servers = backend.filter((l) => l.startsWith('server '));
     assert.deepEqual(servers, ['server app-0 127.0.0.1:43003', 'server app-1 127.0.0.1:43001', 'server app-2 127.0.0.1:43002']);
     assert.ok(section(cfg, `frontend ${AppFrontNames.FRONTEND}`).includes(`default_backend ${AppFrontNames.BACKEND}`));
