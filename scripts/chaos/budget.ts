@@ -55,6 +55,7 @@ export const DEFAULT_BUDGETS: Readonly<Record<ScenarioName, Readonly<Record<Queu
   'node-pause': SILENT,
   'leader-pause': SILENT,
   partition: SILENT,
+  'leader-partition': SILENT,
   'haproxy-pause': SILENT,
   'all-nodes': undefined,
   // No fault: what fails a soak is any failover at all (SpuriousFailover), not a stall budget.

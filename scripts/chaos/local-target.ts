@@ -8,6 +8,7 @@ import type { RabbitCluster } from '../local/rabbitmq.js';
 import type { Twin } from '../local/twin.js';
 import { DEFAULT_SYNC_WAIT_SECONDS } from '../../rabbitmq-cluster/index.js';
 import { LoopbackPartition } from './partition.js';
+import { PARTITION_SCENARIOS } from './scenarios.js';
 import { CLUSTER_STATUS_ARGS } from './split.js';
 import { netSplitPauseMs, UnsupportedFault, type ChaosTarget } from './target.js';
 
@@ -61,7 +62,7 @@ export class LocalTarget implements ChaosTarget {
   }
 
   unsupportedReason(scenario: string): string | undefined {
-    return scenario === 'partition' ? this.partitionBlocker : undefined;
+    return (PARTITION_SCENARIOS as ReadonlySet<string>).has(scenario) ? this.partitionBlocker : undefined;
   }
 
   killRabbitNode(i: number): Promise<void> {

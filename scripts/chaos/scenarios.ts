@@ -22,9 +22,13 @@ export const SCENARIO_NAMES = [
   'app-kill',
   'rolling-restart',
   'partition',
+  'leader-partition',
   'soak',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** Scenarios that cut a node off the network: they need the target's partition tools (iptables on the twin). */
+export const PARTITION_SCENARIOS: ReadonlySet<ScenarioName> = new Set<ScenarioName>(['partition', 'leader-partition']);
 
 /** What a scenario can use. */
 export interface ScenarioContext {
@@ -180,6 +184,20 @@ function pauseAndResumeNode(ctx: ScenarioContext, i: number): Promise<void> {
   });
 }
 
+/** Cuts node i's Erlang distribution off from its peers for the target's `pauseMs`, heals, then {@link settleAfterHeal}. */
+function partitionAndHeal(ctx: ScenarioContext, i: number): Promise<void> {
+  const { target } = ctx;
+  const label = target.rabbitLabel(i);
+  return holdSilentFault(ctx, {
+    name: `partition ${label}`,
+    held: `partitioned ${label}`,
+    inject: () => target.partitionRabbitNode(i),
+    release: () => target.healPartition(i),
+    settle: (f) => settleAfterHeal(ctx, f, 'partition left after the heal; the cluster did not heal itself'),
+    done: `partition of ${label} healed and the cluster is whole`,
+  });
+}
+
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   'node-kill': {
     name: 'node-kill',
@@ -269,18 +287,12 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   partition: {
     name: 'partition',
     description: 'cut one node off from the other two (clients still reach it), then heal',
-    run: async (ctx) => {
-      const { target } = ctx;
-      const i = pick(ctx.rand, nodeIndexes(target));
-      await holdSilentFault(ctx, {
-        name: `partition ${target.rabbitLabel(i)}`,
-        held: `partitioned ${target.rabbitLabel(i)}`,
-        inject: () => target.partitionRabbitNode(i),
-        release: () => target.healPartition(i),
-        settle: (f) => settleAfterHeal(ctx, f, 'partition left after the heal; the cluster did not heal itself'),
-        done: `partition of ${target.rabbitLabel(i)} healed and the cluster is whole`,
-      });
-    },
+    run: async (ctx) => partitionAndHeal(ctx, pick(ctx.rand, nodeIndexes(ctx.target))),
+  },
+  'leader-partition': {
+    name: 'leader-partition',
+    description: 'cut the node holding the most replica-queue masters/leaders off from the other two, then heal',
+    run: async (ctx) => partitionAndHeal(ctx, await findLeaderNode(ctx)),
   },
   soak: {
     name: 'soak',

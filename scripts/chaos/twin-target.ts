@@ -8,6 +8,7 @@ import { startTwin } from '../local/twin.js';
 import type { ChaosOptions, OpenedTarget } from './cli.js';
 import { LocalTarget } from './local-target.js';
 import { partitionUnavailable } from './partition.js';
+import { PARTITION_SCENARIOS } from './scenarios.js';
 
 /** Where chaos twins live (git-ignored); a twin's folder is kept only when a scenario on it failed (for its logs). */
 export const CHAOS_WORK_ROOT = join(REPO_ROOT, '.local', 'chaos');
@@ -17,7 +18,7 @@ export async function openLocalTwin(mode: QueueMode, opts: ChaosOptions, log: (l
   // As root, install what is missing (the partition scenario's tools too); otherwise the error names
   // the packages, and a partition without iptables is reported as skipped with the install command.
   const root = process.getuid?.() === 0;
-  await ensureSystemPackages([...SYSTEM_REQUIREMENTS, ...(root && opts.scenarios.includes('partition') ? PARTITION_REQUIREMENTS : [])]);
+  await ensureSystemPackages([...SYSTEM_REQUIREMENTS, ...(root && opts.scenarios.some((n) => PARTITION_SCENARIOS.has(n)) ? PARTITION_REQUIREMENTS : [])]);
   const workDir = join(CHAOS_WORK_ROOT, `${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   log(`starting the local twin (${mode}, ${opts.appReplicas} app replicas) in ${workDir}`);
   const started = Date.now();

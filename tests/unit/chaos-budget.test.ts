@@ -24,7 +24,7 @@ describe('chaos stall budgets', () => {
     assert.deepEqual(budgetFor('node-kill', 'quorum'), { p99Ms: 1500, waitMs: 2000, drainedMs: 2000 });
     assert.deepEqual(budgetFor('app-kill', 'mirrored'), { p99Ms: 1500, waitMs: 2000, drainedMs: 2000 });
     assert.deepEqual(budgetFor('rolling-restart', 'mirrored'), { p99Ms: 1000, waitMs: 1000 });
-    for (const s of ['node-pause', 'leader-pause', 'partition', 'haproxy-pause']) {
+    for (const s of ['node-pause', 'leader-pause', 'partition', 'leader-partition', 'haproxy-pause']) {
       assert.deepEqual(budgetFor(s, 'quorum'), { p99Ms: 15_000, waitMs: 15_000 }, s);
       assert.deepEqual(budgetFor(s, 'mirrored'), { p99Ms: 30_000, waitMs: 30_000 }, s);
     }
