@@ -67,9 +67,14 @@ export const HaproxyNames = Object.freeze({
  * handshake (the kernel answers), so only the AMQP check's reply deadline (`TIMEOUT`) sees it: the
  * first failed check starts `FASTINTER` re-checks and `FALL` failures mark the node down, about
  * INTER + FALL × (TIMEOUT + FASTINTER) ≈ 4 s after it stopped answering, and
- * `on-marked-down shutdown-sessions` then cuts its clients so they reconnect elsewhere. A node that
- * dies (connection refused or reset) is marked down by the first failed client connect through
- * `observe layer4` before any check runs.
+ * `on-marked-down shutdown-sessions` then cuts its clients so they reconnect elsewhere. A client
+ * connect refused by a node that died between checks is sent to another node (`CONNECT_RETRIES`,
+ * `option redispatch 1`) and the next checks mark the node down.
+ *
+ * No `observe layer4 ... on-error mark-down`: on HAProxy 2.6 the refused connect marks the node
+ * down while that very connection is still counted on it, and `shutdown-sessions` then cuts the
+ * connection it was being redispatched with: the client sees its socket closed in the AMQP
+ * handshake instead of reaching another node. `haproxy-config.test.ts` pins it.
  */
 export const HealthCheck = Object.freeze({
   INTER: '1s',
@@ -80,8 +85,6 @@ export const HealthCheck = Object.freeze({
   TIMEOUT: '1s',
   FALL: 2,
   RISE: 2,
-  /** Failed client connects (layer 4) that mark a node down at once. */
-  ERROR_LIMIT: 1,
 } as const);
 
 /** Seconds HAProxy waits for a TCP connect to a node (pod network connects take milliseconds). */
@@ -124,7 +127,6 @@ export function renderHaproxyCfg(spec: FeedkitSpec, options: HaproxyCfgOptions):
     `downinter ${HealthCheck.DOWNINTER}`,
     `fall ${HealthCheck.FALL}`,
     `rise ${HealthCheck.RISE}`,
-    `observe layer4 error-limit ${HealthCheck.ERROR_LIMIT} on-error mark-down`,
     // Cut the sessions of a dead node at once so clients reconnect through another node.
     'on-marked-down shutdown-sessions',
     ...(resolvers ? [`resolvers ${resolvers.name}`, 'init-addr last,libc,none', 'resolve-prefer ipv4'] : []),
