@@ -74,7 +74,7 @@ export const HaproxyNames = Object.freeze({
  * No `observe layer4 ... on-error mark-down`: on HAProxy 2.6 the refused connect marks the node
  * down while that very connection is still counted on it, and `shutdown-sessions` then cuts the
  * connection it was being redispatched with: the client sees its socket closed in the AMQP
- * handshake instead of reaching another node. `haproxy-config.test.ts` pins it.
+ * handshake instead of reaching another node. `tests/integration/haproxy-amqp-redispatch.test.ts` pins it.
  */
 export const HealthCheck = Object.freeze({
   INTER: '1s',
